@@ -1,0 +1,718 @@
+//! [`Error`], what etcd said ([`ServerError`], [`ServerErrorKind`], [`Code`]), and whether a
+//! failed request may have reached the server ([`Delivery`]).
+
+use std::fmt;
+use std::time::Duration;
+
+use url::Url;
+
+/// `Result` with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A boxed error from a lower layer (HTTP, TLS, I/O), kept as [`std::error::Error::source`].
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Everything that can go wrong, grouped by what the caller can do about it.
+///
+/// `Display` names the endpoint and carries the server's message; it never shows a request
+/// body, a password or a token.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// Refused before anything was sent: an empty key, a bad option, no endpoints.
+    InvalidArgument {
+        /// What is wrong with the argument.
+        reason: String,
+    },
+    /// An endpoint string that is not a usable `http://` or `https://` URL.
+    InvalidEndpoint {
+        /// The endpoint as given.
+        endpoint: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// etcd answered with an error; match on [`ServerError::kind`].
+    Server(ServerError),
+    /// No answer within the request's deadline.
+    Timeout {
+        /// The endpoints tried, in order.
+        tried: Vec<Url>,
+        /// The deadline that passed.
+        after: Duration,
+        /// Whether the request may have reached a server (and, for a write, been applied).
+        delivery: Delivery,
+    },
+    /// The HTTP exchange failed (connection refused, reset, TLS failure, body cut short).
+    Transport {
+        /// The endpoint the request went to.
+        endpoint: Url,
+        /// Whether the request may have reached the server.
+        delivery: Delivery,
+        /// The underlying error.
+        source: BoxError,
+    },
+    /// Something answered, but not with etcd's JSON: the endpoint is probably not etcd's client
+    /// port, or a proxy in between answered instead.
+    Decode {
+        /// The endpoint that answered.
+        endpoint: Url,
+        /// The HTTP status of the answer.
+        status: u16,
+        /// Why the body could not be read.
+        reason: String,
+        /// The first bytes of the body, escaped.
+        body_head: String,
+    },
+    /// A stream message larger than the configured maximum.
+    MessageTooLarge {
+        /// The endpoint that sent it.
+        endpoint: Url,
+        /// The maximum message size, in bytes.
+        limit: usize,
+    },
+    /// A watch cannot go on: the revisions it needs have been compacted away.
+    Compacted {
+        /// The oldest revision still available.
+        compact_revision: i64,
+    },
+    /// The server cancelled a watch (for instance after a permission was revoked).
+    WatchCanceled {
+        /// The watch's id.
+        watch_id: i64,
+        /// The reason the server gave.
+        reason: String,
+    },
+    /// A key, value or name that is not UTF-8, from a `*_str()` accessor.
+    Utf8 {
+        /// Where the bytes stopped being UTF-8.
+        source: std::str::Utf8Error,
+    },
+}
+
+/// Whether a failed request may have reached etcd. A write is retried only when `NotSent`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Delivery {
+    /// The request certainly never reached a server (the connection could not be made).
+    NotSent,
+    /// The request may have reached a server: a write may have been applied.
+    MaybeSent,
+}
+
+impl Error {
+    pub(crate) fn invalid(reason: impl Into<String>) -> Self {
+        Error::InvalidArgument {
+            reason: reason.into(),
+        }
+    }
+
+    pub(crate) fn empty_key() -> Self {
+        Error::invalid("key is empty (etcd refuses an empty key)")
+    }
+
+    /// The server's error, if etcd answered with one.
+    pub fn server_error(&self) -> Option<&ServerError> {
+        match self {
+            Error::Server(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The kind of the server's error, if etcd answered with one. Watch compaction reads as
+    /// [`ServerErrorKind::Compacted`] too.
+    pub fn server_kind(&self) -> Option<ServerErrorKind> {
+        match self {
+            Error::Server(e) => Some(e.kind()),
+            Error::Compacted { .. } => Some(ServerErrorKind::Compacted),
+            _ => None,
+        }
+    }
+
+    /// Whether the request ran out of time, on the client's clock or the server's.
+    pub fn is_timeout(&self) -> bool {
+        match self {
+            Error::Timeout { .. } => true,
+            Error::Server(e) => matches!(
+                e.kind(),
+                ServerErrorKind::Timeout
+                    | ServerErrorKind::TimeoutDueToLeaderFail
+                    | ServerErrorKind::TimeoutDueToConnectionLost
+                    | ServerErrorKind::DeadlineExceeded
+            ),
+            _ => false,
+        }
+    }
+
+    /// Whether the request may have been applied although it failed: a write that timed out,
+    /// or whose connection broke after it was sent, is "outcome unknown", not "failed"
+    /// (GATEWAY.md 9: such a put was applied once quorum came back).
+    pub fn is_outcome_unknown(&self) -> bool {
+        match self {
+            Error::Timeout { delivery, .. } | Error::Transport { delivery, .. } => {
+                *delivery == Delivery::MaybeSent
+            }
+            Error::Server(e) => e.is_outcome_unknown(),
+            Error::Decode { .. } | Error::MessageTooLarge { .. } => true,
+            _ => false,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::InvalidArgument { reason } => write!(f, "invalid argument: {reason}"),
+            Error::InvalidEndpoint { endpoint, reason } => {
+                write!(f, "invalid endpoint {endpoint:?}: {reason}")
+            }
+            Error::Server(e) => fmt::Display::fmt(e, f),
+            Error::Timeout { tried, after, delivery } => {
+                write!(f, "no answer within {after:?} from ")?;
+                write_urls(f, tried)?;
+                if *delivery == Delivery::MaybeSent {
+                    f.write_str(" (the request may have been applied)")?;
+                }
+                Ok(())
+            }
+            Error::Transport { endpoint, delivery, .. } => match delivery {
+                Delivery::NotSent => write!(f, "could not connect to {endpoint}"),
+                Delivery::MaybeSent => write!(
+                    f,
+                    "the exchange with {endpoint} failed (the request may have been applied)"
+                ),
+            },
+            Error::Decode { endpoint, status, reason, body_head } => write!(
+                f,
+                "{endpoint} did not answer as etcd's JSON gateway (HTTP {status}, {reason}): body starts with \"{body_head}\""
+            ),
+            Error::MessageTooLarge { endpoint, limit } => {
+                write!(f, "{endpoint} sent a stream message larger than the {limit} byte limit")
+            }
+            Error::Compacted { compact_revision } => write!(
+                f,
+                "required revision has been compacted (oldest available: {compact_revision})"
+            ),
+            Error::WatchCanceled { watch_id, reason } => {
+                write!(f, "watch {watch_id} canceled by the server: {reason}")
+            }
+            Error::Utf8 { .. } => f.write_str("bytes are not valid UTF-8"),
+        }
+    }
+}
+
+fn write_urls(f: &mut fmt::Formatter<'_>, urls: &[Url]) -> fmt::Result {
+    if urls.is_empty() {
+        return f.write_str("no endpoint");
+    }
+    for (i, url) in urls.iter().enumerate() {
+        if i > 0 {
+            f.write_str(", ")?;
+        }
+        write!(f, "{url}")?;
+    }
+    Ok(())
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Transport { source, .. } => Some(source.as_ref()),
+            Error::Utf8 { source } => Some(source),
+            Error::Server(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<ServerError> for Error {
+    fn from(e: ServerError) -> Self {
+        Error::Server(e)
+    }
+}
+
+impl From<std::str::Utf8Error> for Error {
+    fn from(source: std::str::Utf8Error) -> Self {
+        Error::Utf8 { source }
+    }
+}
+
+/// An error answered by etcd: its gRPC code, its message, and the [`ServerErrorKind`] read from
+/// them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerError {
+    kind: ServerErrorKind,
+    code: i32,
+    message: String,
+    endpoint: Url,
+}
+
+impl ServerError {
+    pub(crate) fn new(code: i32, message: String, endpoint: Url) -> Self {
+        ServerError {
+            kind: ServerErrorKind::from_message(code, &message),
+            code,
+            message,
+            endpoint,
+        }
+    }
+
+    /// What went wrong, as a kind to match on.
+    pub fn kind(&self) -> ServerErrorKind {
+        self.kind
+    }
+
+    /// The gRPC status code the server gave.
+    pub fn code(&self) -> Code {
+        Code::from_i32(self.code)
+    }
+
+    /// The gRPC status code as the number the server sent.
+    pub fn code_number(&self) -> i32 {
+        self.code
+    }
+
+    /// The server's message, verbatim (e.g. `etcdserver: key is not provided`).
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The endpoint that answered.
+    pub fn endpoint(&self) -> &Url {
+        &self.endpoint
+    }
+
+    /// Whether a request refused this way may still have been applied (a timed-out proposal).
+    pub fn is_outcome_unknown(&self) -> bool {
+        matches!(
+            self.kind,
+            ServerErrorKind::Timeout
+                | ServerErrorKind::TimeoutDueToLeaderFail
+                | ServerErrorKind::TimeoutDueToConnectionLost
+                | ServerErrorKind::TimeoutWaitAppliedIndex
+                | ServerErrorKind::LeaderChanged
+                | ServerErrorKind::DeadlineExceeded
+                | ServerErrorKind::Canceled
+        ) || (self.kind == ServerErrorKind::Other && self.code() == Code::Unknown)
+    }
+}
+
+impl fmt::Display for ServerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} answered: {} (code {} {:?})",
+            self.endpoint,
+            self.message,
+            self.code,
+            self.code()
+        )
+    }
+}
+
+impl std::error::Error for ServerError {}
+
+/// gRPC status codes, as the gateway reports them in `code`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+#[allow(missing_docs)] // the names are gRPC's, documented there
+pub enum Code {
+    Ok = 0,
+    Canceled = 1,
+    Unknown = 2,
+    InvalidArgument = 3,
+    DeadlineExceeded = 4,
+    NotFound = 5,
+    AlreadyExists = 6,
+    PermissionDenied = 7,
+    ResourceExhausted = 8,
+    FailedPrecondition = 9,
+    Aborted = 10,
+    OutOfRange = 11,
+    Unimplemented = 12,
+    Internal = 13,
+    Unavailable = 14,
+    DataLoss = 15,
+    Unauthenticated = 16,
+}
+
+impl Code {
+    /// The code with this number; numbers gRPC does not define read as `Unknown`.
+    pub fn from_i32(n: i32) -> Code {
+        match n {
+            0 => Code::Ok,
+            1 => Code::Canceled,
+            3 => Code::InvalidArgument,
+            4 => Code::DeadlineExceeded,
+            5 => Code::NotFound,
+            6 => Code::AlreadyExists,
+            7 => Code::PermissionDenied,
+            8 => Code::ResourceExhausted,
+            9 => Code::FailedPrecondition,
+            10 => Code::Aborted,
+            11 => Code::OutOfRange,
+            12 => Code::Unimplemented,
+            13 => Code::Internal,
+            14 => Code::Unavailable,
+            15 => Code::DataLoss,
+            16 => Code::Unauthenticated,
+            _ => Code::Unknown,
+        }
+    }
+}
+
+macro_rules! server_error_kinds {
+    ($($(#[$doc:meta])* $kind:ident => $message:literal,)+) => {
+        /// What etcd's error means, read from its message as etcd's own client does
+        /// (`api/v3rpc/rpctypes/error.go`). A message this crate does not know is
+        /// [`ServerErrorKind::Other`]; its code and text stay in [`ServerError`].
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum ServerErrorKind {
+            $($(#[$doc])* $kind,)+
+            /// `grpc: received message larger than max`: the request exceeded gRPC's limit
+            /// (about 2 MiB), before etcd's own request-size check.
+            MessageTooLarge,
+            /// A message this crate does not know; see [`ServerError::message`].
+            Other,
+        }
+
+        impl ServerErrorKind {
+            /// The one place where etcd's text becomes a kind.
+            fn from_message(_code: i32, message: &str) -> Self {
+                match message {
+                    $($message => Self::$kind,)+
+                    m if m.starts_with("grpc: received message larger than max") => Self::MessageTooLarge,
+                    _ => Self::Other,
+                }
+            }
+        }
+    };
+}
+
+server_error_kinds! {
+    /// The request has no key.
+    EmptyKey => "etcdserver: key is not provided",
+    /// A put with `ignore_value` or `ignore_lease` on a key that does not exist.
+    KeyNotFound => "etcdserver: key not found",
+    /// A value was given together with `ignore_value`.
+    ValueProvided => "etcdserver: value is provided",
+    /// A lease was given together with `ignore_lease`.
+    LeaseProvided => "etcdserver: lease is provided",
+    /// A txn with more operations than the server allows (`--max-txn-ops`, 128 by default).
+    TooManyOps => "etcdserver: too many operations in txn request",
+    /// A txn that writes the same key twice.
+    DuplicateKey => "etcdserver: duplicate key given in txn request",
+    /// The requested revision has been compacted.
+    Compacted => "etcdserver: mvcc: required revision has been compacted",
+    /// The requested revision is newer than the store's.
+    FutureRevision => "etcdserver: mvcc: required revision is a future revision",
+    /// The database is full (a NOSPACE alarm is raised).
+    NoSpace => "etcdserver: mvcc: database space exceeded",
+    /// The lease does not exist (expired, revoked or never granted).
+    LeaseNotFound => "etcdserver: requested lease not found",
+    /// A lease with the requested ID already exists.
+    LeaseExist => "etcdserver: lease already exists",
+    /// The requested lease TTL is above the maximum.
+    LeaseTtlTooLarge => "etcdserver: too large lease TTL",
+    /// A member with that ID already exists.
+    MemberExist => "etcdserver: member ID already exist",
+    /// A member already uses those peer URLs.
+    PeerUrlExist => "etcdserver: Peer URLs already exists",
+    /// The change would leave too few started members.
+    MemberNotEnoughStarted => "etcdserver: re-configuration failed due to not enough started members",
+    /// The member URLs are not valid.
+    MemberBadUrls => "etcdserver: given member URLs are invalid",
+    /// No member with that ID.
+    MemberNotFound => "etcdserver: member not found",
+    /// Only a learner can be promoted.
+    MemberNotLearner => "etcdserver: can only promote a learner member",
+    /// The learner has not caught up with the leader yet.
+    LearnerNotReady => "etcdserver: can only promote a learner member which is in sync with leader",
+    /// The cluster already has as many learners as it allows.
+    TooManyLearners => "etcdserver: too many learner members in cluster",
+    /// The request is above the server's request-size limit (1.5 MiB by default).
+    RequestTooLarge => "etcdserver: request is too large",
+    /// The server is shedding load.
+    TooManyRequests => "etcdserver: too many requests",
+    /// Auth cannot be enabled: there is no root user.
+    RootUserNotExist => "etcdserver: root user does not exist",
+    /// Auth cannot be enabled: root has no root role.
+    RootRoleNotExist => "etcdserver: root user does not have root role",
+    /// The user already exists.
+    UserAlreadyExist => "etcdserver: user name already exists",
+    /// Auth is on and the request carried no token.
+    UserEmpty => "etcdserver: user name is empty",
+    /// No such user.
+    UserNotFound => "etcdserver: user name not found",
+    /// The role already exists.
+    RoleAlreadyExist => "etcdserver: role name already exists",
+    /// No such role.
+    RoleNotFound => "etcdserver: role name not found",
+    /// The role name is empty.
+    RoleEmpty => "etcdserver: role name is empty",
+    /// Wrong user name or password.
+    AuthFailed => "etcdserver: authentication failed, invalid user ID or password",
+    /// The user may not do this.
+    PermissionDenied => "etcdserver: permission denied",
+    /// The role is not granted to the user.
+    RoleNotGranted => "etcdserver: role is not granted to the user",
+    /// The permission is not granted to the role.
+    PermissionNotGranted => "etcdserver: permission is not granted to the role",
+    /// Auth is not enabled on the server.
+    AuthNotEnabled => "etcdserver: authentication is not enabled",
+    /// The token is invalid or expired.
+    InvalidAuthToken => "etcdserver: invalid auth token",
+    /// An auth change the server does not allow (e.g. revoking root's root role).
+    InvalidAuthMgmt => "etcdserver: invalid auth management",
+    /// The auth store changed since the token was issued.
+    AuthOldRevision => "etcdserver: revision of auth store is old",
+    /// The member has no leader (quorum lost, or an election is under way).
+    NoLeader => "etcdserver: no leader",
+    /// The call must go to the leader.
+    NotLeader => "etcdserver: not leader",
+    /// The leader changed while the request was in flight: it may or may not have been applied.
+    LeaderChanged => "etcdserver: leader changed",
+    /// The cluster version does not support the call.
+    NotCapable => "etcdserver: not capable",
+    /// The member is stopping.
+    Stopped => "etcdserver: server stopped",
+    /// The proposal did not commit in time: it may still be applied later.
+    Timeout => "etcdserver: request timed out",
+    /// The proposal timed out after a leader failure: it may still be applied later.
+    TimeoutDueToLeaderFail => "etcdserver: request timed out, possibly due to previous leader failure",
+    /// The proposal timed out after a lost connection: it may still be applied later.
+    TimeoutDueToConnectionLost => "etcdserver: request timed out, possibly due to connection lost",
+    /// A linearizable read waited too long for the applied index.
+    TimeoutWaitAppliedIndex => "etcdserver: request timed out, waiting for the applied index took too long",
+    /// The cluster is unhealthy.
+    Unhealthy => "etcdserver: unhealthy cluster",
+    /// The cluster's data is corrupt.
+    Corrupt => "etcdserver: corrupt cluster",
+    /// A learner refuses linearizable reads and writes.
+    NotSupportedForLearner => "etcdserver: rpc not supported for learner",
+    /// The leadership transfer target cannot lead.
+    BadLeaderTransferee => "etcdserver: bad leader transferee",
+    /// Downgrade: the cluster version is unknown.
+    ClusterVersionUnavailable => "etcdserver: cluster version not found during downgrade",
+    /// Downgrade: the target version is malformed.
+    WrongDowngradeVersionFormat => "etcdserver: wrong downgrade target version format",
+    /// Downgrade: the target version is not allowed.
+    InvalidDowngradeTargetVersion => "etcdserver: invalid downgrade target version",
+    /// Downgrade: one is already in progress.
+    DowngradeInProcess => "etcdserver: cluster has a downgrade job in progress",
+    /// Downgrade: none is in progress.
+    NoInflightDowngrade => "etcdserver: no inflight downgrade job",
+    /// The election has no leader yet.
+    ElectionNoLeader => "election: no leader",
+    /// The caller is not the election's leader.
+    ElectionNotLeader => "election: not leader",
+    /// The server-side deadline passed (`Grpc-Timeout`): the request may still be applied.
+    DeadlineExceeded => "context deadline exceeded",
+    /// The server saw the request cancelled (the connection went away).
+    Canceled => "context canceled",
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::{fixtures, status};
+
+    fn kind_of(capture: &str) -> Vec<(&'static str, ServerErrorKind, Code)> {
+        let url = Url::parse("http://127.0.0.1:2379").unwrap();
+        fixtures::bodies(capture)
+            .into_iter()
+            .map(|(v, body)| {
+                let s = status::parse(&body).unwrap_or_else(|| panic!("{capture}.{v}"));
+                let e = ServerError::new(s.code, s.message, url.clone());
+                (v, e.kind(), e.code())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_captured_server_error_maps_to_its_kind_on_both_versions() {
+        use ServerErrorKind as K;
+        let cases = [
+            ("30-err-empty-key-put", K::EmptyKey, Code::InvalidArgument),
+            ("30-err-empty-key-range", K::EmptyKey, Code::InvalidArgument),
+            ("30-err-compacted-range", K::Compacted, Code::OutOfRange),
+            (
+                "30-err-compacted-compaction",
+                K::Compacted,
+                Code::OutOfRange,
+            ),
+            ("30-err-future-range", K::FutureRevision, Code::OutOfRange),
+            (
+                "30-err-future-compaction",
+                K::FutureRevision,
+                Code::OutOfRange,
+            ),
+            (
+                "31-err-txn-too-many-ops",
+                K::TooManyOps,
+                Code::InvalidArgument,
+            ),
+            (
+                "31-err-txn-duplicate-key",
+                K::DuplicateKey,
+                Code::InvalidArgument,
+            ),
+            (
+                "32-err-request-too-large-1.5MiB",
+                K::RequestTooLarge,
+                Code::InvalidArgument,
+            ),
+            (
+                "32-err-request-too-large-3MiB",
+                K::MessageTooLarge,
+                Code::ResourceExhausted,
+            ),
+            (
+                "21-kv-put-ignore-value-missing",
+                K::KeyNotFound,
+                Code::InvalidArgument,
+            ),
+            (
+                "33-err-lease-not-found-put",
+                K::LeaseNotFound,
+                Code::NotFound,
+            ),
+            (
+                "33-err-lease-not-found-revoke",
+                K::LeaseNotFound,
+                Code::NotFound,
+            ),
+            (
+                "33-err-lease-grant-duplicate-id",
+                K::LeaseExist,
+                Code::FailedPrecondition,
+            ),
+            (
+                "33-err-lease-ttl-too-large",
+                K::LeaseTtlTooLarge,
+                Code::OutOfRange,
+            ),
+            (
+                "34-err-member-remove-not-found",
+                K::MemberNotFound,
+                Code::NotFound,
+            ),
+            (
+                "14-learner-rejects-put",
+                K::NotSupportedForLearner,
+                Code::Unavailable,
+            ),
+            (
+                "17-alarm-put-while-nospace",
+                K::NoSpace,
+                Code::ResourceExhausted,
+            ),
+            (
+                "16-path-election-leader-none",
+                K::ElectionNoLeader,
+                Code::Unknown,
+            ),
+            (
+                "76-auth-perm-denied-put",
+                K::PermissionDenied,
+                Code::PermissionDenied,
+            ),
+            (
+                "74-auth-token-bearer",
+                K::InvalidAuthToken,
+                Code::Unauthenticated,
+            ),
+            (
+                "78-auth-token-expired",
+                K::InvalidAuthToken,
+                Code::Unauthenticated,
+            ),
+            (
+                "72-auth-no-token-range",
+                K::UserEmpty,
+                Code::InvalidArgument,
+            ),
+            (
+                "70-auth-authenticate-not-enabled",
+                K::AuthNotEnabled,
+                Code::FailedPrecondition,
+            ),
+            (
+                "73-auth-wrong-password",
+                K::AuthFailed,
+                Code::InvalidArgument,
+            ),
+            (
+                "75-auth-user-get-unknown",
+                K::UserNotFound,
+                Code::FailedPrecondition,
+            ),
+            (
+                "75-auth-user-add-duplicate",
+                K::UserAlreadyExist,
+                Code::FailedPrecondition,
+            ),
+            (
+                "70-auth-enable-no-root",
+                K::RootUserNotExist,
+                Code::FailedPrecondition,
+            ),
+            (
+                "90-hdr-grpc-timeout-lock",
+                K::DeadlineExceeded,
+                Code::DeadlineExceeded,
+            ),
+            ("99-quorum-lost-put", K::Timeout, Code::Unavailable),
+            (
+                "99-quorum-lost-put-hasleader",
+                K::NoLeader,
+                Code::Unavailable,
+            ),
+            (
+                "13-path-maintenance-transfer-leadership-not-leader",
+                K::NotLeader,
+                Code::FailedPrecondition,
+            ),
+        ];
+        for (capture, kind, code) in cases {
+            for (v, got_kind, got_code) in kind_of(capture) {
+                assert_eq!((got_kind, got_code), (kind, code), "{capture}.{v}");
+            }
+        }
+    }
+
+    #[test]
+    fn unknown_messages_keep_code_and_text() {
+        let url = Url::parse("http://h:1").unwrap();
+        let e = ServerError::new(3, "invalid character 'n'".into(), url);
+        assert_eq!(e.kind(), ServerErrorKind::Other);
+        assert_eq!(e.code(), Code::InvalidArgument);
+        assert_eq!(e.message(), "invalid character 'n'");
+        assert_eq!(
+            e.to_string(),
+            "http://h:1/ answered: invalid character 'n' (code 3 InvalidArgument)"
+        );
+    }
+
+    #[test]
+    fn timed_out_writes_are_outcome_unknown_and_refusals_are_not() {
+        let url = Url::parse("http://h:1").unwrap();
+        let timeout = Error::Server(ServerError::new(
+            14,
+            "etcdserver: request timed out".into(),
+            url.clone(),
+        ));
+        assert!(timeout.is_outcome_unknown() && timeout.is_timeout());
+        let refused = Error::Server(ServerError::new(
+            3,
+            "etcdserver: key is not provided".into(),
+            url.clone(),
+        ));
+        assert!(!refused.is_outcome_unknown());
+        let not_sent = Error::Transport {
+            endpoint: url,
+            delivery: Delivery::NotSent,
+            source: "refused".into(),
+        };
+        assert!(!not_sent.is_outcome_unknown());
+    }
+}

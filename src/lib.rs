@@ -1,0 +1,54 @@
+//! An [etcd](https://etcd.io) v3 client that speaks etcd's JSON/HTTP gateway (`POST /v3/...` on
+//! the client port) instead of gRPC: for networks where gRPC is blocked, for serverless code and
+//! for the browser, with the API of the [`etcd-client`](https://docs.rs/etcd-client) crate.
+//!
+//! ```no_run
+//! # async fn run() -> etcdgw::Result<()> {
+//! use etcdgw::{Client, GetOptions};
+//!
+//! let client = Client::connect(["localhost:2379"], None).await?;
+//! client.put("app/greeting", "hello", None).await?;
+//! let resp = client.get("app/", Some(GetOptions::new().with_prefix())).await?;
+//! for kv in resp.kvs() {
+//!     println!("{} = {}", kv.key_str()?, kv.value_str()?);
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! # Layers
+//! - `wire`: serde mirrors of etcd's messages and the gateway's encodings (no I/O);
+//! - `transport`: endpoints, HTTP, deadlines, retries and error mapping (the only network code);
+//! - `api`: one module per etcd service, turning options into requests and answers into
+//!   typed responses.
+//!
+//! # Errors
+//! Every call returns [`Result`]; [`Error`] separates what the caller got wrong (refused before
+//! sending), what etcd answered ([`ServerError`] with a [`ServerErrorKind`] to match on),
+//! deadlines, and transport failures that say whether the request may have been applied.
+
+#![deny(missing_docs)]
+#![warn(unreachable_pub, missing_debug_implementations)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
+mod api;
+mod client;
+mod error;
+mod transport;
+mod wire;
+
+#[cfg(feature = "schema")]
+#[doc(hidden)]
+pub mod schema;
+
+pub use api::kv::{
+    CompactionOptions, CompactionResponse, Compare, CompareOp, DeleteOptions, DeleteResponse,
+    GetOptions, GetPages, GetResponse, KvClient, PutOptions, PutResponse, SortOrder, SortTarget,
+    Txn, TxnOp, TxnOpResponse, TxnResponse,
+};
+pub use api::{KeyValue, ResponseHeader};
+pub use client::{Client, ConnectOptions, DEFAULT_CONNECT_TIMEOUT, DEFAULT_REQUEST_TIMEOUT};
+pub use error::{BoxError, Code, Delivery, Error, Result, ServerError, ServerErrorKind};
+
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -1,0 +1,169 @@
+//! What may be retried, and how long to wait before trying again. The one place that decides.
+//!
+//! The rules follow Go's `client/v3/retry.go`: calls that only read (range, lease time-to-live
+//! and list, member list, status, alarm list, hash, auth reads) are retried on another endpoint
+//! whenever the member was unavailable; calls that change something (put, delete, txn, compact,
+//! lease grant and revoke, member changes, auth writes) are retried only when the request
+//! certainly was not applied: the connection was never made, or the member refused the call
+//! before proposing it (`no leader`, `rpc not supported for learner`). A write that timed out
+//! or lost its connection after being sent is never retried: it may have been applied
+//! (GATEWAY.md pitfall 20), and the error says so ([`Error::is_outcome_unknown`]).
+
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
+use std::time::Duration;
+
+use crate::error::{Code, Delivery, Error, ServerErrorKind};
+
+/// Whether a call may be repeated without changing the outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Idempotency {
+    /// Reads: repeating them is harmless.
+    Read,
+    /// Writes: repeated only when the first attempt certainly did nothing.
+    Write,
+}
+
+/// What a failed attempt means for the next one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Verdict {
+    /// Try again (on the next healthy endpoint), if the deadline allows.
+    pub(crate) retry: bool,
+    /// The endpoint itself is at fault: skip it for a while.
+    pub(crate) endpoint_failed: bool,
+}
+
+/// Decides what a failed attempt means.
+pub(crate) fn verdict(err: &Error, idempotency: Idempotency) -> Verdict {
+    let read = idempotency == Idempotency::Read;
+    match err {
+        Error::Transport { delivery, .. } => Verdict {
+            retry: read || *delivery == Delivery::NotSent,
+            endpoint_failed: true,
+        },
+        Error::Server(e) if e.code() == Code::Unavailable => {
+            // Refused before any proposal: safe to repeat even for a write.
+            let not_applied = matches!(
+                e.kind(),
+                ServerErrorKind::NoLeader | ServerErrorKind::NotSupportedForLearner
+            );
+            Verdict {
+                retry: read || not_applied,
+                endpoint_failed: true,
+            }
+        }
+        Error::Decode { .. } => Verdict {
+            retry: false,
+            endpoint_failed: true,
+        },
+        _ => Verdict {
+            retry: false,
+            endpoint_failed: false,
+        },
+    }
+}
+
+const FIRST_BACKOFF: Duration = Duration::from_millis(25);
+const LONGEST_BACKOFF: Duration = Duration::from_secs(1);
+
+/// The pause before retry number `attempt` (1 for the first retry): doubling from 25 ms up to
+/// 1 s, each with up to 50% random jitter so that many clients do not retry in step.
+pub(crate) fn backoff(attempt: u32) -> Duration {
+    let base = FIRST_BACKOFF
+        .saturating_mul(1 << attempt.saturating_sub(1).min(10))
+        .min(LONGEST_BACKOFF);
+    let random = RandomState::new().build_hasher().finish();
+    let jitter_permille = random % 500;
+    base + base * u32::try_from(jitter_permille).unwrap_or(0) / 1000
+}
+
+/// How many attempts one call may make: every endpoint at least twice, and never fewer than 3.
+pub(crate) fn max_attempts(endpoints: usize) -> u32 {
+    u32::try_from(endpoints.saturating_mul(2))
+        .unwrap_or(u32::MAX)
+        .max(3)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ServerError;
+    use url::Url;
+
+    fn server(code: i32, msg: &str) -> Error {
+        Error::Server(ServerError::new(
+            code,
+            msg.into(),
+            Url::parse("http://h:1").unwrap(),
+        ))
+    }
+
+    fn transport(delivery: Delivery) -> Error {
+        Error::Transport {
+            endpoint: Url::parse("http://h:1").unwrap(),
+            delivery,
+            source: "x".into(),
+        }
+    }
+
+    #[test]
+    fn reads_are_retried_when_the_member_is_unavailable() {
+        for err in [
+            transport(Delivery::MaybeSent),
+            transport(Delivery::NotSent),
+            server(14, "etcdserver: request timed out"),
+        ] {
+            assert!(verdict(&err, Idempotency::Read).retry, "{err}");
+        }
+    }
+
+    #[test]
+    fn writes_are_retried_only_when_certainly_not_applied() {
+        assert!(verdict(&transport(Delivery::NotSent), Idempotency::Write).retry);
+        assert!(verdict(&server(14, "etcdserver: no leader"), Idempotency::Write).retry);
+        assert!(
+            verdict(
+                &server(14, "etcdserver: rpc not supported for learner"),
+                Idempotency::Write
+            )
+            .retry
+        );
+        assert!(!verdict(&transport(Delivery::MaybeSent), Idempotency::Write).retry);
+        assert!(
+            !verdict(
+                &server(14, "etcdserver: request timed out"),
+                Idempotency::Write
+            )
+            .retry
+        );
+        assert!(
+            !verdict(
+                &server(14, "etcdserver: leader changed"),
+                Idempotency::Write
+            )
+            .retry
+        );
+    }
+
+    #[test]
+    fn refusals_are_never_retried() {
+        for idem in [Idempotency::Read, Idempotency::Write] {
+            let v = verdict(&server(3, "etcdserver: key is not provided"), idem);
+            assert_eq!(
+                v,
+                Verdict {
+                    retry: false,
+                    endpoint_failed: false
+                }
+            );
+        }
+    }
+
+    #[test]
+    fn backoff_grows_and_stays_bounded() {
+        assert!(backoff(1) >= FIRST_BACKOFF && backoff(1) < FIRST_BACKOFF * 2);
+        assert!(backoff(30) <= LONGEST_BACKOFF * 3 / 2);
+        assert_eq!(max_attempts(1), 3);
+        assert_eq!(max_attempts(3), 6);
+    }
+}

@@ -1,0 +1,123 @@
+//! The runtime seam: clocks, sleeping, deadlines, spawning, boxed streams and the HTTP client's
+//! native-only settings, for native targets (tokio) and for wasm32 in a browser. This is the
+//! only file with `cfg(target_arch)`.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use futures_core::Stream;
+
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) use std::time::Instant;
+#[cfg(target_arch = "wasm32")]
+pub(crate) use web_time::Instant;
+
+/// A boxed stream: `Send` on native targets, not on wasm32 (browser futures are not `Send`).
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) type BoxStream<'a, T> = Pin<Box<dyn Stream<Item = T> + Send + 'a>>;
+/// A boxed stream: `Send` on native targets, not on wasm32 (browser futures are not `Send`).
+#[cfg(target_arch = "wasm32")]
+pub(crate) type BoxStream<'a, T> = Pin<Box<dyn Stream<Item = T> + 'a>>;
+
+/// Waits for `duration`.
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) async fn sleep(duration: Duration) {
+    tokio::time::sleep(duration).await;
+}
+
+/// Waits for `duration`.
+#[cfg(target_arch = "wasm32")]
+pub(crate) async fn sleep(duration: Duration) {
+    gloo_timers::future::sleep(duration).await;
+}
+
+/// The deadline passed before the future finished.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Elapsed;
+
+/// Runs `future` for at most `duration`.
+pub(crate) async fn timeout<F: Future>(
+    duration: Duration,
+    future: F,
+) -> Result<F::Output, Elapsed> {
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        tokio::time::timeout(duration, future)
+            .await
+            .map_err(|_| Elapsed)
+    }
+    #[cfg(target_arch = "wasm32")]
+    {
+        use futures_util::future::{select, Either};
+        let future = std::pin::pin!(future);
+        let timer = std::pin::pin!(sleep(duration));
+        match select(future, timer).await {
+            Either::Left((out, _)) => Ok(out),
+            Either::Right(_) => Err(Elapsed),
+        }
+    }
+}
+
+/// Runs `future` in the background.
+#[cfg(not(target_arch = "wasm32"))]
+#[allow(dead_code)]
+pub(crate) fn spawn<F: Future<Output = ()> + Send + 'static>(future: F) {
+    tokio::spawn(future);
+}
+
+/// Runs `future` in the background.
+#[cfg(target_arch = "wasm32")]
+#[allow(dead_code)]
+pub(crate) fn spawn<F: Future<Output = ()> + 'static>(future: F) {
+    wasm_bindgen_futures::spawn_local(future);
+}
+
+/// HTTP client settings that only a native socket has; a browser's fetch decides these itself.
+#[derive(Debug, Clone)]
+#[cfg_attr(target_arch = "wasm32", allow(dead_code))]
+pub(crate) struct NativeHttpSettings {
+    pub(crate) connect_timeout: Duration,
+    pub(crate) tcp_keepalive: Option<Duration>,
+    pub(crate) http2_keep_alive: Option<(Duration, Duration)>,
+    pub(crate) keep_alive_while_idle: bool,
+}
+
+/// Builds the one HTTP client a `Client` and its clones share. Proxies named by the
+/// `HTTP_PROXY` / `HTTPS_PROXY` / `NO_PROXY` environment variables are honoured, as reqwest does.
+pub(crate) fn http_client(settings: &NativeHttpSettings) -> reqwest::Result<reqwest::Client> {
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        let mut builder = reqwest::Client::builder()
+            .connect_timeout(settings.connect_timeout)
+            .tcp_nodelay(true)
+            .pool_idle_timeout(Duration::from_secs(60))
+            .tcp_keepalive(settings.tcp_keepalive);
+        if let Some((interval, timeout)) = settings.http2_keep_alive {
+            builder = builder
+                .http2_keep_alive_interval(interval)
+                .http2_keep_alive_timeout(timeout)
+                .http2_keep_alive_while_idle(settings.keep_alive_while_idle);
+        }
+        builder.build()
+    }
+    #[cfg(target_arch = "wasm32")]
+    {
+        let _ = settings;
+        reqwest::Client::builder().build()
+    }
+}
+
+/// Whether an HTTP error happened before a connection existed, so the request was certainly
+/// not sent. A browser's fetch does not say, so there it is always "maybe sent".
+pub(crate) fn never_connected(err: &reqwest::Error) -> bool {
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        err.is_connect()
+    }
+    #[cfg(target_arch = "wasm32")]
+    {
+        let _ = err;
+        false
+    }
+}

@@ -1,0 +1,10 @@
+//! Integration tests against real etcd members started on loopback by `support`. The etcd
+//! binary is `$ETCD_BIN`; `scripts/test.sh` runs this suite on etcd 3.4 and on 3.5.
+
+mod support;
+
+mod errors;
+mod interop;
+mod kv;
+#[cfg(feature = "schema")]
+mod schemas;

@@ -1,0 +1,159 @@
+//! The committed JSON Schemas in `schemas/` match the wire types, and real answers of live
+//! servers validate against them with unknown fields forbidden: a field the server sends that
+//! our types would drop fails here.
+
+use std::path::PathBuf;
+
+use serde_json::{json, Value};
+
+use crate::support::Etcd;
+
+fn committed(name: &str) -> Value {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("schemas")
+        .join(format!("{name}.json"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap()
+}
+
+#[test]
+fn committed_schemas_match_the_wire_types() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("schemas");
+    let mut stale = Vec::new();
+    for (name, schema) in etcdgw::schema::all() {
+        let path = dir.join(format!("{name}.json"));
+        let on_disk = std::fs::read_to_string(&path).unwrap_or_default();
+        if on_disk != etcdgw::schema::to_text(&schema) {
+            stale.push(name);
+        }
+    }
+    assert!(
+        stale.is_empty(),
+        "schemas/ is stale for {stale:?}: run `cargo run --example gen_schemas --features schema`"
+    );
+}
+
+fn assert_valid(schema_name: &str, instance: &Value) {
+    let schema = committed(schema_name);
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(instance)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{schema_name} rejects {instance}:\n{}",
+        errors.join("\n")
+    );
+}
+
+async fn post(etcd: &Etcd, path: &str, body: Value) -> Value {
+    let text = reqwest::Client::new()
+        .post(format!("{}{path}", etcd.endpoint()))
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}: {text}"))
+}
+
+#[tokio::test]
+async fn live_kv_answers_validate_against_the_schemas() {
+    let etcd = Etcd::start().await;
+    let lease: Value = post(&etcd, "/v3/lease/grant", json!({"TTL": "60"})).await;
+    let lease_id = lease["ID"].as_str().unwrap().to_string();
+
+    // Requests are sent as the schemas describe them, so they are checked too.
+    let cases: Vec<(&str, &str, &str, Value)> = vec![
+        (
+            "/v3/kv/put",
+            "PutRequest",
+            "PutResponse",
+            json!({"key": "YQ==", "value": "MQ==", "lease": lease_id}),
+        ),
+        (
+            "/v3/kv/put",
+            "PutRequest",
+            "PutResponse",
+            json!({"key": "YQ==", "value": "Mg==", "prev_kv": true}),
+        ),
+        (
+            "/v3/kv/put",
+            "PutRequest",
+            "PutResponse",
+            json!({"key": "Yg==", "value": "", "prev_kv": true}),
+        ),
+        (
+            "/v3/kv/range",
+            "RangeRequest",
+            "RangeResponse",
+            json!({"key": "YQ==", "range_end": "Yw==", "limit": "1"}),
+        ),
+        (
+            "/v3/kv/range",
+            "RangeRequest",
+            "RangeResponse",
+            json!({"key": "YQ==", "range_end": "Yw==", "count_only": true}),
+        ),
+        (
+            "/v3/kv/range",
+            "RangeRequest",
+            "RangeResponse",
+            json!({"key": "eg=="}),
+        ),
+        (
+            "/v3/kv/range",
+            "RangeRequest",
+            "RangeResponse",
+            json!({"key": "AA==", "range_end": "AA==", "sort_order": "DESCEND", "sort_target": "MOD", "serializable": true, "keys_only": true}),
+        ),
+        (
+            "/v3/kv/txn",
+            "TxnRequest",
+            "TxnResponse",
+            json!({
+                "compare": [{"key": "YQ==", "target": "VALUE", "value": "Mg=="}, {"key": "YQ==", "target": "LEASE", "result": "NOT_EQUAL", "lease": "1"}],
+                "success": [
+                    {"request_put": {"key": "Yw==", "value": "Mw==", "prev_kv": true}},
+                    {"request_range": {"key": "YQ==", "range_end": "ZA=="}},
+                    {"request_delete_range": {"key": "Yg==", "prev_kv": true}},
+                    {"request_txn": {"success": [{"request_range": {"key": "YQ==", "count_only": true}}]}}
+                ],
+                "failure": [{"request_range": {"key": "YQ=="}}]
+            }),
+        ),
+        (
+            "/v3/kv/txn",
+            "TxnRequest",
+            "TxnResponse",
+            json!({"compare": [{"key": "YQ==", "version": "99"}], "failure": [{"request_delete_range": {"key": "eg=="}}]}),
+        ),
+        (
+            "/v3/kv/deleterange",
+            "DeleteRangeRequest",
+            "DeleteRangeResponse",
+            json!({"key": "YQ==", "range_end": "Yw==", "prev_kv": true}),
+        ),
+        (
+            "/v3/kv/deleterange",
+            "DeleteRangeRequest",
+            "DeleteRangeResponse",
+            json!({"key": "eg=="}),
+        ),
+        (
+            "/v3/kv/compaction",
+            "CompactionRequest",
+            "CompactionResponse",
+            json!({"revision": "3", "physical": true}),
+        ),
+    ];
+    for (path, request_schema, response_schema, body) in cases {
+        assert_valid(request_schema, &body);
+        let answer = post(&etcd, path, body).await;
+        assert!(answer.get("error").is_none(), "{path}: {answer}");
+        assert_valid(response_schema, &answer);
+    }
+}

@@ -1,0 +1,406 @@
+//! Real etcd members for the tests: each on its own free loopback ports and temp data dir,
+//! killed when dropped. The binary is `$ETCD_BIN` (the test script sets it to 3.4, then 3.5).
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use etcdgw::{Client, ConnectOptions};
+use tempfile::TempDir;
+
+/// The etcd binary under test.
+pub fn etcd_bin() -> String {
+    std::env::var("ETCD_BIN").unwrap_or_else(|_| "etcd".to_string())
+}
+
+/// The etcdctl binary of the same version.
+pub fn etcdctl_bin() -> String {
+    std::env::var("ETCDCTL_BIN").unwrap_or_else(|_| "etcdctl".to_string())
+}
+
+/// The etcd version under test, e.g. `(3, 5)`, read from `etcd --version`.
+pub fn etcd_version() -> (u32, u32) {
+    let out = Command::new(etcd_bin())
+        .arg("--version")
+        .output()
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot run {}: {e} (set ETCD_BIN; scripts/test.sh does)",
+                etcd_bin()
+            )
+        });
+    let text = String::from_utf8_lossy(&out.stdout);
+    let version = text
+        .lines()
+        .find_map(|l| l.strip_prefix("etcd Version: "))
+        .unwrap_or_else(|| panic!("unexpected `etcd --version` output: {text}"));
+    let mut parts = version
+        .trim()
+        .split('.')
+        .map(|p| p.parse::<u32>().unwrap_or(0));
+    (parts.next().unwrap_or(0), parts.next().unwrap_or(0))
+}
+
+/// A loopback port nobody listens on right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+/// A fast place for data dirs: tmpfs when there is one (etcd 3.4 has no `--unsafe-no-fsync`).
+fn temp_root() -> PathBuf {
+    let shm = Path::new("/dev/shm");
+    if shm.is_dir() && tempfile::tempdir_in(shm).is_ok() {
+        shm.to_path_buf()
+    } else {
+        std::env::temp_dir()
+    }
+}
+
+/// One etcd member.
+pub struct Member {
+    pub name: String,
+    pub client_port: u16,
+    pub peer_port: u16,
+    args: Vec<String>,
+    dir: TempDir,
+    child: Option<Child>,
+}
+
+/// What a member needs to know to start.
+pub struct MemberSpec {
+    pub name: String,
+    pub client_port: u16,
+    pub peer_port: u16,
+    pub initial_cluster: String,
+    pub token: String,
+    pub extra: Vec<String>,
+}
+
+impl Member {
+    pub fn spawn(spec: MemberSpec) -> Member {
+        let dir = tempfile::Builder::new()
+            .prefix("etcdgw-test-")
+            .tempdir_in(temp_root())
+            .expect("a temp dir");
+        let client = format!("http://127.0.0.1:{}", spec.client_port);
+        let peer = format!("http://127.0.0.1:{}", spec.peer_port);
+        let mut args = vec![
+            format!("--name={}", spec.name),
+            format!("--data-dir={}", dir.path().join("data").display()),
+            format!("--listen-client-urls={client}"),
+            format!("--advertise-client-urls={client}"),
+            format!("--listen-peer-urls={peer}"),
+            format!("--initial-advertise-peer-urls={peer}"),
+            format!("--initial-cluster={}", spec.initial_cluster),
+            format!("--initial-cluster-token={}", spec.token),
+            "--initial-cluster-state=new".to_string(),
+            "--logger=zap".to_string(),
+            "--log-level=error".to_string(),
+        ];
+        args.extend(spec.extra);
+        let mut member = Member {
+            name: spec.name,
+            client_port: spec.client_port,
+            peer_port: spec.peer_port,
+            args,
+            dir,
+            child: None,
+        };
+        member.launch();
+        member
+    }
+
+    fn launch(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_path())
+            .expect("the member's log file");
+        let child = Command::new(etcd_bin())
+            .args(&self.args)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log handle"))
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot start {}: {e} (set ETCD_BIN; scripts/test.sh does)",
+                    etcd_bin()
+                )
+            });
+        self.child = Some(child);
+    }
+
+    fn log_path(&self) -> PathBuf {
+        self.dir.path().join("etcd.log")
+    }
+
+    /// The last lines of the member's log, for failure messages.
+    pub fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(self.log_path()).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(20)..].join("\n")
+    }
+
+    /// The member's client URL.
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.client_port)
+    }
+
+    /// Whether the process is running.
+    pub fn is_running(&mut self) -> bool {
+        match self.child.as_mut() {
+            Some(c) => matches!(c.try_wait(), Ok(None)),
+            None => false,
+        }
+    }
+
+    /// Waits until `/health` says true (a leader exists), or panics with the log.
+    pub async fn wait_healthy(&mut self, within: Duration) {
+        match tokio::time::timeout(within, wait_or_exit(self)).await {
+            Ok(true) => {}
+            Ok(false) => panic!(
+                "etcd member {} exited while starting:\n{}",
+                self.name,
+                self.log_tail()
+            ),
+            Err(_) => panic!(
+                "etcd member {} not healthy after {within:?}:\n{}",
+                self.name,
+                self.log_tail()
+            ),
+        }
+    }
+
+    /// Kills the process (SIGKILL) and waits for it to go.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Sends a signal (e.g. "STOP", "CONT", "TERM") to the process.
+    pub fn signal(&self, signal: &str) {
+        if let Some(child) = self.child.as_ref() {
+            let status = Command::new("kill")
+                .arg(format!("-{signal}"))
+                .arg(child.id().to_string())
+                .status()
+                .expect("kill(1)");
+            assert!(status.success(), "kill -{signal} failed");
+        }
+    }
+
+    /// Starts the process again on the same ports and data dir.
+    pub fn start_again(&mut self) {
+        assert!(
+            self.child.is_none(),
+            "member {} is still running",
+            self.name
+        );
+        self.launch();
+    }
+}
+
+impl Drop for Member {
+    fn drop(&mut self) {
+        if let Some(child) = self.child.as_ref() {
+            // A stopped (SIGSTOP) process must be continued to die cleanly.
+            let _ = Command::new("kill")
+                .arg("-CONT")
+                .arg(child.id().to_string())
+                .status();
+        }
+        self.kill();
+    }
+}
+
+/// A single-member etcd, the usual fixture.
+pub struct Etcd {
+    pub member: Member,
+}
+
+/// Options for starting members.
+#[derive(Default, Clone)]
+pub struct EtcdBuilder {
+    extra: Vec<String>,
+}
+
+impl EtcdBuilder {
+    /// Adds a command-line flag, e.g. `--max-txn-ops=4`.
+    pub fn arg(mut self, arg: impl Into<String>) -> Self {
+        self.extra.push(arg.into());
+        self
+    }
+
+    pub async fn start(self) -> Etcd {
+        // A port taken between our probe and etcd's bind makes etcd exit; try fresh ports.
+        let mut last = String::new();
+        for _ in 0..3 {
+            let (client_port, peer_port) = (free_port(), free_port());
+            let name = format!("m{client_port}");
+            let mut member = Member::spawn(MemberSpec {
+                initial_cluster: format!("{name}=http://127.0.0.1:{peer_port}"),
+                token: format!("t{client_port}"),
+                name,
+                client_port,
+                peer_port,
+                extra: self.extra.clone(),
+            });
+            match tokio::time::timeout(Duration::from_secs(30), wait_or_exit(&mut member)).await {
+                Ok(true) => return Etcd { member },
+                Ok(false) => last = member.log_tail(),
+                Err(_) => panic!("etcd not healthy after 30 s:\n{}", member.log_tail()),
+            }
+        }
+        panic!("etcd failed to start three times:\n{last}");
+    }
+}
+
+/// Waits until healthy (true) or exited (false).
+async fn wait_or_exit(member: &mut Member) -> bool {
+    let http = reqwest::Client::new();
+    let url = format!("{}/health", member.endpoint());
+    loop {
+        if let Ok(resp) = http.get(&url).timeout(Duration::from_secs(1)).send().await {
+            if resp
+                .text()
+                .await
+                .is_ok_and(|t| t.contains("\"health\":\"true\""))
+            {
+                return true;
+            }
+        }
+        if !member.is_running() {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+impl Etcd {
+    pub fn builder() -> EtcdBuilder {
+        EtcdBuilder::default()
+    }
+
+    /// Starts a single member with the default flags.
+    pub async fn start() -> Etcd {
+        Etcd::builder().start().await
+    }
+
+    pub fn endpoint(&self) -> String {
+        self.member.endpoint()
+    }
+
+    /// A client of this member with default options.
+    pub async fn client(&self) -> Client {
+        Client::connect([self.endpoint()], None)
+            .await
+            .expect("connect")
+    }
+
+    /// A client of this member with the given options.
+    pub async fn client_with(&self, options: ConnectOptions) -> Client {
+        Client::connect([self.endpoint()], Some(options))
+            .await
+            .expect("connect")
+    }
+
+    /// Kills the member and starts it again on the same data dir, waiting until healthy.
+    pub async fn restart(&mut self) {
+        self.member.kill();
+        self.member.start_again();
+        self.member.wait_healthy(Duration::from_secs(30)).await;
+    }
+
+    /// Runs etcdctl against this member and returns its stdout; panics on failure.
+    pub fn etcdctl(&self, args: &[&str]) -> Vec<u8> {
+        let out = self.etcdctl_raw(args, None);
+        assert!(
+            out.status.success(),
+            "etcdctl {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    }
+
+    /// Runs etcdctl with optional stdin and returns its whole output.
+    pub fn etcdctl_raw(&self, args: &[&str], stdin: Option<&[u8]>) -> std::process::Output {
+        use std::io::Write;
+        let mut child = Command::new(etcdctl_bin())
+            .env("ETCDCTL_API", "3")
+            .arg(format!("--endpoints={}", self.endpoint()))
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", etcdctl_bin()));
+        if let Some(input) = stdin {
+            child
+                .stdin
+                .take()
+                .expect("stdin")
+                .write_all(input)
+                .expect("write stdin");
+        }
+        drop(child.stdin.take());
+        child.wait_with_output().expect("etcdctl output")
+    }
+}
+
+/// A three-member (or n-member) cluster.
+pub struct Cluster {
+    pub members: Vec<Member>,
+}
+
+impl Cluster {
+    pub async fn start(n: usize) -> Cluster {
+        Cluster::start_with(n, EtcdBuilder::default()).await
+    }
+
+    pub async fn start_with(n: usize, builder: EtcdBuilder) -> Cluster {
+        let ports: Vec<(u16, u16)> = (0..n).map(|_| (free_port(), free_port())).collect();
+        let token = format!("c{}", ports[0].0);
+        let initial_cluster = ports
+            .iter()
+            .enumerate()
+            .map(|(i, (_, peer))| format!("n{i}=http://127.0.0.1:{peer}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        let mut members: Vec<Member> = ports
+            .iter()
+            .enumerate()
+            .map(|(i, &(client_port, peer_port))| {
+                Member::spawn(MemberSpec {
+                    name: format!("n{i}"),
+                    client_port,
+                    peer_port,
+                    initial_cluster: initial_cluster.clone(),
+                    token: token.clone(),
+                    extra: builder.extra.clone(),
+                })
+            })
+            .collect();
+        for m in members.iter_mut() {
+            m.wait_healthy(Duration::from_secs(60)).await;
+        }
+        Cluster { members }
+    }
+
+    pub fn endpoints(&self) -> Vec<String> {
+        self.members.iter().map(Member::endpoint).collect()
+    }
+
+    /// Restarts member `i` on its data dir and waits until it is healthy.
+    pub async fn restart(&mut self, i: usize) {
+        self.members[i].kill();
+        self.members[i].start_again();
+        self.members[i].wait_healthy(Duration::from_secs(60)).await;
+    }
+}
