@@ -86,6 +86,7 @@ pub struct ConnectOptions {
     keep_alive_while_idle: bool,
     tcp_keepalive: Option<Duration>,
     require_leader: bool,
+    max_message_size: usize,
 }
 
 impl Default for ConnectOptions {
@@ -103,6 +104,7 @@ impl fmt::Debug for ConnectOptions {
             .field("keep_alive_while_idle", &self.keep_alive_while_idle)
             .field("tcp_keepalive", &self.tcp_keepalive)
             .field("require_leader", &self.require_leader)
+            .field("max_message_size", &self.max_message_size)
             .finish()
     }
 }
@@ -112,6 +114,8 @@ impl fmt::Debug for ConnectOptions {
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// The TCP (and TLS) connect deadline when none is set.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// The largest stream message accepted when none is set.
+pub const DEFAULT_MAX_MESSAGE_SIZE: usize = crate::transport::stream::DEFAULT_MAX_MESSAGE;
 
 impl ConnectOptions {
     /// The defaults: a 10 s request deadline, a 3 s connect deadline, no leader required.
@@ -123,6 +127,7 @@ impl ConnectOptions {
             keep_alive_while_idle: true,
             tcp_keepalive: None,
             require_leader: false,
+            max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
         }
     }
 
@@ -166,10 +171,20 @@ impl ConnectOptions {
         self
     }
 
+    /// The largest message a stream (watch, keep-alive, observe, snapshot) may send, in bytes
+    /// (default 64 MiB). A larger one ends that stream with
+    /// [`Error::MessageTooLarge`](crate::Error::MessageTooLarge) instead of being buffered.
+    /// etcd sends a watch answer whole, however large, unless the watch asks for fragments.
+    pub const fn with_max_message_size(mut self, bytes: usize) -> Self {
+        self.max_message_size = bytes;
+        self
+    }
+
     fn transport_config(&self) -> TransportConfig {
         TransportConfig {
             request_timeout: self.timeout,
             require_leader: self.require_leader,
+            max_message_size: self.max_message_size,
             http: rt::NativeHttpSettings {
                 connect_timeout: self.connect_timeout,
                 tcp_keepalive: self.tcp_keepalive,

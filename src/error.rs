@@ -72,16 +72,14 @@ pub enum Error {
     },
     /// A watch cannot go on: the revisions it needs have been compacted away.
     Compacted {
+        /// The watch that ended.
+        watch_id: i64,
         /// The oldest revision still available.
         compact_revision: i64,
     },
-    /// The server cancelled a watch (for instance after a permission was revoked).
-    WatchCanceled {
-        /// The watch's id.
-        watch_id: i64,
-        /// The reason the server gave.
-        reason: String,
-    },
+    /// The other half of a stream is gone: a request sent on a watch whose response stream
+    /// was dropped.
+    StreamClosed,
     /// A key, value or name that is not UTF-8, from a `*_str()` accessor.
     Utf8 {
         /// Where the bytes stopped being UTF-8.
@@ -187,13 +185,11 @@ impl fmt::Display for Error {
             Error::MessageTooLarge { endpoint, limit } => {
                 write!(f, "{endpoint} sent a stream message larger than the {limit} byte limit")
             }
-            Error::Compacted { compact_revision } => write!(
+            Error::Compacted { watch_id, compact_revision } => write!(
                 f,
-                "required revision has been compacted (oldest available: {compact_revision})"
+                "watch {watch_id}: required revision has been compacted (oldest available: {compact_revision})"
             ),
-            Error::WatchCanceled { watch_id, reason } => {
-                write!(f, "watch {watch_id} canceled by the server: {reason}")
-            }
+            Error::StreamClosed => f.write_str("the stream's other half was dropped"),
             Error::Utf8 { .. } => f.write_str("bytes are not valid UTF-8"),
         }
     }

@@ -45,8 +45,15 @@ pub use api::kv::{
     GetOptions, GetPages, GetResponse, KvClient, PutOptions, PutResponse, SortOrder, SortTarget,
     Txn, TxnOp, TxnOpResponse, TxnResponse,
 };
+pub use api::watch::{
+    Event, EventType, WatchClient, WatchFilterType, WatchOptions, WatchRequestSender,
+    WatchResponse, WatchResponseStream, WatchStream,
+};
 pub use api::{KeyValue, ResponseHeader};
-pub use client::{Client, ConnectOptions, DEFAULT_CONNECT_TIMEOUT, DEFAULT_REQUEST_TIMEOUT};
+pub use client::{
+    Client, ConnectOptions, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_MESSAGE_SIZE,
+    DEFAULT_REQUEST_TIMEOUT,
+};
 pub use error::{BoxError, Code, Delivery, Error, Result, ServerError, ServerErrorKind};
 
 #[cfg(doctest)]

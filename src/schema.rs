@@ -50,7 +50,7 @@ fn forbid_unknown_fields(value: &mut Value) {
 
 /// Every wire message's schema, by message name (the file name in `schemas/` without `.json`).
 pub fn all() -> Vec<(&'static str, Value)> {
-    use wire::kv;
+    use wire::{kv, watch};
     vec![
         ("RangeRequest", sent::<kv::RangeRequest>()),
         ("RangeResponse", received::<kv::RangeResponse>()),
@@ -62,6 +62,8 @@ pub fn all() -> Vec<(&'static str, Value)> {
         ("TxnResponse", received::<kv::TxnResponse>()),
         ("CompactionRequest", sent::<kv::CompactionRequest>()),
         ("CompactionResponse", received::<kv::CompactionResponse>()),
+        ("WatchRequest", sent::<watch::WatchRequest>()),
+        ("WatchResponse", received::<watch::WatchResponse>()),
     ]
 }
 
@@ -116,6 +118,42 @@ mod tests {
         assert!(
             checked >= 40,
             "only {checked} captured KV answers were checked"
+        );
+    }
+
+    #[test]
+    fn every_captured_watch_message_validates_with_unknown_fields_forbidden() {
+        let schemas: std::collections::HashMap<_, _> = all().into_iter().collect();
+        let validator = jsonschema::validator_for(&schemas["WatchResponse"]).unwrap();
+        let mut checked = 0;
+        for entry in std::fs::read_dir(fixtures::path("")).unwrap() {
+            let name = entry.unwrap().file_name().into_string().unwrap();
+            for exchange in fixtures::capture(&name) {
+                if !exchange.request_line.starts_with("POST /v3/watch ") || exchange.status != 200 {
+                    continue;
+                }
+                for line in exchange.body().split(|&b| b == b'\n') {
+                    if line.windows(14).any(|w| w == b"bytes omitted]") {
+                        continue; // abridged in the capture
+                    }
+                    let Ok(message) = serde_json::from_slice::<Value>(line) else {
+                        continue; // abridged captures of huge answers
+                    };
+                    let Some(result) = message.get("result") else {
+                        continue;
+                    };
+                    let errors: Vec<String> = validator
+                        .iter_errors(result)
+                        .map(|e| e.to_string())
+                        .collect();
+                    assert!(errors.is_empty(), "{name}: {errors:?}");
+                    checked += 1;
+                }
+            }
+        }
+        assert!(
+            checked >= 40,
+            "only {checked} captured watch messages were checked"
         );
     }
 }

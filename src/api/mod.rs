@@ -3,6 +3,7 @@
 //! the transport's one generic `call`.
 
 pub(crate) mod kv;
+pub(crate) mod watch;
 
 use std::fmt;
 

@@ -9,12 +9,14 @@
 pub(crate) mod endpoints;
 pub(crate) mod retry;
 pub(crate) mod rt;
+pub(crate) mod stream;
 
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_util::StreamExt;
 use reqwest::header::{HeaderValue, CONTENT_TYPE};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -25,6 +27,7 @@ use crate::wire::status;
 use endpoints::{Endpoint, Endpoints};
 pub(crate) use retry::Idempotency;
 use rt::Instant;
+use stream::MessageDecoder;
 
 /// The header the gateway turns into gRPC metadata `hasleader=true` (Go's
 /// `clientv3.WithRequireLeader`): with no leader, calls fail at once with `no leader`.
@@ -38,6 +41,7 @@ const GRPC_TIMEOUT_HEADER: &str = "grpc-timeout";
 pub(crate) struct TransportConfig {
     pub(crate) request_timeout: Duration,
     pub(crate) require_leader: bool,
+    pub(crate) max_message_size: usize,
     pub(crate) http: rt::NativeHttpSettings,
 }
 
@@ -47,6 +51,8 @@ pub(crate) struct CallOptions {
     pub(crate) idempotency: Idempotency,
     /// Overrides the client's request timeout for this call.
     pub(crate) timeout: Option<Duration>,
+    /// Overrides the client's largest stream message for this call.
+    pub(crate) max_message_size: Option<usize>,
 }
 
 impl CallOptions {
@@ -54,6 +60,7 @@ impl CallOptions {
         CallOptions {
             idempotency,
             timeout: None,
+            max_message_size: None,
         }
     }
 }
@@ -129,13 +136,49 @@ impl Transport {
         Resp: DeserializeOwned,
     {
         let body = encode(request)?;
+        self.with_retries(options, |endpoint, remaining| {
+            self.attempt::<Resp>(endpoint, path, body.clone(), remaining)
+        })
+        .await
+    }
+
+    /// Opens a streaming call (watch, keep-alive, observe, snapshot) and waits for the
+    /// response head, which the gateway sends together with the first message (GATEWAY.md
+    /// pitfall 2), so the deadline covers that first message too. Opening is retried like a
+    /// read; what happens once the stream is open is the caller's business.
+    pub(crate) async fn open_stream<Req>(
+        &self,
+        path: &'static str,
+        request: &Req,
+        options: CallOptions,
+    ) -> Result<OpenStream>
+    where
+        Req: Serialize + ?Sized,
+    {
+        let body = encode(request)?;
+        let limit = options
+            .max_message_size
+            .unwrap_or(self.inner.config.max_message_size);
+        self.with_retries(options, |endpoint, _| {
+            self.open_attempt(endpoint, path, body.clone(), limit)
+        })
+        .await
+    }
+
+    /// The one retry loop: picks an endpoint, runs one attempt within what is left of the
+    /// deadline, and on failure asks [`retry::verdict`] whether to try again.
+    async fn with_retries<T, F, Fut>(&self, options: CallOptions, mut attempt: F) -> Result<T>
+    where
+        F: FnMut(Arc<Endpoint>, Duration) -> Fut,
+        Fut: std::future::Future<Output = Result<T>>,
+    {
         let timeout = options.timeout.unwrap_or(self.inner.config.request_timeout);
         let deadline = Instant::now() + timeout;
         let max_attempts = retry::max_attempts(self.inner.endpoints.len());
         let mut tried: Vec<Url> = Vec::new();
-        let mut attempt = 0u32;
+        let mut attempts = 0u32;
         loop {
-            attempt += 1;
+            attempts += 1;
             let endpoint = self
                 .inner
                 .endpoints
@@ -145,15 +188,10 @@ impl Transport {
                 tried.push(endpoint.url().clone());
             }
             let remaining = deadline.saturating_duration_since(Instant::now());
-            let outcome = rt::timeout(
-                remaining,
-                self.attempt::<Resp>(&endpoint, path, body.clone(), remaining),
-            )
-            .await;
-            let err = match outcome {
-                Ok(Ok(resp)) => {
+            let err = match rt::timeout(remaining, attempt(endpoint.clone(), remaining)).await {
+                Ok(Ok(value)) => {
                     self.inner.endpoints.report_success(&endpoint);
-                    return Ok(resp);
+                    return Ok(value);
                 }
                 Ok(Err(err)) => err,
                 Err(rt::Elapsed) => {
@@ -168,10 +206,10 @@ impl Transport {
             if verdict.endpoint_failed {
                 self.inner.endpoints.report_failure(&endpoint);
             }
-            if !verdict.retry || attempt >= max_attempts {
+            if !verdict.retry || attempts >= max_attempts {
                 return Err(err);
             }
-            let pause = retry::backoff(attempt);
+            let pause = retry::backoff(attempts);
             if Instant::now() + pause >= deadline {
                 return Err(err);
             }
@@ -179,28 +217,33 @@ impl Transport {
         }
     }
 
-    /// One HTTP exchange with one endpoint.
-    async fn attempt<Resp: DeserializeOwned>(
-        &self,
-        endpoint: &Endpoint,
-        path: &str,
-        body: Bytes,
-        remaining: Duration,
-    ) -> Result<Resp> {
+    fn post(&self, endpoint: &Endpoint, path: &str, body: Bytes) -> reqwest::RequestBuilder {
         let mut request = self
             .inner
             .http
             .post(endpoint.url_for(path))
             .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
-            .header(GRPC_TIMEOUT_HEADER, grpc_timeout(remaining))
             .body(body);
         if self.inner.config.require_leader {
             request = request.header(REQUIRE_LEADER_HEADER, HeaderValue::from_static("true"));
         }
-        let response = request
+        request
+    }
+
+    /// One HTTP exchange with one endpoint.
+    async fn attempt<Resp: DeserializeOwned>(
+        &self,
+        endpoint: Arc<Endpoint>,
+        path: &str,
+        body: Bytes,
+        remaining: Duration,
+    ) -> Result<Resp> {
+        let response = self
+            .post(&endpoint, path, body)
+            .header(GRPC_TIMEOUT_HEADER, grpc_timeout(remaining))
             .send()
             .await
-            .map_err(|e| transport_error(endpoint, e))?;
+            .map_err(|e| transport_error(&endpoint, e))?;
         let status = response.status().as_u16();
         let bytes = response.bytes().await.map_err(|e| Error::Transport {
             endpoint: endpoint.url().clone(),
@@ -209,6 +252,149 @@ impl Transport {
         })?;
         decode_response(endpoint.url(), status, &bytes)
     }
+
+    /// Opens one streaming request on one endpoint; a non-2xx answer is read (bounded) and
+    /// mapped like a unary error.
+    async fn open_attempt(
+        &self,
+        endpoint: Arc<Endpoint>,
+        path: &str,
+        body: Bytes,
+        limit: usize,
+    ) -> Result<OpenStream> {
+        let response = self
+            .post(&endpoint, path, body)
+            .send()
+            .await
+            .map_err(|e| transport_error(&endpoint, e))?;
+        let status = response.status().as_u16();
+        let mut stream = OpenStream {
+            body: Box::pin(response.bytes_stream()),
+            decoder: MessageDecoder::new(limit),
+            endpoint,
+        };
+        if (200..300).contains(&status) {
+            return Ok(stream);
+        }
+        // An error answer is small; read at most one message's worth of it.
+        let mut bytes = Vec::new();
+        while let Some(chunk) = stream.body.next().await {
+            match chunk {
+                Ok(chunk) if bytes.len() < ERROR_BODY_LIMIT => bytes.extend_from_slice(&chunk),
+                Ok(_) => break,
+                Err(e) => {
+                    return Err(Error::Transport {
+                        endpoint: stream.endpoint.url().clone(),
+                        delivery: Delivery::MaybeSent,
+                        source: Box::new(e),
+                    })
+                }
+            }
+        }
+        Err(
+            decode_response::<serde::de::IgnoredAny>(stream.endpoint.url(), status, &bytes)
+                .err()
+                .unwrap_or_else(|| Error::Decode {
+                    endpoint: stream.endpoint.url().clone(),
+                    status,
+                    reason: "a failed stream answered with a JSON body that is not an error".into(),
+                    body_head: body_head(&bytes),
+                }),
+        )
+    }
+}
+
+/// How much of a failed stream's body is read for its error.
+const ERROR_BODY_LIMIT: usize = 64 * 1024;
+
+/// An open streaming answer, read message by message.
+pub(crate) struct OpenStream {
+    endpoint: Arc<Endpoint>,
+    body: rt::BoxStream<'static, reqwest::Result<Bytes>>,
+    decoder: MessageDecoder,
+}
+
+impl fmt::Debug for OpenStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OpenStream")
+            .field("endpoint", self.endpoint.url())
+            .finish_non_exhaustive()
+    }
+}
+
+impl OpenStream {
+    /// The endpoint this stream came from.
+    pub(crate) fn endpoint(&self) -> &Url {
+        self.endpoint.url()
+    }
+
+    /// The next whole message, `Ok(None)` when the body ended. A body that breaks is a
+    /// transport error; a message past the size limit is [`Error::MessageTooLarge`].
+    pub(crate) async fn next_message(&mut self) -> Result<Option<Bytes>> {
+        loop {
+            match self.decoder.next_message() {
+                Ok(Some(message)) => return Ok(Some(message)),
+                Ok(None) => {}
+                Err(too_large) => {
+                    return Err(Error::MessageTooLarge {
+                        endpoint: self.endpoint.url().clone(),
+                        limit: too_large.limit,
+                    })
+                }
+            }
+            match self.body.next().await {
+                Some(Ok(chunk)) => self.decoder.push(&chunk),
+                Some(Err(e)) => {
+                    return Err(Error::Transport {
+                        endpoint: self.endpoint.url().clone(),
+                        delivery: Delivery::MaybeSent,
+                        source: Box::new(e),
+                    })
+                }
+                None => return Ok(self.decoder.finish()),
+            }
+        }
+    }
+
+    /// The next message decoded: the `result` of a `{"result": ...}` message, etcd's error for
+    /// an `{"error": ...}` one. `Ok(None)` when the body ended.
+    pub(crate) async fn next<T: DeserializeOwned>(&mut self) -> Result<Option<T>> {
+        match self.next_message().await? {
+            Some(message) => decode_stream_message(self.endpoint.url(), &message).map(Some),
+            None => Ok(None),
+        }
+    }
+}
+
+/// `{"result": T}`: the envelope of every stream message. `result` is required: a message
+/// without it (and without `error`) is not etcd's.
+#[derive(serde::Deserialize)]
+struct Envelope<T> {
+    result: T,
+}
+
+/// Reads one stream message.
+pub(crate) fn decode_stream_message<T: DeserializeOwned>(
+    endpoint: &Url,
+    message: &[u8],
+) -> Result<T> {
+    if status::looks_like_error(message) {
+        if let Some(s) = status::parse(message) {
+            return Err(Error::Server(ServerError::new(
+                s.code,
+                s.message,
+                endpoint.clone(),
+            )));
+        }
+    }
+    serde_json::from_slice::<Envelope<T>>(message)
+        .map(|e| e.result)
+        .map_err(|e| Error::Decode {
+            endpoint: endpoint.clone(),
+            status: 200,
+            reason: format!("not an etcd stream message: {e}"),
+            body_head: body_head(message),
+        })
 }
 
 fn encode<Req: Serialize + ?Sized>(request: &Req) -> Result<Bytes> {
@@ -288,8 +474,28 @@ pub(crate) fn decode_response<Resp: DeserializeOwned>(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// A transport for unit tests that never reach the network.
+    pub(crate) fn transport_for_tests() -> Transport {
+        let endpoint = Endpoint::parse("127.0.0.1:9", "http").unwrap();
+        Transport::new(
+            vec![endpoint],
+            TransportConfig {
+                request_timeout: Duration::from_secs(1),
+                require_leader: false,
+                max_message_size: 1024,
+                http: rt::NativeHttpSettings {
+                    connect_timeout: Duration::from_secs(1),
+                    tcp_keepalive: None,
+                    http2_keep_alive: None,
+                    keep_alive_while_idle: false,
+                },
+            },
+        )
+        .unwrap()
+    }
     use crate::error::ServerErrorKind;
     use crate::wire::{fixtures, kv};
 

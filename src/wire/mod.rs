@@ -9,6 +9,7 @@
 pub(crate) mod codec;
 pub(crate) mod kv;
 pub(crate) mod status;
+pub(crate) mod watch;
 
 use serde::{Deserialize, Serialize};
 
@@ -21,6 +22,7 @@ pub(crate) mod paths {
     pub(crate) const KV_DELETE_RANGE: &str = "/v3/kv/deleterange";
     pub(crate) const KV_TXN: &str = "/v3/kv/txn";
     pub(crate) const KV_COMPACTION: &str = "/v3/kv/compaction";
+    pub(crate) const WATCH: &str = "/v3/watch";
 }
 
 /// `etcdserverpb.ResponseHeader`. Absent entirely in some answers (GATEWAY.md 2.6), and a txn's

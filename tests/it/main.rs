@@ -8,3 +8,4 @@ mod interop;
 mod kv;
 #[cfg(feature = "schema")]
 mod schemas;
+mod watch;

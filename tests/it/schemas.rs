@@ -157,3 +157,63 @@ async fn live_kv_answers_validate_against_the_schemas() {
         assert_valid(response_schema, &answer);
     }
 }
+
+#[tokio::test]
+async fn live_watch_answers_validate_against_the_schema() {
+    let etcd = Etcd::builder()
+        .arg("--experimental-watch-progress-notify-interval=200ms")
+        .start()
+        .await;
+    let put = |key: &str, value: &str| json!({"key": base64_of(key), "value": base64_of(value)});
+    post(&etcd, "/v3/kv/put", put("w/a", "1")).await;
+    let request = json!({"create_request": {"key": base64_of("w/"), "range_end": base64_of("w0"),
+        "prev_kv": true, "progress_notify": true, "start_revision": "2", "filters": ["NODELETE"]}});
+    assert_valid("WatchRequest", &request);
+    let mut raw = reqwest::Client::new()
+        .post(format!("{}/v3/watch", etcd.endpoint()))
+        .body(request.to_string())
+        .send()
+        .await
+        .unwrap();
+    post(&etcd, "/v3/kv/put", put("w/a", "2")).await;
+    post(
+        &etcd,
+        "/v3/kv/deleterange",
+        json!({"key": base64_of("w/a")}),
+    )
+    .await;
+    post(&etcd, "/v3/kv/put", put("w/b", "3")).await;
+
+    let mut text = String::new();
+    let mut seen = (false, false, false); // created, events with prev_kv, progress
+    while !(seen.0 && seen.1 && seen.2) {
+        let chunk = tokio::time::timeout(std::time::Duration::from_secs(10), raw.chunk())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        text.push_str(&String::from_utf8_lossy(&chunk));
+        while let Some(i) = text.find('\n') {
+            let line: String = text.drain(..=i).collect();
+            let message: Value = serde_json::from_str(line.trim()).unwrap();
+            let result = &message["result"];
+            assert_valid("WatchResponse", result);
+            seen.0 |= result["created"] == true;
+            seen.1 |= result["events"]
+                .as_array()
+                .is_some_and(|e| e.iter().any(|e| e.get("prev_kv").is_some()));
+            seen.2 |= result.get("events").is_none() && result.get("created").is_none();
+        }
+    }
+    for request in [
+        json!({"progress_request": {}}),
+        json!({"create_request": {"key": "eA==", "watch_id": "3", "fragment": true}}),
+    ] {
+        assert_valid("WatchRequest", &request);
+    }
+}
+
+fn base64_of(text: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(text)
+}

@@ -71,27 +71,7 @@ impl NotEtcd {
         let task = tokio::spawn(async move {
             while let Ok((mut socket, _)) = listener.accept().await {
                 tokio::spawn(async move {
-                    let mut buf = vec![0u8; 64 * 1024];
-                    let mut seen = Vec::new();
-                    // Read until the end of the headers and the declared body, then answer.
-                    loop {
-                        let n = match socket.read(&mut buf).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => n,
-                        };
-                        seen.extend_from_slice(&buf[..n]);
-                        if let Some(end) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
-                            let head = String::from_utf8_lossy(&seen[..end]).to_ascii_lowercase();
-                            let len = head
-                                .lines()
-                                .find_map(|l| l.strip_prefix("content-length:"))
-                                .and_then(|v| v.trim().parse::<usize>().ok())
-                                .unwrap_or(0);
-                            if seen.len() >= end + 4 + len {
-                                break;
-                            }
-                        }
-                    }
+                    read_request(&mut socket).await;
                     let response = format!(
                         "{status_line}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
                         body.len()
@@ -112,5 +92,100 @@ impl NotEtcd {
 impl Drop for NotEtcd {
     fn drop(&mut self) {
         self.task.abort();
+    }
+}
+
+/// What a [`ScriptedStream`] does after writing a connection's chunks.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum After {
+    /// Drop the connection without the terminating chunk: the body is cut.
+    Cut,
+    /// Keep the connection open (the stream goes quiet).
+    Hold,
+}
+
+/// A streaming HTTP server that answers its n-th connection with the n-th script: a `200`
+/// chunked response made of the given chunks, then a cut or silence. It stands for faults etcd
+/// does not produce on demand: a stream cut in the middle of a message. It records each
+/// request body so a test can check how the client resumed.
+pub struct ScriptedStream {
+    pub addr: SocketAddr,
+    bodies: Arc<std::sync::Mutex<Vec<String>>>,
+    task: JoinHandle<()>,
+}
+
+impl ScriptedStream {
+    pub async fn start(scripts: Vec<(Vec<Vec<u8>>, After)>) -> ScriptedStream {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let bodies = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = bodies.clone();
+        let task = tokio::spawn(async move {
+            let mut held = Vec::new();
+            for (chunks, after) in scripts {
+                let Ok((mut socket, _)) = listener.accept().await else {
+                    return;
+                };
+                let body = read_request(&mut socket).await;
+                seen.lock().unwrap().push(body);
+                let head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
+                let _ = socket.write_all(head.as_bytes()).await;
+                for chunk in chunks {
+                    let mut framed = format!("{:x}\r\n", chunk.len()).into_bytes();
+                    framed.extend_from_slice(&chunk);
+                    framed.extend_from_slice(b"\r\n");
+                    let _ = socket.write_all(&framed).await;
+                    let _ = socket.flush().await;
+                }
+                match after {
+                    After::Cut => drop(socket),
+                    After::Hold => held.push(socket),
+                }
+            }
+            // Further connections are held without an answer.
+            while let Ok((socket, _)) = listener.accept().await {
+                held.push(socket);
+            }
+        });
+        ScriptedStream { addr, bodies, task }
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The request bodies received so far, in order.
+    pub fn bodies(&self) -> Vec<String> {
+        self.bodies.lock().unwrap().clone()
+    }
+}
+
+impl Drop for ScriptedStream {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Reads one request's head and its `Content-Length` body; returns the body.
+async fn read_request(socket: &mut tokio::net::TcpStream) -> String {
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut seen = Vec::new();
+    loop {
+        let n = match socket.read(&mut buf).await {
+            Ok(0) | Err(_) => return String::new(),
+            Ok(n) => n,
+        };
+        seen.extend_from_slice(&buf[..n]);
+        if let Some(end) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&seen[..end]).to_ascii_lowercase();
+            let len = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse::<usize>().ok())
+                .unwrap_or(0);
+            if seen.len() >= end + 4 + len {
+                return String::from_utf8_lossy(&seen[end + 4..end + 4 + len]).into_owned();
+            }
+        }
     }
 }

@@ -1,0 +1,724 @@
+//! Watches against live members: events, options, several watches on one stream, and
+//! recovery from restarts and kills with every event delivered exactly once, in order.
+
+use std::collections::{BTreeMap, HashSet};
+use std::time::Duration;
+
+use etcdgw::{
+    Client, ConnectOptions, DeleteOptions, Error, EventType, GetOptions, PutOptions, Txn, TxnOp,
+    WatchFilterType, WatchOptions, WatchResponse, WatchStream,
+};
+use futures_util::StreamExt;
+use tokio::task::JoinHandle;
+
+use crate::support::faults::{After, ScriptedStream};
+use crate::support::{Cluster, Etcd};
+
+/// The next answer, failing the test if none comes within 10 s.
+async fn next(stream: &mut WatchStream) -> WatchResponse {
+    tokio::time::timeout(Duration::from_secs(10), stream.message())
+        .await
+        .expect("a watch answer within 10 s")
+        .expect("no watch error")
+        .expect("the stream is open")
+}
+
+/// Events as `(type, key, value, mod_revision)` until `count` events have arrived.
+async fn collect(stream: &mut WatchStream, count: usize) -> Vec<(EventType, String, String, i64)> {
+    let mut out = Vec::new();
+    while out.len() < count {
+        let resp = next(stream).await;
+        for e in resp.events() {
+            let kv = e.kv().unwrap();
+            out.push((
+                e.event_type(),
+                kv.key_str().unwrap().into(),
+                kv.value_str().unwrap().into(),
+                kv.mod_revision(),
+            ));
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn put_and_delete_events_arrive_in_order_with_prev_kv() {
+    let etcd = Etcd::start().await;
+    let client = etcd.client().await;
+    let mut stream = client
+        .watch(
+            "w/",
+            Some(WatchOptions::new().with_prefix().with_prev_key()),
+        )
+        .await
+        .unwrap();
+    let created = next(&mut stream).await;
+    assert!(created.created() && created.watch_id() == 0 && created.events().is_empty());
+
+    client.put("w/a", "1", None).await.unwrap();
+    client.put("w/a", "2", None).await.unwrap();
+    client.delete("w/a", None).await.unwrap();
+    client.put("other", "x", None).await.unwrap();
+    client
+        .txn(Txn::new().and_then([TxnOp::put("w/b", "t1", None), TxnOp::put("w/c", "t2", None)]))
+        .await
+        .unwrap();
+
+    let first = next(&mut stream).await;
+    let e = &first.events()[0];
+    assert_eq!(e.event_type(), EventType::Put);
+    assert_eq!(
+        (
+            e.kv().unwrap().value_str().unwrap(),
+            e.kv().unwrap().version()
+        ),
+        ("1", 1)
+    );
+    assert!(e.prev_kv().is_none(), "a new key has no previous value");
+    let second = next(&mut stream).await;
+    assert_eq!(
+        second.events()[0].prev_kv().unwrap().value_str().unwrap(),
+        "1"
+    );
+    let delete = next(&mut stream).await;
+    let e = &delete.events()[0];
+    assert_eq!(e.event_type(), EventType::Delete);
+    assert_eq!(e.kv().unwrap().key_str().unwrap(), "w/a");
+    assert!(e.kv().unwrap().value().is_empty());
+    assert_eq!(e.prev_kv().unwrap().value_str().unwrap(), "2");
+    let txn = next(&mut stream).await;
+    assert_eq!(txn.events().len(), 2, "one txn, one answer");
+    let revs: HashSet<i64> = txn
+        .events()
+        .iter()
+        .map(|e| e.kv().unwrap().mod_revision())
+        .collect();
+    assert_eq!(revs.len(), 1);
+    assert!(txn.header().unwrap().revision() >= *revs.iter().next().unwrap());
+}
+
+#[tokio::test]
+async fn range_from_key_and_single_key_watches_see_only_their_keys() {
+    let etcd = Etcd::start().await;
+    let client = etcd.client().await;
+    let mut range = client
+        .watch("b", Some(WatchOptions::new().with_range("d")))
+        .await
+        .unwrap();
+    let mut from = client
+        .watch("c", Some(WatchOptions::new().with_from_key()))
+        .await
+        .unwrap();
+    let mut one = client.watch("b", None).await.unwrap();
+    for s in [&mut range, &mut from, &mut one] {
+        assert!(next(s).await.created());
+    }
+    for key in ["a", "b", "bb", "c", "d", "z"] {
+        client.put(key, "v", None).await.unwrap();
+    }
+    let keys = |events: Vec<(EventType, String, String, i64)>| {
+        events.into_iter().map(|e| e.1).collect::<Vec<_>>()
+    };
+    assert_eq!(keys(collect(&mut range, 3).await), ["b", "bb", "c"]);
+    assert_eq!(keys(collect(&mut from, 3).await), ["c", "d", "z"]);
+    assert_eq!(keys(collect(&mut one, 1).await), ["b"]);
+}
+
+#[tokio::test]
+async fn filters_leave_out_puts_or_deletes() {
+    let etcd = Etcd::start().await;
+    let client = etcd.client().await;
+    let mut no_put = client
+        .watch(
+            "f/",
+            Some(
+                WatchOptions::new()
+                    .with_prefix()
+                    .with_filters([WatchFilterType::NoPut]),
+            ),
+        )
+        .await
+        .unwrap();
+    let mut no_delete = client
+        .watch(
+            "f/",
+            Some(
+                WatchOptions::new()
+                    .with_prefix()
+                    .with_filters([WatchFilterType::NoDelete]),
+            ),
+        )
+        .await
+        .unwrap();
+    next(&mut no_put).await;
+    next(&mut no_delete).await;
+    client.put("f/1", "a", None).await.unwrap();
+    client.delete("f/1", None).await.unwrap();
+    client.put("f/2", "b", None).await.unwrap();
+    client.delete("f/2", None).await.unwrap();
+
+    let deletes = collect(&mut no_put, 2).await;
+    assert!(
+        deletes.iter().all(|e| e.0 == EventType::Delete),
+        "{deletes:?}"
+    );
+    let puts = collect(&mut no_delete, 2).await;
+    assert!(puts.iter().all(|e| e.0 == EventType::Put), "{puts:?}");
+    assert_eq!(
+        puts.iter().map(|e| e.1.as_str()).collect::<Vec<_>>(),
+        ["f/1", "f/2"]
+    );
+}
+
+#[tokio::test]
+async fn a_start_revision_in_the_past_replays_history() {
+    let etcd = Etcd::start().await;
+    let client = etcd.client().await;
+    let first = client
+        .put("h/k", "1", None)
+        .await
+        .unwrap()
+        .header()
+        .unwrap()
+        .revision();
+    client.put("h/k", "2", None).await.unwrap();
+    client.delete("h/k", None).await.unwrap();
+    client.put("h/k", "3", None).await.unwrap();
+
+    let mut stream = client
+        .watch(
+            "h/k",
+            Some(WatchOptions::new().with_start_revision(first + 1)),
+        )
+        .await
+        .unwrap();
+    next(&mut stream).await;
+    let events = collect(&mut stream, 3).await;
+    let seen: Vec<(EventType, &str, i64)> =
+        events.iter().map(|e| (e.0, e.2.as_str(), e.3)).collect();
+    assert_eq!(
+        seen,
+        [
+            (EventType::Put, "2", first + 1),
+            (EventType::Delete, "", first + 2),
+            (EventType::Put, "3", first + 3)
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_large_txn_with_fragments_is_delivered_as_one_revision() {
+    // etcd fragments an answer above its request limit + 512 KiB (2 MiB by default); a txn
+    // stays under the 1.5 MiB request limit, but with prev_kv its watch answer is twice that.
+    let etcd = Etcd::start().await;
+    let client = etcd.client().await;
+    let value = |c: u8| vec![c; 480_000];
+    let keys: Vec<String> = (0..3).map(|i| format!("fr/{i}")).collect();
+    for k in &keys {
+        client.put(k.as_str(), value(b'a'), None).await.unwrap();
+    }
+    let options = WatchOptions::new()
+        .with_prefix()
+        .with_prev_key()
+        .with_fragment();
+    let mut stream = client.watch("fr/", Some(options)).await.unwrap();
+    let start = next(&mut stream).await.header().unwrap().revision() + 1;
+    let txn = Txn::new().and_then(
+        keys.iter()
+            .map(|k| TxnOp::put(k.as_str(), value(b'b'), None))
+            .collect::<Vec<_>>(),
+    );
+    client.txn(txn).await.unwrap();
+
+    let resp = next(&mut stream).await;
+    assert_eq!(resp.events().len(), 3, "the whole txn in one answer");
+    assert!(!resp.fragment());
+    for e in resp.events() {
+        assert_eq!(e.kv().unwrap().mod_revision(), start);
+        assert_eq!(e.kv().unwrap().value(), value(b'b').as_slice());
+        assert_eq!(e.prev_kv().unwrap().value(), value(b'a').as_slice());
+    }
+
+    // The server really did split it: a raw watch of the same revision gets fragments.
+    let body = format!(
+        r#"{{"create_request":{{"key":"ZnIv","range_end":"ZnIw","prev_kv":true,"fragment":true,"start_revision":"{start}"}}}}"#
+    );
+    let mut raw = reqwest::Client::new()
+        .post(format!("{}/v3/watch", etcd.endpoint()))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let mut text = String::new();
+    while !text.contains("\"fragment\":true") && text.matches('\n').count() < 3 {
+        let chunk = tokio::time::timeout(Duration::from_secs(5), raw.chunk())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        text.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(
+        text.contains("\"fragment\":true"),
+        "the server did not fragment: {}",
+        &text[..text.len().min(300)]
+    );
+}
+
+#[tokio::test]
+async fn two_watches_on_one_stream_and_one_cancelled() {
+    let etcd = Etcd::start().await;
+    let client = etcd.client().await;
+    let mut stream = client.watch("a", None).await.unwrap();
+    stream.watch("b", None).await.unwrap();
+    let first = next(&mut stream).await;
+    let second = next(&mut stream).await;
+    assert!(first.created() && second.created());
+    assert_eq!((first.watch_id(), second.watch_id()), (0, 1));
+
+    client.put("a", "1", None).await.unwrap();
+    client.put("b", "1", None).await.unwrap();
+    let mut by_watch = BTreeMap::new();
+    for _ in 0..2 {
+        let r = next(&mut stream).await;
+        by_watch.insert(
+            r.watch_id(),
+            r.events()[0].kv().unwrap().key_str().unwrap().to_string(),
+        );
+    }
+    assert_eq!(
+        by_watch,
+        BTreeMap::from([(0, "a".to_string()), (1, "b".to_string())])
+    );
+
+    stream.cancel(0).await.unwrap();
+    let canceled = next(&mut stream).await;
+    assert!(canceled.canceled() && canceled.watch_id() == 0);
+    client.put("a", "2", None).await.unwrap();
+    client.put("b", "2", None).await.unwrap();
+    let r = next(&mut stream).await;
+    assert_eq!(
+        (r.watch_id(), r.events()[0].kv().unwrap().key_str().unwrap()),
+        (1, "b")
+    );
+
+    // An explicit id, and the same id again is refused as etcd refuses it.
+    stream
+        .watch("c", Some(WatchOptions::new().with_watch_id(7)))
+        .await
+        .unwrap();
+    let c = next(&mut stream).await;
+    assert!(c.created() && c.watch_id() == 7 && !c.canceled());
+    stream
+        .watch("d", Some(WatchOptions::new().with_watch_id(7)))
+        .await
+        .unwrap();
+    let dup = next(&mut stream).await;
+    assert!(
+        dup.created() && dup.canceled() && dup.watch_id() == 7,
+        "{dup:?}"
+    );
+    assert!(
+        stream.watch("", None).await.is_err(),
+        "an empty key is refused before sending"
+    );
+}
+
+#[tokio::test]
+async fn a_split_stream_takes_requests_in_one_task_and_answers_in_another() {
+    let etcd = Etcd::start().await;
+    let client = etcd.client().await;
+    let (sender, mut responses) = client.watch("s/0", None).await.unwrap().split();
+    let reader: JoinHandle<Vec<i64>> = tokio::spawn(async move {
+        let mut created = Vec::new();
+        while let Some(resp) = responses.message().await.unwrap() {
+            if resp.created() {
+                created.push(resp.watch_id());
+            }
+            if created.len() == 3 {
+                break;
+            }
+        }
+        created
+    });
+    sender.watch("s/1", None).await.unwrap();
+    sender.watch("s/2", None).await.unwrap();
+    let created = tokio::time::timeout(Duration::from_secs(10), reader)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(created, [0, 1, 2]);
+    assert!(
+        matches!(sender.watch("s/3", None).await, Err(Error::StreamClosed)),
+        "the answers are gone"
+    );
+}
+
+#[tokio::test]
+async fn request_progress_answers_with_the_current_revision() {
+    let etcd = Etcd::start().await;
+    let client = etcd.client().await;
+    let mut stream = client.watch("p", None).await.unwrap();
+    next(&mut stream).await;
+    let rev = client
+        .put("unrelated", "x", None)
+        .await
+        .unwrap()
+        .header()
+        .unwrap()
+        .revision();
+    stream.request_progress().await.unwrap();
+    let progress = next(&mut stream).await;
+    assert!(progress.is_progress_notify(), "{progress:?}");
+    assert_eq!(progress.watch_id(), -1);
+    assert!(progress.header().unwrap().revision() >= rev);
+}
+
+#[tokio::test]
+async fn progress_notifications_arrive_on_an_idle_watch() {
+    let etcd = Etcd::builder()
+        .arg("--experimental-watch-progress-notify-interval=300ms")
+        .start()
+        .await;
+    let client = etcd.client().await;
+    let mut stream = client
+        .watch("idle", Some(WatchOptions::new().with_progress_notify()))
+        .await
+        .unwrap();
+    next(&mut stream).await;
+    let rev = client
+        .put("elsewhere", "x", None)
+        .await
+        .unwrap()
+        .header()
+        .unwrap()
+        .revision();
+    // Progress notifications keep coming; one of them reaches the put's revision.
+    loop {
+        let resp = next(&mut stream).await;
+        assert!(
+            resp.is_progress_notify() && resp.watch_id() == 0,
+            "{resp:?}"
+        );
+        if resp.header().unwrap().revision() >= rev {
+            break;
+        }
+    }
+}
+
+#[tokio::test]
+async fn watching_from_a_compacted_revision_is_the_typed_compacted_error() {
+    let etcd = Etcd::start().await;
+    let client = etcd.client().await;
+    let first = client
+        .put("c", "1", None)
+        .await
+        .unwrap()
+        .header()
+        .unwrap()
+        .revision();
+    client.put("c", "2", None).await.unwrap();
+    let last = client
+        .put("c", "3", None)
+        .await
+        .unwrap()
+        .header()
+        .unwrap()
+        .revision();
+    client.compact(last, None).await.unwrap();
+
+    let mut stream = client
+        .watch("c", Some(WatchOptions::new().with_start_revision(first)))
+        .await
+        .unwrap();
+    assert!(next(&mut stream).await.created());
+    let err = tokio::time::timeout(Duration::from_secs(10), stream.message())
+        .await
+        .unwrap()
+        .unwrap_err();
+    match err {
+        Error::Compacted {
+            watch_id,
+            compact_revision,
+        } => {
+            assert_eq!((watch_id, compact_revision), (0, last));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Writes `w/00000`, `w/00001`, ... one put at a time until told to stop, retrying each put
+/// until it succeeds (a put that failed may still have been applied: the check below allows
+/// for that through the keys' versions).
+fn start_writer(client: Client, stop: tokio::sync::watch::Receiver<bool>) -> JoinHandle<usize> {
+    tokio::spawn(async move {
+        let mut i = 0usize;
+        while !*stop.borrow() {
+            let key = format!("w/{i:05}");
+            loop {
+                match client.put(key.as_str(), format!("{i}"), None).await {
+                    Ok(_) => break,
+                    Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+                }
+            }
+            i += 1;
+        }
+        i
+    })
+}
+
+/// Reads the watch until it has delivered every write under `w/` that the store holds, and
+/// checks: revisions strictly increase (in order, no repeat), the count equals the total
+/// number of writes (the sum of the keys' versions: nothing lost), and each key's last write
+/// is among the events.
+async fn check_exactly_once(stream: &mut WatchStream, reader: &Client) {
+    let store = reader
+        .get("w/", Some(GetOptions::new().with_prefix()))
+        .await
+        .unwrap();
+    let total: i64 = store.kvs().iter().map(|kv| kv.version()).sum();
+    assert!(total > 0);
+    let mut events = Vec::new();
+    while (events.len() as i64) < total {
+        let resp = tokio::time::timeout(Duration::from_secs(30), stream.message())
+            .await
+            .unwrap_or_else(|_| panic!("only {} of {total} events arrived", events.len()))
+            .unwrap()
+            .unwrap();
+        for e in resp.events() {
+            let kv = e.kv().unwrap();
+            events.push((kv.mod_revision(), kv.key_str().unwrap().to_string()));
+        }
+    }
+    assert_eq!(events.len() as i64, total, "no event repeated");
+    assert!(
+        events.windows(2).all(|w| w[0].0 < w[1].0),
+        "revisions strictly increase"
+    );
+    let seen: HashSet<(i64, String)> = events.into_iter().collect();
+    for kv in store.kvs() {
+        assert!(
+            seen.contains(&(kv.mod_revision(), kv.key_str().unwrap().to_string())),
+            "missing {kv:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_restarted_member_loses_no_event_and_repeats_none() {
+    let mut etcd = Etcd::start().await;
+    let watcher = etcd.client().await;
+    let writer_client = etcd
+        .client_with(ConnectOptions::new().with_timeout(Duration::from_secs(2)))
+        .await;
+    let mut stream = watcher
+        .watch("w/", Some(WatchOptions::new().with_prefix()))
+        .await
+        .unwrap();
+    next(&mut stream).await;
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let writer = start_writer(writer_client.clone(), stop_rx);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    etcd.member.kill();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    etcd.member.start_again();
+    etcd.member.wait_healthy(Duration::from_secs(30)).await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    stop_tx.send(true).unwrap();
+    let written = writer.await.unwrap();
+    assert!(written > 10, "the writer made progress ({written})");
+
+    check_exactly_once(&mut stream, &writer_client).await;
+}
+
+#[tokio::test]
+async fn a_killed_cluster_member_moves_the_watch_with_no_event_lost_or_repeated() {
+    let mut cluster = Cluster::start(3).await;
+    let endpoints = cluster.endpoints();
+    // The watch's client talks to member 0 first; the writer to the others.
+    let watcher = Client::connect(&endpoints, None).await.unwrap();
+    let writer_client = Client::connect(
+        &endpoints[1..],
+        Some(ConnectOptions::new().with_timeout(Duration::from_secs(3))),
+    )
+    .await
+    .unwrap();
+    let mut stream = watcher
+        .watch("w/", Some(WatchOptions::new().with_prefix()))
+        .await
+        .unwrap();
+    next(&mut stream).await;
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let writer = start_writer(writer_client.clone(), stop_rx);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    cluster.members[0].kill();
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    cluster.restart(0).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stop_tx.send(true).unwrap();
+    let written = writer.await.unwrap();
+    assert!(written > 10, "the writer made progress ({written})");
+
+    check_exactly_once(&mut stream, &writer_client).await;
+}
+
+#[tokio::test]
+async fn a_stream_cut_mid_message_is_resumed_after_the_last_whole_event() {
+    // Fault server (etcd does not cut its own messages): the first answer stops halfway
+    // through revision 12; the resumed request must start at 12 and gets 12 and 13.
+    let header = |rev: i64| {
+        format!(r#"{{"cluster_id":"1","member_id":"2","revision":"{rev}","raft_term":"3"}}"#)
+    };
+    let event = |rev: i64| {
+        format!(
+            r#"{{"result":{{"header":{},"events":[{{"kv":{{"key":"aw==","create_revision":"11","mod_revision":"{rev}","version":"{}","value":"dg=="}}}}]}}}}"#,
+            header(rev),
+            rev - 10
+        )
+    };
+    let created = |rev: i64| {
+        format!(
+            r#"{{"result":{{"header":{},"created":true}}}}"#,
+            header(rev)
+        )
+    };
+    let twelve = event(12);
+    let (half, _) = twelve.split_at(twelve.len() / 2);
+    let server = ScriptedStream::start(vec![
+        (
+            vec![
+                format!("{}\n", created(10)).into_bytes(),
+                format!("{}\n", event(11)).into_bytes(),
+                half.as_bytes().to_vec(),
+            ],
+            After::Cut,
+        ),
+        (
+            vec![
+                format!("{}\n", created(13)).into_bytes(),
+                format!("{}\n{}\n", event(12), event(13)).into_bytes(),
+            ],
+            After::Hold,
+        ),
+    ])
+    .await;
+    let client = Client::connect([server.endpoint()], None).await.unwrap();
+    let mut stream = client.watch("k", None).await.unwrap();
+    assert!(next(&mut stream).await.created());
+    let mut revisions = Vec::new();
+    while revisions.len() < 3 {
+        for e in next(&mut stream).await.events() {
+            revisions.push(e.kv().unwrap().mod_revision());
+        }
+    }
+    assert_eq!(revisions, [11, 12, 13]);
+    let bodies = server.bodies();
+    assert_eq!(bodies.len(), 2);
+    assert!(!bodies[0].contains("start_revision"), "{}", bodies[0]);
+    assert!(
+        bodies[1].contains(r#""start_revision":"12""#),
+        "{}",
+        bodies[1]
+    );
+}
+
+fn watcher_gauge(metrics: &str) -> i64 {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("etcd_debugging_mvcc_watcher_total "))
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .map(|v| v as i64)
+        .expect("etcd_debugging_mvcc_watcher_total in /metrics")
+}
+
+async fn watchers_on(etcd: &Etcd) -> i64 {
+    let text = reqwest::get(format!("{}/metrics", etcd.endpoint()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    watcher_gauge(&text)
+}
+
+#[tokio::test]
+async fn a_hundred_watches_each_get_their_events_and_dropping_them_closes_them() {
+    let etcd = Etcd::start().await;
+    let client = etcd.client().await;
+    let mut streams = Vec::new();
+    for i in 0..100 {
+        let mut s = client.watch(format!("many/{i:03}"), None).await.unwrap();
+        assert!(next(&mut s).await.created());
+        streams.push(s);
+    }
+    assert_eq!(
+        watchers_on(&etcd).await,
+        100,
+        "the server holds 100 watchers"
+    );
+    for i in 0..100 {
+        client
+            .put(format!("many/{i:03}"), format!("{i}"), None)
+            .await
+            .unwrap();
+    }
+    for (i, s) in streams.iter_mut().enumerate() {
+        let resp = next(s).await;
+        assert_eq!(
+            resp.events()[0].kv().unwrap().value_str().unwrap(),
+            format!("{i}")
+        );
+    }
+    drop(streams);
+    // etcd removes a watcher when its connection closes; poll until the gauge says so.
+    let mut left = watchers_on(&etcd).await;
+    for _ in 0..100 {
+        if left == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        left = watchers_on(&etcd).await;
+    }
+    assert_eq!(left, 0, "dropping the streams closed their requests");
+}
+
+#[tokio::test]
+async fn a_watch_that_cannot_start_reports_why() {
+    let port = crate::support::etcd::free_port();
+    let client = Client::connect([format!("127.0.0.1:{port}")], None)
+        .await
+        .unwrap();
+    assert!(matches!(
+        client.watch("k", None).await,
+        Err(Error::Transport { .. })
+    ));
+    let etcd = Etcd::start().await;
+    let client = etcd.client().await;
+    assert!(matches!(
+        client.watch("", None).await,
+        Err(Error::InvalidArgument { .. })
+    ));
+    // With a prefix, the empty key means every key.
+    let mut all = client
+        .watch("", Some(WatchOptions::new().with_prefix()))
+        .await
+        .unwrap();
+    next(&mut all).await;
+    client
+        .put("anything", "v", Some(PutOptions::new()))
+        .await
+        .unwrap();
+    client
+        .delete("anything", Some(DeleteOptions::new()))
+        .await
+        .unwrap();
+    assert_eq!(collect(&mut all, 2).await.len(), 2);
+    // The stream ends once its sender is gone and its watches are cancelled.
+    let (sender, mut responses) = all.split();
+    sender.cancel(0).await.unwrap();
+    drop(sender);
+    assert!(responses.message().await.unwrap().unwrap().canceled());
+    assert!(responses.next().await.is_none());
+}
