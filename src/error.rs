@@ -77,6 +77,12 @@ pub enum Error {
         /// The oldest revision still available.
         compact_revision: i64,
     },
+    /// A lease kept alive by this client could not be refreshed within its TTL: the server
+    /// has let it expire, and its keys are gone.
+    LeaseExpired {
+        /// The lease id.
+        id: i64,
+    },
     /// The other half of a stream is gone: a request sent on a watch whose response stream
     /// was dropped.
     StreamClosed,
@@ -189,6 +195,9 @@ impl fmt::Display for Error {
                 f,
                 "watch {watch_id}: required revision has been compacted (oldest available: {compact_revision})"
             ),
+            Error::LeaseExpired { id } => {
+                write!(f, "lease {id} expired: no keep-alive got through within its TTL")
+            }
             Error::StreamClosed => f.write_str("the stream's other half was dropped"),
             Error::Utf8 { .. } => f.write_str("bytes are not valid UTF-8"),
         }

@@ -40,11 +40,22 @@ mod wire;
 #[doc(hidden)]
 pub mod schema;
 
+pub use api::election::{
+    CampaignResponse, ElectionClient, LeaderKey, LeaderResponse, ObserveStream, ProclaimOptions,
+    ProclaimResponse, ResignOptions, ResignResponse,
+};
 pub use api::kv::{
     CompactionOptions, CompactionResponse, Compare, CompareOp, DeleteOptions, DeleteResponse,
     GetOptions, GetPages, GetResponse, KvClient, PutOptions, PutResponse, SortOrder, SortTarget,
     Txn, TxnOp, TxnOpResponse, TxnResponse,
 };
+pub use api::lease::{
+    LeaseClient, LeaseGrantOptions, LeaseGrantResponse, LeaseKeepAliveResponse,
+    LeaseKeepAliveStream, LeaseKeeper, LeaseLeasesResponse, LeaseRevokeResponse, LeaseStatus,
+    LeaseTimeToLiveOptions, LeaseTimeToLiveResponse, ManagedLease,
+};
+pub use api::lock::{LockClient, LockGuard, LockOptions, LockResponse, UnlockResponse};
+pub use api::namespace::{KvClientPrefix, LeaseClientPrefix, WatchClientPrefix};
 pub use api::watch::{
     Event, EventType, WatchClient, WatchFilterType, WatchOptions, WatchRequestSender,
     WatchResponse, WatchResponseStream, WatchStream,

@@ -50,7 +50,7 @@ fn forbid_unknown_fields(value: &mut Value) {
 
 /// Every wire message's schema, by message name (the file name in `schemas/` without `.json`).
 pub fn all() -> Vec<(&'static str, Value)> {
-    use wire::{kv, watch};
+    use wire::{election, kv, lease, lock, watch};
     vec![
         ("RangeRequest", sent::<kv::RangeRequest>()),
         ("RangeResponse", received::<kv::RangeResponse>()),
@@ -64,6 +64,47 @@ pub fn all() -> Vec<(&'static str, Value)> {
         ("CompactionResponse", received::<kv::CompactionResponse>()),
         ("WatchRequest", sent::<watch::WatchRequest>()),
         ("WatchResponse", received::<watch::WatchResponse>()),
+        ("LeaseGrantRequest", sent::<lease::LeaseGrantRequest>()),
+        (
+            "LeaseGrantResponse",
+            received::<lease::LeaseGrantResponse>(),
+        ),
+        ("LeaseIdRequest", sent::<lease::LeaseIdRequest>()),
+        (
+            "LeaseRevokeResponse",
+            received::<lease::LeaseRevokeResponse>(),
+        ),
+        (
+            "LeaseKeepAliveResponse",
+            received::<lease::LeaseKeepAliveResponse>(),
+        ),
+        (
+            "LeaseTimeToLiveRequest",
+            sent::<lease::LeaseTimeToLiveRequest>(),
+        ),
+        (
+            "LeaseTimeToLiveResponse",
+            received::<lease::LeaseTimeToLiveResponse>(),
+        ),
+        ("LeaseLeasesRequest", sent::<lease::LeaseLeasesRequest>()),
+        (
+            "LeaseLeasesResponse",
+            received::<lease::LeaseLeasesResponse>(),
+        ),
+        ("LockRequest", sent::<lock::LockRequest>()),
+        ("LockResponse", received::<lock::LockResponse>()),
+        ("UnlockRequest", sent::<lock::UnlockRequest>()),
+        ("UnlockResponse", received::<lock::UnlockResponse>()),
+        ("CampaignRequest", sent::<election::CampaignRequest>()),
+        ("CampaignResponse", received::<election::CampaignResponse>()),
+        ("ProclaimRequest", sent::<election::ProclaimRequest>()),
+        ("LeaderRequest", sent::<election::LeaderRequest>()),
+        ("LeaderResponse", received::<election::LeaderResponse>()),
+        ("ResignRequest", sent::<election::ResignRequest>()),
+        (
+            "ElectionHeaderResponse",
+            received::<election::HeaderOnlyResponse>(),
+        ),
     ]
 }
 
@@ -79,81 +120,79 @@ mod tests {
     use super::*;
     use crate::wire::fixtures;
 
+    /// Which schema each captured answer must fit: (path, schema, streamed).
+    const ANSWERS: &[(&str, &str, bool)] = &[
+        ("/v3/kv/range", "RangeResponse", false),
+        ("/v3/kv/put", "PutResponse", false),
+        ("/v3/kv/deleterange", "DeleteRangeResponse", false),
+        ("/v3/kv/txn", "TxnResponse", false),
+        ("/v3/kv/compaction", "CompactionResponse", false),
+        ("/v3/watch", "WatchResponse", true),
+        ("/v3/lease/grant", "LeaseGrantResponse", false),
+        ("/v3/lease/revoke", "LeaseRevokeResponse", false),
+        ("/v3/lease/keepalive", "LeaseKeepAliveResponse", true),
+        ("/v3/lease/timetolive", "LeaseTimeToLiveResponse", false),
+        ("/v3/lease/leases", "LeaseLeasesResponse", false),
+        ("/v3/lock/lock", "LockResponse", false),
+        ("/v3/lock/unlock", "UnlockResponse", false),
+        ("/v3/election/campaign", "CampaignResponse", false),
+        ("/v3/election/proclaim", "ElectionHeaderResponse", false),
+        ("/v3/election/leader", "LeaderResponse", false),
+        ("/v3/election/resign", "ElectionHeaderResponse", false),
+        ("/v3/election/observe", "LeaderResponse", true),
+    ];
+
     #[test]
-    fn every_captured_kv_answer_validates_with_unknown_fields_forbidden() {
+    fn every_captured_answer_validates_with_unknown_fields_forbidden() {
         let schemas: std::collections::HashMap<_, _> = all().into_iter().collect();
-        let kinds = [
-            ("/v3/kv/range ", "RangeResponse"),
-            ("/v3/kv/put ", "PutResponse"),
-            ("/v3/kv/deleterange ", "DeleteRangeResponse"),
-            ("/v3/kv/txn ", "TxnResponse"),
-            ("/v3/kv/compaction ", "CompactionResponse"),
-        ];
-        let dir = fixtures::path("");
-        let mut checked = 0;
-        for entry in std::fs::read_dir(dir).unwrap() {
+        let mut checked = std::collections::BTreeMap::new();
+        for entry in std::fs::read_dir(fixtures::path("")).unwrap() {
             let name = entry.unwrap().file_name().into_string().unwrap();
             for exchange in fixtures::capture(&name) {
-                let Some((_, schema)) = kinds
-                    .iter()
-                    .find(|(path, _)| exchange.request_line.starts_with(&format!("POST {path}")))
-                else {
+                let Some(&(path, schema, streamed)) = ANSWERS.iter().find(|(path, _, _)| {
+                    exchange.request_line.starts_with(&format!("POST {path} "))
+                }) else {
                     continue;
-                };
-                let Ok(answer) = serde_json::from_slice::<Value>(&exchange.body()) else {
-                    continue; // abridged captures of huge answers
                 };
                 if exchange.status != 200 {
                     continue;
                 }
                 let validator = jsonschema::validator_for(&schemas[schema]).unwrap();
-                let errors: Vec<String> = validator
-                    .iter_errors(&answer)
-                    .map(|e| e.to_string())
-                    .collect();
-                assert!(errors.is_empty(), "{name}: {schema}: {errors:?}");
-                checked += 1;
-            }
-        }
-        assert!(
-            checked >= 40,
-            "only {checked} captured KV answers were checked"
-        );
-    }
-
-    #[test]
-    fn every_captured_watch_message_validates_with_unknown_fields_forbidden() {
-        let schemas: std::collections::HashMap<_, _> = all().into_iter().collect();
-        let validator = jsonschema::validator_for(&schemas["WatchResponse"]).unwrap();
-        let mut checked = 0;
-        for entry in std::fs::read_dir(fixtures::path("")).unwrap() {
-            let name = entry.unwrap().file_name().into_string().unwrap();
-            for exchange in fixtures::capture(&name) {
-                if !exchange.request_line.starts_with("POST /v3/watch ") || exchange.status != 200 {
-                    continue;
-                }
-                for line in exchange.body().split(|&b| b == b'\n') {
-                    if line.windows(14).any(|w| w == b"bytes omitted]") {
+                let body = exchange.body();
+                let messages: Vec<&[u8]> = if streamed {
+                    body.split(|&b| b == b'\n').collect()
+                } else {
+                    vec![&body[..]]
+                };
+                for message in messages {
+                    if message.windows(14).any(|w| w == b"bytes omitted]") {
                         continue; // abridged in the capture
                     }
-                    let Ok(message) = serde_json::from_slice::<Value>(line) else {
+                    let Ok(value) = serde_json::from_slice::<Value>(message) else {
                         continue; // abridged captures of huge answers
                     };
-                    let Some(result) = message.get("result") else {
-                        continue;
+                    let value = if streamed {
+                        match value.get("result") {
+                            Some(result) => result.clone(),
+                            None => continue, // a stream error object
+                        }
+                    } else {
+                        value
                     };
                     let errors: Vec<String> = validator
-                        .iter_errors(result)
+                        .iter_errors(&value)
                         .map(|e| e.to_string())
                         .collect();
-                    assert!(errors.is_empty(), "{name}: {errors:?}");
-                    checked += 1;
+                    assert!(errors.is_empty(), "{name}: {schema}: {errors:?}");
+                    *checked.entry(path).or_insert(0) += 1;
                 }
             }
         }
-        assert!(
-            checked >= 40,
-            "only {checked} captured watch messages were checked"
-        );
+        for (path, _, _) in ANSWERS {
+            assert!(
+                checked.get(path).is_some_and(|n| *n > 0),
+                "no captured answer of {path} checked"
+            );
+        }
     }
 }

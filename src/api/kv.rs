@@ -44,11 +44,7 @@ impl KvClient {
         let request = options
             .unwrap_or_default()
             .into_request(key.into(), value.into())?;
-        let reply: w::PutResponse = self
-            .transport
-            .call(paths::KV_PUT, &request, Idempotency::Write)
-            .await?;
-        Ok(PutResponse::from(reply))
+        Ok(PutResponse::from(self.put_raw(&request).await?))
     }
 
     /// Gets one key, or a range of keys with [`GetOptions`].
@@ -64,11 +60,7 @@ impl KvClient {
         options: Option<GetOptions>,
     ) -> Result<GetResponse> {
         let request = options.unwrap_or_default().into_request(key.into())?;
-        let reply: w::RangeResponse = self
-            .transport
-            .call(paths::KV_RANGE, &request, Idempotency::Read)
-            .await?;
-        Ok(GetResponse::from(reply))
+        Ok(GetResponse::from(self.range_raw(&request).await?))
     }
 
     /// Deletes one key, or a range of keys with [`DeleteOptions`].
@@ -82,11 +74,7 @@ impl KvClient {
         options: Option<DeleteOptions>,
     ) -> Result<DeleteResponse> {
         let request = options.unwrap_or_default().into_request(key.into())?;
-        let reply: w::DeleteRangeResponse = self
-            .transport
-            .call(paths::KV_DELETE_RANGE, &request, Idempotency::Write)
-            .await?;
-        Ok(DeleteResponse::from(reply))
+        Ok(DeleteResponse::from(self.delete_raw(&request).await?))
     }
 
     /// Compacts the key-value history up to `revision`: older revisions can no longer be read
@@ -117,11 +105,34 @@ impl KvClient {
     /// [`DuplicateKey`](crate::ServerErrorKind::DuplicateKey).
     pub async fn txn(&self, txn: Txn) -> Result<TxnResponse> {
         let request = txn.into_request()?;
-        let reply: w::TxnResponse = self
-            .transport
-            .call(paths::KV_TXN, &request, Idempotency::Write)
-            .await?;
-        Ok(TxnResponse::from(reply))
+        Ok(TxnResponse::from(self.txn_raw(&request).await?))
+    }
+
+    pub(crate) async fn range_raw(&self, request: &w::RangeRequest) -> Result<w::RangeResponse> {
+        self.transport
+            .call(paths::KV_RANGE, request, Idempotency::Read)
+            .await
+    }
+
+    pub(crate) async fn put_raw(&self, request: &w::PutRequest) -> Result<w::PutResponse> {
+        self.transport
+            .call(paths::KV_PUT, request, Idempotency::Write)
+            .await
+    }
+
+    pub(crate) async fn delete_raw(
+        &self,
+        request: &w::DeleteRangeRequest,
+    ) -> Result<w::DeleteRangeResponse> {
+        self.transport
+            .call(paths::KV_DELETE_RANGE, request, Idempotency::Write)
+            .await
+    }
+
+    pub(crate) async fn txn_raw(&self, request: &w::TxnRequest) -> Result<w::TxnResponse> {
+        self.transport
+            .call(paths::KV_TXN, request, Idempotency::Write)
+            .await
     }
 
     /// Reads a range too large for one response, `page_size` keys at a time, as a stream of

@@ -2,7 +2,11 @@
 //! responses become typed results. Nothing here touches the network; every call goes through
 //! the transport's one generic `call`.
 
+pub(crate) mod election;
 pub(crate) mod kv;
+pub(crate) mod lease;
+pub(crate) mod lock;
+pub(crate) mod namespace;
 pub(crate) mod watch;
 
 use std::fmt;

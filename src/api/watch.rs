@@ -37,6 +37,7 @@ use futures_core::Stream;
 use futures_util::StreamExt;
 use tokio::sync::mpsc;
 
+use super::namespace::Namespace;
 use super::{KeyRange, KeyValue, ResponseHeader};
 use crate::client::Client;
 use crate::error::{Code, Error, Result, ServerErrorKind};
@@ -52,6 +53,7 @@ pub use crate::wire::watch::{EventType, WatchFilterType};
 pub struct WatchClient {
     transport: Transport,
     max_message_size: Option<usize>,
+    namespace: Option<Namespace>,
 }
 
 impl WatchClient {
@@ -59,7 +61,13 @@ impl WatchClient {
         WatchClient {
             transport,
             max_message_size: None,
+            namespace: None,
         }
+    }
+
+    pub(crate) fn with_namespace(mut self, namespace: Namespace) -> Self {
+        self.namespace = Some(namespace);
+        self
     }
 
     /// Sets the largest message the watches of this client accept (see
@@ -102,12 +110,18 @@ impl WatchClient {
         key: impl Into<Vec<u8>>,
         options: Option<WatchOptions>,
     ) -> Result<WatchStream> {
-        let options = options.unwrap_or_default();
-        let requested_id = options.watch_id;
-        let request = options.into_request(key.into())?;
         let (tx, rx) = mpsc::unbounded_channel();
-        let mut responses =
-            WatchResponseStream::new(self.transport.clone(), rx, self.max_message_size);
+        let sender = WatchRequestSender {
+            tx,
+            namespace: self.namespace.clone(),
+        };
+        let (requested_id, request) = sender.request(key.into(), options)?;
+        let mut responses = WatchResponseStream::new(
+            self.transport.clone(),
+            rx,
+            self.max_message_size,
+            self.namespace.clone(),
+        );
         responses.add_watch(requested_id, request);
         // Wait for the first answer: `created`, or the error that kept the watch from starting.
         match responses.next().await {
@@ -115,10 +129,7 @@ impl WatchClient {
             Some(Err(err)) => return Err(err),
             None => return Err(Error::StreamClosed),
         }
-        Ok(WatchStream {
-            sender: WatchRequestSender { tx },
-            responses,
-        })
+        Ok(WatchStream { sender, responses })
     }
 }
 
@@ -392,6 +403,7 @@ enum Command {
 #[derive(Clone)]
 pub struct WatchRequestSender {
     tx: mpsc::UnboundedSender<Command>,
+    namespace: Option<Namespace>,
 }
 
 impl fmt::Debug for WatchRequestSender {
@@ -405,6 +417,21 @@ impl WatchRequestSender {
         self.tx.send(command).map_err(|_| Error::StreamClosed)
     }
 
+    /// The create request of a watch, in this stream's namespace if it has one.
+    fn request(
+        &self,
+        key: Vec<u8>,
+        options: Option<WatchOptions>,
+    ) -> Result<(Option<i64>, w::WatchCreateRequest)> {
+        let options = options.unwrap_or_default();
+        let id = options.watch_id;
+        let mut request = options.into_request(key)?;
+        if let Some(ns) = &self.namespace {
+            ns.watch_request(&mut request);
+        }
+        Ok((id, request))
+    }
+
     /// Adds a watch to the stream; its `created` answer comes on the stream.
     ///
     /// # Errors
@@ -415,9 +442,7 @@ impl WatchRequestSender {
         key: impl Into<Vec<u8>>,
         options: Option<WatchOptions>,
     ) -> Result<()> {
-        let options = options.unwrap_or_default();
-        let id = options.watch_id;
-        let request = options.into_request(key.into())?;
+        let (id, request) = self.request(key.into(), options)?;
         self.send(Command::Watch { id, request })
     }
 
@@ -451,6 +476,7 @@ impl WatchRequestSender {
 pub struct WatchResponseStream {
     transport: Transport,
     max_message_size: Option<usize>,
+    namespace: Option<Namespace>,
     commands: mpsc::UnboundedReceiver<Command>,
     commands_open: bool,
     watches: Vec<ActiveWatch>,
@@ -485,10 +511,12 @@ impl WatchResponseStream {
         transport: Transport,
         commands: mpsc::UnboundedReceiver<Command>,
         max_message_size: Option<usize>,
+        namespace: Option<Namespace>,
     ) -> Self {
         WatchResponseStream {
             transport,
             max_message_size,
+            namespace,
             commands,
             commands_open: true,
             watches: Vec::new(),
@@ -538,7 +566,8 @@ impl WatchResponseStream {
                 id
             }
         };
-        let task = WatchTask::new(id, self.transport.clone(), request, self.max_message_size);
+        let mut task = WatchTask::new(id, self.transport.clone(), request, self.max_message_size);
+        task.namespace = self.namespace.clone();
         self.watches.push(ActiveWatch {
             id,
             last_header: None,
@@ -713,6 +742,7 @@ struct WatchTask {
     transport: Transport,
     request: w::WatchCreateRequest,
     max_message_size: Option<usize>,
+    namespace: Option<Namespace>,
     /// The first revision not yet delivered; 0 until the first `created` says where "now" is.
     next_revision: i64,
     open: Option<OpenStream>,
@@ -740,6 +770,7 @@ impl WatchTask {
             next_revision: request.start_revision.0,
             request,
             max_message_size,
+            namespace: None,
             open: None,
             partial: None,
             established: false,
@@ -901,6 +932,9 @@ impl WatchTask {
         match last {
             Some(last) => {
                 self.next_revision = last + 1;
+                if let Some(ns) = &self.namespace {
+                    ns.watch_response(&mut answer);
+                }
                 Some(Ok(WatchResponse::from_wire(answer, self.id)))
             }
             None => None, // every event was a repeat

@@ -23,7 +23,7 @@ use serde::Serialize;
 use url::Url;
 
 use crate::error::{Delivery, Error, Result, ServerError};
-use crate::wire::status;
+use crate::wire::{status, Streamed};
 use endpoints::{Endpoint, Endpoints};
 pub(crate) use retry::Idempotency;
 use rt::Instant;
@@ -136,10 +136,33 @@ impl Transport {
         Resp: DeserializeOwned,
     {
         let body = encode(request)?;
-        self.with_retries(options, |endpoint, remaining| {
-            self.attempt::<Resp>(endpoint, path, body.clone(), remaining)
-        })
-        .await
+        let (resp, _) = self
+            .with_retries(options, |endpoint, remaining| {
+                self.attempt::<Resp>(endpoint, path, body.clone(), remaining)
+            })
+            .await?;
+        Ok(resp)
+    }
+
+    /// Like [`call_with`](Self::call_with), and says which endpoint answered: for answers whose
+    /// meaning is an error the caller must build (a keep-alive of a dead lease).
+    pub(crate) async fn call_answered<Req, Resp>(
+        &self,
+        path: &'static str,
+        request: &Req,
+        options: CallOptions,
+    ) -> Result<(Resp, Url)>
+    where
+        Req: Serialize + ?Sized,
+        Resp: DeserializeOwned,
+    {
+        let body = encode(request)?;
+        let (resp, endpoint) = self
+            .with_retries(options, |endpoint, remaining| {
+                self.attempt::<Resp>(endpoint, path, body.clone(), remaining)
+            })
+            .await?;
+        Ok((resp, endpoint.url().clone()))
     }
 
     /// Opens a streaming call (watch, keep-alive, observe, snapshot) and waits for the
@@ -159,15 +182,21 @@ impl Transport {
         let limit = options
             .max_message_size
             .unwrap_or(self.inner.config.max_message_size);
-        self.with_retries(options, |endpoint, _| {
-            self.open_attempt(endpoint, path, body.clone(), limit)
-        })
-        .await
+        let (stream, _) = self
+            .with_retries(options, |endpoint, _| {
+                self.open_attempt(endpoint, path, body.clone(), limit)
+            })
+            .await?;
+        Ok(stream)
     }
 
     /// The one retry loop: picks an endpoint, runs one attempt within what is left of the
     /// deadline, and on failure asks [`retry::verdict`] whether to try again.
-    async fn with_retries<T, F, Fut>(&self, options: CallOptions, mut attempt: F) -> Result<T>
+    async fn with_retries<T, F, Fut>(
+        &self,
+        options: CallOptions,
+        mut attempt: F,
+    ) -> Result<(T, Arc<Endpoint>)>
     where
         F: FnMut(Arc<Endpoint>, Duration) -> Fut,
         Fut: std::future::Future<Output = Result<T>>,
@@ -191,7 +220,7 @@ impl Transport {
             let err = match rt::timeout(remaining, attempt(endpoint.clone(), remaining)).await {
                 Ok(Ok(value)) => {
                     self.inner.endpoints.report_success(&endpoint);
-                    return Ok(value);
+                    return Ok((value, endpoint));
                 }
                 Ok(Err(err)) => err,
                 Err(rt::Elapsed) => {
@@ -366,13 +395,6 @@ impl OpenStream {
     }
 }
 
-/// `{"result": T}`: the envelope of every stream message. `result` is required: a message
-/// without it (and without `error`) is not etcd's.
-#[derive(serde::Deserialize)]
-struct Envelope<T> {
-    result: T,
-}
-
 /// Reads one stream message.
 pub(crate) fn decode_stream_message<T: DeserializeOwned>(
     endpoint: &Url,
@@ -387,7 +409,7 @@ pub(crate) fn decode_stream_message<T: DeserializeOwned>(
             )));
         }
     }
-    serde_json::from_slice::<Envelope<T>>(message)
+    serde_json::from_slice::<Streamed<T>>(message)
         .map(|e| e.result)
         .map_err(|e| Error::Decode {
             endpoint: endpoint.clone(),

@@ -68,16 +68,35 @@ pub(crate) async fn timeout<F: Future>(
 
 /// Runs `future` in the background.
 #[cfg(not(target_arch = "wasm32"))]
-#[allow(dead_code)]
 pub(crate) fn spawn<F: Future<Output = ()> + Send + 'static>(future: F) {
     tokio::spawn(future);
 }
 
 /// Runs `future` in the background.
 #[cfg(target_arch = "wasm32")]
-#[allow(dead_code)]
 pub(crate) fn spawn<F: Future<Output = ()> + 'static>(future: F) {
     wasm_bindgen_futures::spawn_local(future);
+}
+
+/// Runs `future` in the background if a runtime is there to run it (a destructor may run after
+/// the runtime is gone); returns whether it was started.
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) fn try_spawn<F: Future<Output = ()> + Send + 'static>(future: F) -> bool {
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) => {
+            handle.spawn(future);
+            true
+        }
+        Err(_) => false,
+    }
+}
+
+/// Runs `future` in the background if a runtime is there to run it; returns whether it was
+/// started.
+#[cfg(target_arch = "wasm32")]
+pub(crate) fn try_spawn<F: Future<Output = ()> + 'static>(future: F) -> bool {
+    wasm_bindgen_futures::spawn_local(future);
+    true
 }
 
 /// HTTP client settings that only a native socket has; a browser's fetch decides these itself.

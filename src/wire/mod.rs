@@ -7,7 +7,10 @@
 //! `result` of a stream message) are not defaulted.
 
 pub(crate) mod codec;
+pub(crate) mod election;
 pub(crate) mod kv;
+pub(crate) mod lease;
+pub(crate) mod lock;
 pub(crate) mod status;
 pub(crate) mod watch;
 
@@ -23,6 +26,18 @@ pub(crate) mod paths {
     pub(crate) const KV_TXN: &str = "/v3/kv/txn";
     pub(crate) const KV_COMPACTION: &str = "/v3/kv/compaction";
     pub(crate) const WATCH: &str = "/v3/watch";
+    pub(crate) const LEASE_GRANT: &str = "/v3/lease/grant";
+    pub(crate) const LEASE_REVOKE: &str = "/v3/lease/revoke";
+    pub(crate) const LEASE_KEEPALIVE: &str = "/v3/lease/keepalive";
+    pub(crate) const LEASE_TIMETOLIVE: &str = "/v3/lease/timetolive";
+    pub(crate) const LEASE_LEASES: &str = "/v3/lease/leases";
+    pub(crate) const LOCK: &str = "/v3/lock/lock";
+    pub(crate) const UNLOCK: &str = "/v3/lock/unlock";
+    pub(crate) const ELECTION_CAMPAIGN: &str = "/v3/election/campaign";
+    pub(crate) const ELECTION_PROCLAIM: &str = "/v3/election/proclaim";
+    pub(crate) const ELECTION_LEADER: &str = "/v3/election/leader";
+    pub(crate) const ELECTION_OBSERVE: &str = "/v3/election/observe";
+    pub(crate) const ELECTION_RESIGN: &str = "/v3/election/resign";
 }
 
 /// `etcdserverpb.ResponseHeader`. Absent entirely in some answers (GATEWAY.md 2.6), and a txn's
@@ -56,6 +71,13 @@ pub(crate) struct KeyValue {
     pub(crate) value: B64,
     #[serde(default, skip_serializing_if = "I64::is_zero")]
     pub(crate) lease: I64,
+}
+
+/// `{"result": T}`: the envelope of every stream message. `result` is required: a message
+/// without it (and without `error`) is not etcd's.
+#[derive(Debug, Deserialize)]
+pub(crate) struct Streamed<T> {
+    pub(crate) result: T,
 }
 
 #[cfg(test)]

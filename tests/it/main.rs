@@ -3,9 +3,13 @@
 
 mod support;
 
+mod election;
 mod errors;
 mod interop;
 mod kv;
+mod lease;
+mod lock;
+mod namespace;
 #[cfg(feature = "schema")]
 mod schemas;
 mod watch;

@@ -217,3 +217,80 @@ fn base64_of(text: &str) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(text)
 }
+
+#[tokio::test]
+async fn live_lease_lock_and_election_answers_validate_against_the_schemas() {
+    let etcd = Etcd::start().await;
+    let grant_req = json!({"TTL": "60"});
+    assert_valid("LeaseGrantRequest", &grant_req);
+    let grant = post(&etcd, "/v3/lease/grant", grant_req).await;
+    assert_valid("LeaseGrantResponse", &grant);
+    let id = grant["ID"].as_str().unwrap().to_string();
+    post(
+        &etcd,
+        "/v3/kv/put",
+        json!({"key": base64_of("k"), "value": base64_of("v"), "lease": id}),
+    )
+    .await;
+
+    let ttl_req = json!({"ID": id, "keys": true});
+    assert_valid("LeaseTimeToLiveRequest", &ttl_req);
+    assert_valid(
+        "LeaseTimeToLiveResponse",
+        &post(&etcd, "/v3/lease/timetolive", ttl_req).await,
+    );
+    assert_valid(
+        "LeaseTimeToLiveResponse",
+        &post(&etcd, "/v3/lease/timetolive", json!({"ID": "1"})).await,
+    );
+    assert_valid("LeaseLeasesRequest", &json!({}));
+    assert_valid(
+        "LeaseLeasesResponse",
+        &post(&etcd, "/v3/lease/leases", json!({})).await,
+    );
+    let id_req = json!({"ID": id});
+    assert_valid("LeaseIdRequest", &id_req);
+    let keepalive = post(&etcd, "/v3/lease/keepalive", id_req.clone()).await;
+    assert_valid("LeaseKeepAliveResponse", &keepalive["result"]);
+    let dead = post(&etcd, "/v3/lease/keepalive", json!({"ID": "99"})).await;
+    assert_valid("LeaseKeepAliveResponse", &dead["result"]);
+
+    let lock_req = json!({"name": base64_of("lk"), "lease": id});
+    assert_valid("LockRequest", &lock_req);
+    let lock = post(&etcd, "/v3/lock/lock", lock_req).await;
+    assert_valid("LockResponse", &lock);
+    let unlock_req = json!({"key": lock["key"]});
+    assert_valid("UnlockRequest", &unlock_req);
+    assert_valid(
+        "UnlockResponse",
+        &post(&etcd, "/v3/lock/unlock", unlock_req).await,
+    );
+
+    let campaign_req = json!({"name": base64_of("el"), "lease": id, "value": base64_of("a")});
+    assert_valid("CampaignRequest", &campaign_req);
+    let campaign = post(&etcd, "/v3/election/campaign", campaign_req).await;
+    assert_valid("CampaignResponse", &campaign);
+    let proclaim_req = json!({"leader": campaign["leader"], "value": base64_of("b")});
+    assert_valid("ProclaimRequest", &proclaim_req);
+    assert_valid(
+        "ElectionHeaderResponse",
+        &post(&etcd, "/v3/election/proclaim", proclaim_req).await,
+    );
+    let leader_req = json!({"name": base64_of("el")});
+    assert_valid("LeaderRequest", &leader_req);
+    assert_valid(
+        "LeaderResponse",
+        &post(&etcd, "/v3/election/leader", leader_req).await,
+    );
+    let resign_req = json!({"leader": campaign["leader"]});
+    assert_valid("ResignRequest", &resign_req);
+    assert_valid(
+        "ElectionHeaderResponse",
+        &post(&etcd, "/v3/election/resign", resign_req).await,
+    );
+
+    assert_valid(
+        "LeaseRevokeResponse",
+        &post(&etcd, "/v3/lease/revoke", id_req).await,
+    );
+}

@@ -1,0 +1,252 @@
+//! Locks against live members: mutual exclusion, a revoked holder, deadlines, and
+//! interoperation with `etcdctl lock`.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use etcdgw::{Client, LockOptions, ServerErrorKind};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+use crate::support::etcd::etcdctl_bin;
+use crate::support::Etcd;
+
+#[tokio::test]
+async fn two_clients_contending_never_hold_the_lock_together() {
+    let etcd = Etcd::start().await;
+    let setup = etcd.client().await;
+    setup.put("counter", "0", None).await.unwrap();
+    let mut workers = Vec::new();
+    for _ in 0..2 {
+        let client = etcd.client().await; // separate clients, as separate processes would be
+        workers.push(tokio::spawn(async move {
+            for _ in 0..15 {
+                let guard = client
+                    .lock_client()
+                    .lock_guard(
+                        "counter-lock",
+                        10,
+                        Some(LockOptions::new().with_timeout(Duration::from_secs(20))),
+                    )
+                    .await
+                    .unwrap();
+                // An unprotected read-modify-write: only the lock keeps it correct.
+                let value: u32 = client.get("counter", None).await.unwrap().kvs()[0]
+                    .value_str()
+                    .unwrap()
+                    .parse()
+                    .unwrap();
+                tokio::task::yield_now().await;
+                client
+                    .put("counter", (value + 1).to_string(), None)
+                    .await
+                    .unwrap();
+                guard.unlock().await.unwrap();
+            }
+        }));
+    }
+    for w in workers {
+        w.await.unwrap();
+    }
+    let total = setup.get("counter", None).await.unwrap();
+    assert_eq!(
+        total.kvs()[0].value_str().unwrap(),
+        "30",
+        "no increment was lost"
+    );
+}
+
+#[tokio::test]
+async fn a_holder_whose_lease_is_revoked_loses_the_lock_to_the_waiter() {
+    let etcd = Etcd::start().await;
+    let holder = etcd.client().await;
+    let waiter = etcd.client().await;
+    let lease = holder.lease_grant(30, None).await.unwrap().id();
+    let held = holder
+        .lock("shared", Some(LockOptions::new().with_lease(lease)))
+        .await
+        .unwrap();
+    assert!(held.key().starts_with(b"shared/"));
+
+    let waiting = tokio::spawn(async move {
+        let lease = waiter.lease_grant(30, None).await.unwrap().id();
+        waiter
+            .lock(
+                "shared",
+                Some(
+                    LockOptions::new()
+                        .with_lease(lease)
+                        .with_timeout(Duration::from_secs(20)),
+                ),
+            )
+            .await
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !waiting.is_finished(),
+        "the waiter blocks while the lock is held"
+    );
+    holder.lease_revoke(lease).await.unwrap();
+    let got = waiting.await.unwrap().unwrap();
+    assert_ne!(got.key(), held.key());
+}
+
+#[tokio::test]
+async fn a_lock_that_stays_held_fails_at_the_callers_deadline() {
+    let etcd = Etcd::start().await;
+    let client = etcd.client().await;
+    let guard = client
+        .lock_client()
+        .lock_guard("busy", 10, None)
+        .await
+        .unwrap();
+    let err = client
+        .lock(
+            "busy",
+            Some(LockOptions::new().with_timeout(Duration::from_millis(500))),
+        )
+        .await
+        .unwrap_err();
+    assert!(err.is_timeout(), "{err:?}");
+    // The server stopped waiting too: after the holder unlocks, a new lock succeeds at once.
+    guard.unlock().await.unwrap();
+    let again = client
+        .lock_client()
+        .lock_guard(
+            "busy",
+            10,
+            Some(LockOptions::new().with_timeout(Duration::from_secs(5))),
+        )
+        .await
+        .unwrap();
+    again.unlock().await.unwrap();
+    assert!(client.lock("", None).await.is_err());
+    let err = client
+        .lock("x", Some(LockOptions::new().with_lease(123456)))
+        .await
+        .unwrap_err();
+    assert_eq!(err.server_kind(), Some(ServerErrorKind::LeaseNotFound));
+}
+
+#[tokio::test]
+async fn dropping_a_guard_releases_the_lock() {
+    let etcd = Etcd::start().await;
+    let client = etcd.client().await;
+    let guard = client
+        .lock_client()
+        .lock_guard("dropped", 30, None)
+        .await
+        .unwrap();
+    drop(guard);
+    // Released in the background long before the 30 s TTL.
+    let next = client
+        .lock_client()
+        .lock_guard(
+            "dropped",
+            30,
+            Some(LockOptions::new().with_timeout(Duration::from_secs(10))),
+        )
+        .await
+        .unwrap();
+    next.unlock().await.unwrap();
+}
+
+/// Starts `etcdctl lock NAME` (which holds the lock until killed) and waits for the line it
+/// prints once it has the lock.
+async fn etcdctl_lock(
+    etcd: &Etcd,
+    name: &str,
+) -> (
+    tokio::process::Child,
+    tokio::sync::oneshot::Receiver<String>,
+) {
+    let mut child = tokio::process::Command::new(etcdctl_bin())
+        .env("ETCDCTL_API", "3")
+        .arg(format!("--endpoints={}", etcd.endpoint()))
+        .args(["lock", name])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let mut lines = BufReader::new(stdout).lines();
+        if let Ok(Some(line)) = lines.next_line().await {
+            let _ = tx.send(line);
+        }
+    });
+    (child, rx)
+}
+
+#[tokio::test]
+async fn an_etcdgw_lock_blocks_etcdctl_lock_and_the_other_way_round() {
+    let etcd = Etcd::start().await;
+    let client = etcd.client().await;
+
+    let guard = client
+        .lock_client()
+        .lock_guard("interop", 10, None)
+        .await
+        .unwrap();
+    let (mut ctl, mut acquired) = etcdctl_lock(&etcd, "interop").await;
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert!(
+        acquired.try_recv().is_err(),
+        "etcdctl must wait while etcdgw holds the lock"
+    );
+    guard.unlock().await.unwrap();
+    let key = tokio::time::timeout(Duration::from_secs(10), acquired)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(key.starts_with("interop/"), "{key}");
+
+    // Now etcdctl holds it: etcdgw waits until its deadline.
+    let err = client
+        .lock(
+            "interop",
+            Some(LockOptions::new().with_timeout(Duration::from_millis(700))),
+        )
+        .await
+        .unwrap_err();
+    assert!(err.is_timeout(), "{err:?}");
+    ctl.kill().await.unwrap();
+    // Killed, etcdctl cannot revoke its session's lease (60 s TTL), so the lock would stay
+    // until that lease expires; delete its key as an operator would, which releases it.
+    client.delete(key.as_str(), None).await.unwrap();
+    let again = client
+        .lock_client()
+        .lock_guard(
+            "interop",
+            10,
+            Some(LockOptions::new().with_timeout(Duration::from_secs(10))),
+        )
+        .await
+        .unwrap();
+    again.unlock().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_lock_without_a_lease_holds_until_unlocked() {
+    let etcd = Etcd::start().await;
+    let client = Client::connect([etcd.endpoint()], None).await.unwrap();
+    let held = client.lock("plain", None).await.unwrap();
+    let err = client
+        .lock(
+            "plain",
+            Some(LockOptions::new().with_timeout(Duration::from_millis(300))),
+        )
+        .await
+        .unwrap_err();
+    assert!(err.is_timeout());
+    client.unlock(held.key()).await.unwrap();
+    let again = client
+        .lock(
+            "plain",
+            Some(LockOptions::new().with_timeout(Duration::from_secs(5))),
+        )
+        .await
+        .unwrap();
+    client.unlock(again.key()).await.unwrap();
+}
