@@ -7,9 +7,27 @@ use std::time::Duration;
 use url::Url;
 
 use crate::api::kv::KvClient;
+use crate::error::Error;
 use crate::error::Result;
+use crate::transport::auth::Credentials;
 use crate::transport::endpoints::Endpoint;
 use crate::transport::{rt, Transport, TransportConfig};
+
+/// Refuses `http://` endpoints with TLS options (as etcd-client does) and `https://` ones in
+/// a build without TLS.
+fn check_scheme(raw: &str, endpoint: &Endpoint, default_scheme: &str) -> Result<()> {
+    let invalid = |reason: &str| Error::InvalidEndpoint {
+        endpoint: raw.to_string(),
+        reason: reason.to_string(),
+    };
+    match endpoint.url().scheme() {
+        "http" if default_scheme == "https" => Err(invalid(
+            "an http:// endpoint with TLS options; use https://",
+        )),
+        "https" if !cfg!(feature = "tls") => Err(invalid("https:// needs the tls feature")),
+        _ => Ok(()),
+    }
+}
 
 /// A client of an etcd cluster over its JSON/HTTP gateway.
 ///
@@ -56,18 +74,51 @@ impl Client {
         options: Option<ConnectOptions>,
     ) -> Result<Self> {
         let options = options.unwrap_or_default();
+        let config = options.transport_config();
+        let scheme = config.http.default_scheme();
         let endpoints = endpoints
             .as_ref()
             .iter()
-            .map(|e| Endpoint::parse(e.as_ref(), "http"))
+            .map(|e| {
+                let endpoint = Endpoint::parse(e.as_ref(), scheme)?;
+                check_scheme(e.as_ref(), &endpoint, scheme)?;
+                Ok(endpoint)
+            })
             .collect::<Result<Vec<_>>>()?;
-        let transport = Transport::new(endpoints, options.transport_config())?;
+        let transport = Transport::new(endpoints, config)?;
         Ok(Client { transport })
     }
 
     /// The client's endpoints, in order.
     pub fn endpoints(&self) -> Vec<Url> {
         self.transport.endpoint_urls()
+    }
+
+    /// Authenticates again with the stored user and password, or drops the token if there
+    /// are none (as etcd-client's). Tokens are refreshed on their own when they expire; this
+    /// is for a caller who knows better (a password changed elsewhere, say).
+    ///
+    /// # Errors
+    /// [`AuthFailed`](crate::ServerErrorKind::AuthFailed) for a wrong password.
+    pub async fn refresh_token(&self) -> Result<()> {
+        self.transport.refresh_token().await
+    }
+
+    /// Switches to another user and authenticates as them now; `None` sends no token from now
+    /// on (as etcd-client's).
+    ///
+    /// # Errors
+    /// [`AuthFailed`](crate::ServerErrorKind::AuthFailed) for a wrong password; the client then
+    /// has the new credentials but no token.
+    pub async fn update_user(&self, user: Option<(String, String)>) -> Result<()> {
+        let credentials = user.map(|(name, password)| Credentials { name, password });
+        self.transport.set_credentials(credentials).await
+    }
+
+    /// How many times this client (with its clones) fetched an auth token: once at first
+    /// use, and once per expiry it recovered from.
+    pub fn token_refreshes(&self) -> u64 {
+        self.transport.token_refreshes()
     }
 
     /// The KV service, sharing this client's connections.
@@ -80,6 +131,10 @@ impl Client {
 #[derive(Clone)]
 #[must_use]
 pub struct ConnectOptions {
+    user: Option<Credentials>,
+    auto_token_refresh: bool,
+    #[cfg(feature = "tls")]
+    tls: Option<crate::tls::TlsOptions>,
     timeout: Duration,
     connect_timeout: Duration,
     keep_alive: Option<(Duration, Duration)>,
@@ -97,8 +152,13 @@ impl Default for ConnectOptions {
 
 impl fmt::Debug for ConnectOptions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ConnectOptions")
-            .field("timeout", &self.timeout)
+        let mut d = f.debug_struct("ConnectOptions");
+        d.field("user", &self.user.as_ref().map(|c| &c.name))
+            .field("password", &self.user.as_ref().map(|_| "<redacted>"))
+            .field("auto_token_refresh", &self.auto_token_refresh);
+        #[cfg(feature = "tls")]
+        d.field("tls", &self.tls);
+        d.field("timeout", &self.timeout)
             .field("connect_timeout", &self.connect_timeout)
             .field("keep_alive", &self.keep_alive)
             .field("keep_alive_while_idle", &self.keep_alive_while_idle)
@@ -121,6 +181,10 @@ impl ConnectOptions {
     /// The defaults: a 10 s request deadline, a 3 s connect deadline, no leader required.
     pub const fn new() -> Self {
         ConnectOptions {
+            user: None,
+            auto_token_refresh: true,
+            #[cfg(feature = "tls")]
+            tls: None,
             timeout: DEFAULT_REQUEST_TIMEOUT,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             keep_alive: None,
@@ -129,6 +193,32 @@ impl ConnectOptions {
             require_leader: false,
             max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
         }
+    }
+
+    /// Authenticates as this user. The token is fetched on first use (not in `connect`, so an
+    /// unreachable endpoint is still reported as such), sent with every request, and fetched
+    /// again when it expires. `Debug` never shows the password.
+    pub fn with_user(mut self, name: impl Into<String>, password: impl Into<String>) -> Self {
+        self.user = Some(Credentials {
+            name: name.into(),
+            password: password.into(),
+        });
+        self
+    }
+
+    /// Whether an expired or invalid token is fetched again and the request repeated, once
+    /// (default true; etcd-client's name).
+    pub const fn with_auto_token_refresh(mut self, refresh_expired_token: bool) -> Self {
+        self.auto_token_refresh = refresh_expired_token;
+        self
+    }
+
+    /// Connects over TLS: endpoints without a scheme get `https://`, and `http://` ones are
+    /// refused.
+    #[cfg(feature = "tls")]
+    pub fn with_tls(mut self, tls: crate::tls::TlsOptions) -> Self {
+        self.tls = Some(tls);
+        self
     }
 
     /// The deadline of each request, retries included (default 10 s). Streams (watches) are not
@@ -185,11 +275,15 @@ impl ConnectOptions {
             request_timeout: self.timeout,
             require_leader: self.require_leader,
             max_message_size: self.max_message_size,
+            credentials: self.user.clone(),
+            auto_token_refresh: self.auto_token_refresh,
             http: rt::NativeHttpSettings {
                 connect_timeout: self.connect_timeout,
                 tcp_keepalive: self.tcp_keepalive,
                 http2_keep_alive: self.keep_alive,
                 keep_alive_while_idle: self.keep_alive_while_idle,
+                #[cfg(feature = "tls")]
+                tls: self.tls.clone(),
             },
         }
     }

@@ -63,6 +63,14 @@ pub enum Error {
         /// The first bytes of the body, escaped.
         body_head: String,
     },
+    /// The endpoint's gateway does not serve this call (etcd 3.4 has no `auth/status` or
+    /// `maintenance/downgrade`; neither 3.4 nor 3.5.1 reaches HashKV through the gateway).
+    Unsupported {
+        /// The endpoint that answered.
+        endpoint: Url,
+        /// The gateway path it does not serve.
+        path: String,
+    },
     /// A stream message larger than the configured maximum.
     MessageTooLarge {
         /// The endpoint that sent it.
@@ -86,6 +94,11 @@ pub enum Error {
     /// The other half of a stream is gone: a request sent on a watch whose response stream
     /// was dropped.
     StreamClosed,
+    /// Writing a snapshot to a file or writer failed.
+    Io {
+        /// The I/O error.
+        source: std::io::Error,
+    },
     /// A key, value or name that is not UTF-8, from a `*_str()` accessor.
     Utf8 {
         /// Where the bytes stopped being UTF-8.
@@ -177,17 +190,34 @@ impl fmt::Display for Error {
                 }
                 Ok(())
             }
-            Error::Transport { endpoint, delivery, .. } => match delivery {
-                Delivery::NotSent => write!(f, "could not connect to {endpoint}"),
-                Delivery::MaybeSent => write!(
-                    f,
-                    "the exchange with {endpoint} failed (the request may have been applied)"
-                ),
-            },
+            Error::Transport {
+                endpoint,
+                delivery,
+                source,
+            } => {
+                match delivery {
+                    Delivery::NotSent => write!(f, "could not connect to {endpoint}")?,
+                    Delivery::MaybeSent => write!(
+                        f,
+                        "the exchange with {endpoint} failed (the request may have been applied)"
+                    )?,
+                }
+                // The innermost cause says what actually happened (refused, a certificate
+                // rejected, a connection closed); the layers above it only wrap it.
+                let cause = root_cause(source.as_ref());
+                write!(f, ": {cause}")?;
+                if let Some(hint) = scheme_hint(endpoint, &cause) {
+                    write!(f, " ({hint})")?;
+                }
+                Ok(())
+            }
             Error::Decode { endpoint, status, reason, body_head } => write!(
                 f,
                 "{endpoint} did not answer as etcd's JSON gateway (HTTP {status}, {reason}): body starts with \"{body_head}\""
             ),
+            Error::Unsupported { endpoint, path } => {
+                write!(f, "{endpoint} does not serve {path}: this etcd version's gateway lacks the call")
+            }
             Error::MessageTooLarge { endpoint, limit } => {
                 write!(f, "{endpoint} sent a stream message larger than the {limit} byte limit")
             }
@@ -199,8 +229,59 @@ impl fmt::Display for Error {
                 write!(f, "lease {id} expired: no keep-alive got through within its TTL")
             }
             Error::StreamClosed => f.write_str("the stream's other half was dropped"),
+            Error::Io { source } => write!(f, "I/O error: {source}"),
             Error::Utf8 { .. } => f.write_str("bytes are not valid UTF-8"),
         }
+    }
+}
+
+fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut inner = err;
+    while let Some(next) = inner.source() {
+        inner = next;
+    }
+    inner.to_string()
+}
+
+/// A hint for the usual mix-up of a TLS port with a plain one, from what the failure says.
+fn scheme_hint(endpoint: &Url, cause: &str) -> Option<&'static str> {
+    let cause = cause.to_ascii_lowercase();
+    match endpoint.scheme() {
+        "https"
+            if [
+                "corrupt message",
+                "invalidcontenttype",
+                "invalid content type",
+                "handshake",
+                "peer closed",
+                "eof",
+            ]
+            .iter()
+            .any(|m| cause.contains(m))
+                && !cause.contains("certificate") =>
+        {
+            Some("TLS handshake failed: is this a plain-text port? try http://")
+        }
+        "http"
+            if [
+                "closed before message completed",
+                "incomplete message",
+                "connection reset",
+                "invalid http version",
+                "parse",
+            ]
+            .iter()
+            .any(|m| cause.contains(m)) =>
+        {
+            Some("no HTTP answer: is this a TLS port? try https://")
+        }
+        "https"
+            if cause.contains("alert")
+                && (cause.contains("badcertificate") || cause.contains("certificaterequired")) =>
+        {
+            Some("the server wants a client certificate it trusts: see TlsOptions::identity")
+        }
+        _ => None,
     }
 }
 
@@ -222,6 +303,7 @@ impl std::error::Error for Error {
         match self {
             Error::Transport { source, .. } => Some(source.as_ref()),
             Error::Utf8 { source } => Some(source),
+            Error::Io { source } => Some(source),
             Error::Server(e) => Some(e),
             _ => None,
         }

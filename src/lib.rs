@@ -33,6 +33,8 @@
 mod api;
 mod client;
 mod error;
+#[cfg(feature = "tls")]
+mod tls;
 mod transport;
 mod wire;
 
@@ -40,6 +42,18 @@ mod wire;
 #[doc(hidden)]
 pub mod schema;
 
+pub use api::auth::{
+    AuthClient, AuthDisableResponse, AuthEnableResponse, AuthStatusResponse, AuthenticateResponse,
+    Permission, PermissionType, RoleAddResponse, RoleDeleteResponse, RoleGetResponse,
+    RoleGrantPermissionResponse, RoleListResponse, RoleRevokePermissionOptions,
+    RoleRevokePermissionResponse, UserAddOptions, UserAddResponse, UserChangePasswordResponse,
+    UserDeleteResponse, UserGetResponse, UserGrantRoleResponse, UserListResponse,
+    UserRevokeRoleResponse,
+};
+pub use api::cluster::{
+    ClusterClient, Member, MemberAddOptions, MemberAddResponse, MemberListOptions,
+    MemberListResponse, MemberPromoteResponse, MemberRemoveResponse, MemberUpdateResponse,
+};
 pub use api::election::{
     CampaignResponse, ElectionClient, LeaderKey, LeaderResponse, ObserveStream, ProclaimOptions,
     ProclaimResponse, ResignOptions, ResignResponse,
@@ -55,6 +69,12 @@ pub use api::lease::{
     LeaseTimeToLiveOptions, LeaseTimeToLiveResponse, ManagedLease,
 };
 pub use api::lock::{LockClient, LockGuard, LockOptions, LockResponse, UnlockResponse};
+pub use api::maintenance::{
+    AlarmAction, AlarmMember, AlarmOptions, AlarmResponse, AlarmType, DefragmentResponse,
+    DowngradeInfo, DowngradeOptions, DowngradeResponse, HashKvResponse, HashResponse,
+    MaintenanceClient, MoveLeaderResponse, SnapshotInfo, SnapshotResponse, SnapshotStreaming,
+    StatusResponse,
+};
 pub use api::namespace::{KvClientPrefix, LeaseClientPrefix, WatchClientPrefix};
 pub use api::watch::{
     Event, EventType, WatchClient, WatchFilterType, WatchOptions, WatchRequestSender,
@@ -66,6 +86,8 @@ pub use client::{
     DEFAULT_REQUEST_TIMEOUT,
 };
 pub use error::{BoxError, Code, Delivery, Error, Result, ServerError, ServerErrorKind};
+#[cfg(feature = "tls")]
+pub use tls::{Certificate, Identity, TlsOptions};
 
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

@@ -50,7 +50,7 @@ fn forbid_unknown_fields(value: &mut Value) {
 
 /// Every wire message's schema, by message name (the file name in `schemas/` without `.json`).
 pub fn all() -> Vec<(&'static str, Value)> {
-    use wire::{election, kv, lease, lock, watch};
+    use wire::{auth, cluster, election, kv, lease, lock, maintenance, watch};
     vec![
         ("RangeRequest", sent::<kv::RangeRequest>()),
         ("RangeResponse", received::<kv::RangeResponse>()),
@@ -105,6 +105,73 @@ pub fn all() -> Vec<(&'static str, Value)> {
             "ElectionHeaderResponse",
             received::<election::HeaderOnlyResponse>(),
         ),
+        ("AuthEmptyRequest", sent::<auth::Empty>()),
+        ("AuthHeaderResponse", received::<auth::AuthHeaderResponse>()),
+        ("AuthStatusResponse", received::<auth::AuthStatusResponse>()),
+        ("AuthenticateRequest", sent::<auth::AuthenticateRequest>()),
+        (
+            "AuthenticateResponse",
+            received::<auth::AuthenticateResponse>(),
+        ),
+        ("UserAddRequest", sent::<auth::UserAddRequest>()),
+        (
+            "UserChangePasswordRequest",
+            sent::<auth::UserChangePasswordRequest>(),
+        ),
+        ("AuthNameRequest", sent::<auth::NameRequest>()),
+        ("AuthRoleRequest", sent::<auth::RoleRequest>()),
+        ("UserGrantRoleRequest", sent::<auth::UserGrantRoleRequest>()),
+        (
+            "UserRevokeRoleRequest",
+            sent::<auth::UserRevokeRoleRequest>(),
+        ),
+        ("AuthRolesResponse", received::<auth::RolesResponse>()),
+        ("UserListResponse", received::<auth::UserListResponse>()),
+        ("RoleGetResponse", received::<auth::RoleGetResponse>()),
+        (
+            "RoleGrantPermissionRequest",
+            sent::<auth::RoleGrantPermissionRequest>(),
+        ),
+        (
+            "RoleRevokePermissionRequest",
+            sent::<auth::RoleRevokePermissionRequest>(),
+        ),
+        ("MemberAddRequest", sent::<cluster::MemberAddRequest>()),
+        (
+            "MemberAddResponse",
+            received::<cluster::MemberAddResponse>(),
+        ),
+        ("MemberIdRequest", sent::<cluster::MemberIdRequest>()),
+        (
+            "MemberUpdateRequest",
+            sent::<cluster::MemberUpdateRequest>(),
+        ),
+        ("MemberListRequest", sent::<cluster::MemberListRequest>()),
+        ("MembersResponse", received::<cluster::MembersResponse>()),
+        ("AlarmRequest", sent::<maintenance::AlarmRequest>()),
+        ("AlarmResponse", received::<maintenance::AlarmResponse>()),
+        ("MaintenanceEmptyRequest", sent::<maintenance::Empty>()),
+        ("StatusResponse", received::<maintenance::StatusResponse>()),
+        (
+            "MaybeHeaderResponse",
+            received::<maintenance::MaybeHeaderResponse>(),
+        ),
+        ("HashResponse", received::<maintenance::HashResponse>()),
+        ("HashKvRequest", sent::<maintenance::HashKvRequest>()),
+        ("HashKvResponse", received::<maintenance::HashKvResponse>()),
+        (
+            "SnapshotResponse",
+            received::<maintenance::SnapshotResponse>(),
+        ),
+        (
+            "MoveLeaderRequest",
+            sent::<maintenance::MoveLeaderRequest>(),
+        ),
+        ("DowngradeRequest", sent::<maintenance::DowngradeRequest>()),
+        (
+            "DowngradeResponse",
+            received::<maintenance::DowngradeResponse>(),
+        ),
     ]
 }
 
@@ -140,6 +207,39 @@ mod tests {
         ("/v3/election/leader", "LeaderResponse", false),
         ("/v3/election/resign", "ElectionHeaderResponse", false),
         ("/v3/election/observe", "LeaderResponse", true),
+        ("/v3/auth/enable", "AuthHeaderResponse", false),
+        ("/v3/auth/disable", "AuthHeaderResponse", false),
+        ("/v3/auth/status", "AuthStatusResponse", false),
+        ("/v3/auth/authenticate", "AuthenticateResponse", false),
+        ("/v3/auth/user/add", "AuthHeaderResponse", false),
+        ("/v3/auth/user/get", "AuthRolesResponse", false),
+        ("/v3/auth/user/list", "UserListResponse", false),
+        ("/v3/auth/user/delete", "AuthHeaderResponse", false),
+        ("/v3/auth/user/changepw", "AuthHeaderResponse", false),
+        ("/v3/auth/user/grant", "AuthHeaderResponse", false),
+        ("/v3/auth/user/revoke", "AuthHeaderResponse", false),
+        ("/v3/auth/role/add", "AuthHeaderResponse", false),
+        ("/v3/auth/role/get", "RoleGetResponse", false),
+        ("/v3/auth/role/list", "AuthRolesResponse", false),
+        ("/v3/auth/role/delete", "AuthHeaderResponse", false),
+        ("/v3/auth/role/grant", "AuthHeaderResponse", false),
+        ("/v3/auth/role/revoke", "AuthHeaderResponse", false),
+        ("/v3/cluster/member/add", "MemberAddResponse", false),
+        ("/v3/cluster/member/remove", "MembersResponse", false),
+        ("/v3/cluster/member/update", "MembersResponse", false),
+        ("/v3/cluster/member/list", "MembersResponse", false),
+        ("/v3/cluster/member/promote", "MembersResponse", false),
+        ("/v3/maintenance/alarm", "AlarmResponse", false),
+        ("/v3/maintenance/status", "StatusResponse", false),
+        ("/v3/maintenance/defragment", "MaybeHeaderResponse", false),
+        ("/v3/maintenance/hash", "HashResponse", false),
+        ("/v3/maintenance/snapshot", "SnapshotResponse", true),
+        (
+            "/v3/maintenance/transfer-leadership",
+            "MaybeHeaderResponse",
+            false,
+        ),
+        ("/v3/maintenance/downgrade", "DowngradeResponse", false),
     ];
 
     #[test]

@@ -109,9 +109,7 @@ impl ElectionClient {
             .transport
             .call(paths::ELECTION_PROCLAIM, &request, Idempotency::Write)
             .await?;
-        Ok(ProclaimResponse {
-            header: Some(ResponseHeader(reply.header)),
-        })
+        Ok(ProclaimResponse::new(Some(reply.header)))
     }
 
     /// Tells the current leader of the election `name`.
@@ -169,9 +167,7 @@ impl ElectionClient {
             .transport
             .call(paths::ELECTION_RESIGN, &request, Idempotency::Write)
             .await?;
-        Ok(ResignResponse {
-            header: Some(ResponseHeader(reply.header)),
-        })
+        Ok(ResignResponse::new(Some(reply.header)))
     }
 }
 
@@ -373,40 +369,14 @@ impl CampaignResponse {
     }
 }
 
-/// The answer to a proclaim.
-#[derive(Debug, Clone)]
-pub struct ProclaimResponse {
-    header: Option<ResponseHeader>,
+header_response! {
+    /// The answer to a proclaim.
+    ProclaimResponse
 }
 
-impl ProclaimResponse {
-    /// The response header.
-    pub fn header(&self) -> Option<&ResponseHeader> {
-        self.header.as_ref()
-    }
-
-    /// Takes the response header out.
-    pub fn take_header(&mut self) -> Option<ResponseHeader> {
-        self.header.take()
-    }
-}
-
-/// The answer to a resign.
-#[derive(Debug, Clone)]
-pub struct ResignResponse {
-    header: Option<ResponseHeader>,
-}
-
-impl ResignResponse {
-    /// The response header.
-    pub fn header(&self) -> Option<&ResponseHeader> {
-        self.header.as_ref()
-    }
-
-    /// Takes the response header out.
-    pub fn take_header(&mut self) -> Option<ResponseHeader> {
-        self.header.take()
-    }
+header_response! {
+    /// The answer to a resign.
+    ResignResponse
 }
 
 /// The current leader: its key-value pair (key, value, lease, revisions).

@@ -940,29 +940,14 @@ impl DeleteResponse {
     }
 }
 
-/// The answer to a compaction.
-#[derive(Debug, Clone)]
-pub struct CompactionResponse {
-    header: Option<ResponseHeader>,
+header_response! {
+    /// The answer to a compaction.
+    CompactionResponse
 }
 
 impl From<w::CompactionResponse> for CompactionResponse {
     fn from(r: w::CompactionResponse) -> Self {
-        CompactionResponse {
-            header: Some(ResponseHeader(r.header)),
-        }
-    }
-}
-
-impl CompactionResponse {
-    /// The response header.
-    pub fn header(&self) -> Option<&ResponseHeader> {
-        self.header.as_ref()
-    }
-
-    /// Takes the response header out.
-    pub fn take_header(&mut self) -> Option<ResponseHeader> {
-        self.header.take()
+        CompactionResponse::new(Some(r.header))
     }
 }
 

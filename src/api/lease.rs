@@ -72,9 +72,7 @@ impl LeaseClient {
                 Idempotency::Write,
             )
             .await?;
-        Ok(LeaseRevokeResponse {
-            header: Some(ResponseHeader(reply.header)),
-        })
+        Ok(LeaseRevokeResponse::new(Some(reply.header)))
     }
 
     /// Refreshes a lease once and returns a keeper to refresh it again and the stream of the
@@ -318,22 +316,9 @@ impl LeaseGrantResponse {
     }
 }
 
-/// The answer to a revoke.
-#[derive(Debug, Clone)]
-pub struct LeaseRevokeResponse {
-    header: Option<ResponseHeader>,
-}
-
-impl LeaseRevokeResponse {
-    /// The response header.
-    pub fn header(&self) -> Option<&ResponseHeader> {
-        self.header.as_ref()
-    }
-
-    /// Takes the response header out.
-    pub fn take_header(&mut self) -> Option<ResponseHeader> {
-        self.header.take()
-    }
+header_response! {
+    /// The answer to a revoke.
+    LeaseRevokeResponse
 }
 
 /// The answer to one keep-alive refresh.

@@ -89,9 +89,7 @@ impl LockClient {
                 Idempotency::Write,
             )
             .await?;
-        Ok(UnlockResponse {
-            header: Some(ResponseHeader(reply.header)),
-        })
+        Ok(UnlockResponse::new(Some(reply.header)))
     }
 
     /// Takes the lock `name` tied to a new lease of `ttl` seconds that this client keeps alive
@@ -226,22 +224,9 @@ impl LockResponse {
     }
 }
 
-/// The answer to an unlock.
-#[derive(Debug, Clone, Default)]
-pub struct UnlockResponse {
-    header: Option<ResponseHeader>,
-}
-
-impl UnlockResponse {
-    /// The response header.
-    pub fn header(&self) -> Option<&ResponseHeader> {
-        self.header.as_ref()
-    }
-
-    /// Takes the response header out.
-    pub fn take_header(&mut self) -> Option<ResponseHeader> {
-        self.header.take()
-    }
+header_response! {
+    /// The answer to an unlock.
+    UnlockResponse
 }
 
 /// A lock held through a lease this client keeps alive; see [`LockClient::lock_guard`].

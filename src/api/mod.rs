@@ -2,10 +2,43 @@
 //! responses become typed results. Nothing here touches the network; every call goes through
 //! the transport's one generic `call`.
 
+/// Defines a response that is only a header (the answer of most writes and admin calls).
+macro_rules! header_response {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Default)]
+        pub struct $name {
+            header: Option<$crate::api::ResponseHeader>,
+        }
+
+        impl $name {
+            #[allow(dead_code)]
+            pub(crate) fn new(header: Option<$crate::wire::ResponseHeader>) -> Self {
+                $name {
+                    header: header.map($crate::api::ResponseHeader),
+                }
+            }
+
+            /// The response header (none in the answers that have none on these versions).
+            pub fn header(&self) -> Option<&$crate::api::ResponseHeader> {
+                self.header.as_ref()
+            }
+
+            /// Takes the response header out.
+            pub fn take_header(&mut self) -> Option<$crate::api::ResponseHeader> {
+                self.header.take()
+            }
+        }
+    };
+}
+
+pub(crate) mod auth;
+pub(crate) mod cluster;
 pub(crate) mod election;
 pub(crate) mod kv;
 pub(crate) mod lease;
 pub(crate) mod lock;
+pub(crate) mod maintenance;
 pub(crate) mod namespace;
 pub(crate) mod watch;
 

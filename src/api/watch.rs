@@ -41,7 +41,7 @@ use super::namespace::Namespace;
 use super::{KeyRange, KeyValue, ResponseHeader};
 use crate::client::Client;
 use crate::error::{Code, Error, Result, ServerErrorKind};
-use crate::transport::{retry, rt, CallOptions, Idempotency, OpenStream, Transport};
+use crate::transport::{auth, retry, rt, CallOptions, Idempotency, OpenStream, Transport};
 use crate::wire::codec::{B64, I64};
 use crate::wire::paths;
 use crate::wire::watch as w;
@@ -490,6 +490,12 @@ struct ActiveWatch {
     id: i64,
     last_header: Option<ResponseHeader>,
     stream: rt::BoxStream<'static, Result<WatchResponse>>,
+    /// Whether its first answer (`created`, or the error that kept it from starting) was
+    /// delivered. First answers go out in the order the watches were added, as on one gRPC
+    /// stream, although each watch is its own HTTP request.
+    announced: bool,
+    /// A first answer that came before an earlier watch's.
+    held: Option<Result<WatchResponse>>,
 }
 
 impl fmt::Debug for WatchResponseStream {
@@ -572,6 +578,8 @@ impl WatchResponseStream {
             id,
             last_header: None,
             stream: Box::pin(futures_util::stream::unfold(task, WatchTask::step)),
+            announced: false,
+            held: None,
         });
     }
 
@@ -644,17 +652,34 @@ impl Stream for WatchResponseStream {
         }
         // Poll every watch, starting after the one served last, so none starves.
         let n = this.watches.len();
+        let first_unannounced = this.watches.iter().position(|w| !w.announced);
         let mut ended = Vec::new();
         let mut item = None;
         for k in 0..n {
             let i = (this.turn + k) % n;
             let watch = &mut this.watches[i];
+            if watch.held.is_some() {
+                if Some(i) == first_unannounced {
+                    watch.announced = true;
+                    this.turn = i + 1;
+                    item = watch.held.take();
+                    break;
+                }
+                continue;
+            }
             match watch.stream.as_mut().poll_next(cx) {
                 Poll::Ready(Some(next)) => {
                     if let Ok(resp) = &next {
                         if resp.header.is_some() {
                             watch.last_header = resp.header.clone();
                         }
+                    }
+                    if !watch.announced {
+                        if Some(i) != first_unannounced {
+                            watch.held = Some(next);
+                            continue;
+                        }
+                        watch.announced = true;
                     }
                     this.turn = i + 1;
                     item = Some(next);
@@ -664,11 +689,16 @@ impl Stream for WatchResponseStream {
                 Poll::Pending => {}
             }
         }
+        let removed = !ended.is_empty();
         for i in ended.into_iter().rev() {
             this.watches.remove(i);
         }
         if let Some(item) = item {
             return Poll::Ready(Some(item));
+        }
+        if removed && this.watches.iter().any(|w| w.held.is_some()) {
+            // A held first answer may be next in line now: look again.
+            cx.waker().wake_by_ref();
         }
         if !this.commands_open && this.watches.is_empty() && this.progress.is_empty() {
             return Poll::Ready(None);
@@ -750,6 +780,8 @@ struct WatchTask {
     partial: Option<w::WatchResponse>,
     /// Whether a `created` arrived once: only then are failures resumed rather than reported.
     established: bool,
+    /// Whether the token was fetched again after an auth refusal (once per creation).
+    auth_retried: bool,
     failures: u32,
     done: bool,
 }
@@ -774,6 +806,7 @@ impl WatchTask {
             open: None,
             partial: None,
             established: false,
+            auth_retried: false,
             failures: 0,
             done: false,
         }
@@ -864,6 +897,25 @@ impl WatchTask {
                 }
                 Err(err) => return self.fail(err),
             };
+            if answer.created
+                && answer.canceled
+                && !self.auth_retried
+                && self.transport.has_credentials()
+                && auth::is_auth_cancel(&answer.cancel_reason)
+            {
+                // Refused for its token (3.5 says "permission denied" even for an expired
+                // one): fetch a new token and create the watch again, once.
+                self.auth_retried = true;
+                let used = stream.token().cloned();
+                self.open = None;
+                if let Err(err) = self.transport.refresh_token_after(used.as_ref()).await {
+                    return self.fail(err);
+                }
+                continue;
+            }
+            if answer.created && !answer.canceled {
+                self.auth_retried = false;
+            }
             if let Some(delivered) = self.handle(answer) {
                 return Some((delivered, self));
             }

@@ -6,6 +6,7 @@
 //! their `code` and `message`, never by HTTP status, which differs between 3.4 and 3.5), and
 //! retries what [`retry::verdict`] allows on the next endpoint, within the same deadline.
 
+pub(crate) mod auth;
 pub(crate) mod endpoints;
 pub(crate) mod retry;
 pub(crate) mod rt;
@@ -17,13 +18,14 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
-use reqwest::header::{HeaderValue, CONTENT_TYPE};
+use reqwest::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use url::Url;
 
-use crate::error::{Delivery, Error, Result, ServerError};
-use crate::wire::{status, Streamed};
+use crate::error::{Delivery, Error, Result, ServerError, ServerErrorKind};
+use crate::wire::{self, status, Streamed};
+use auth::{Auth, Credentials};
 use endpoints::{Endpoint, Endpoints};
 pub(crate) use retry::Idempotency;
 use rt::Instant;
@@ -42,17 +44,23 @@ pub(crate) struct TransportConfig {
     pub(crate) request_timeout: Duration,
     pub(crate) require_leader: bool,
     pub(crate) max_message_size: usize,
+    pub(crate) credentials: Option<Credentials>,
+    pub(crate) auto_token_refresh: bool,
     pub(crate) http: rt::NativeHttpSettings,
 }
 
 /// Per-call settings beyond the defaults.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct CallOptions {
     pub(crate) idempotency: Idempotency,
     /// Overrides the client's request timeout for this call.
     pub(crate) timeout: Option<Duration>,
     /// Overrides the client's largest stream message for this call.
     pub(crate) max_message_size: Option<usize>,
+    /// Sends the call to this endpoint only (per-member maintenance calls), without failover.
+    pub(crate) endpoint: Option<Arc<Endpoint>>,
+    /// Sends no token (the authenticate call itself).
+    pub(crate) anonymous: bool,
 }
 
 impl CallOptions {
@@ -61,6 +69,8 @@ impl CallOptions {
             idempotency,
             timeout: None,
             max_message_size: None,
+            endpoint: None,
+            anonymous: false,
         }
     }
 }
@@ -74,6 +84,7 @@ pub(crate) struct Transport {
 struct Inner {
     http: reqwest::Client,
     endpoints: Endpoints,
+    auth: Auth,
     config: TransportConfig,
 }
 
@@ -81,6 +92,7 @@ impl fmt::Debug for Transport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Transport")
             .field("endpoints", &self.inner.endpoints.urls())
+            .field("auth", &self.inner.auth)
             .field("request_timeout", &self.inner.config.request_timeout)
             .field("require_leader", &self.inner.config.require_leader)
             .finish_non_exhaustive()
@@ -92,13 +104,12 @@ impl Transport {
         if endpoints.is_empty() {
             return Err(Error::invalid("no endpoints given"));
         }
-        let http = rt::http_client(&config.http).map_err(|e| Error::InvalidArgument {
-            reason: format!("cannot build the HTTP client: {e}"),
-        })?;
+        let http = rt::http_client(&config.http)?;
         Ok(Transport {
             inner: Arc::new(Inner {
                 http,
                 endpoints: Endpoints::new(endpoints),
+                auth: Auth::new(config.credentials.clone(), config.auto_token_refresh),
                 config,
             }),
         })
@@ -107,6 +118,21 @@ impl Transport {
     /// The endpoints' URLs, in order.
     pub(crate) fn endpoint_urls(&self) -> Vec<Url> {
         self.inner.endpoints.urls()
+    }
+
+    /// Parses an endpoint as the client's own are parsed (for calls aimed at one member).
+    pub(crate) fn endpoint(&self, raw: &str) -> Result<Arc<Endpoint>> {
+        Endpoint::parse(raw, self.inner.config.http.default_scheme()).map(Arc::new)
+    }
+
+    /// The client's default request deadline.
+    pub(crate) fn request_timeout(&self) -> Duration {
+        self.inner.config.request_timeout
+    }
+
+    /// How many times this client fetched an auth token.
+    pub(crate) fn token_refreshes(&self) -> u64 {
+        self.inner.auth.refreshes()
     }
 
     /// Sends one unary request with the client's default deadline.
@@ -137,8 +163,8 @@ impl Transport {
     {
         let body = encode(request)?;
         let (resp, _) = self
-            .with_retries(options, |endpoint, remaining| {
-                self.attempt::<Resp>(endpoint, path, body.clone(), remaining)
+            .with_retries(&options, |endpoint, remaining, token| {
+                self.attempt::<Resp>(endpoint, path, body.clone(), remaining, token)
             })
             .await?;
         Ok(resp)
@@ -158,8 +184,8 @@ impl Transport {
     {
         let body = encode(request)?;
         let (resp, endpoint) = self
-            .with_retries(options, |endpoint, remaining| {
-                self.attempt::<Resp>(endpoint, path, body.clone(), remaining)
+            .with_retries(&options, |endpoint, remaining, token| {
+                self.attempt::<Resp>(endpoint, path, body.clone(), remaining, token)
             })
             .await?;
         Ok((resp, endpoint.url().clone()))
@@ -183,46 +209,64 @@ impl Transport {
             .max_message_size
             .unwrap_or(self.inner.config.max_message_size);
         let (stream, _) = self
-            .with_retries(options, |endpoint, _| {
-                self.open_attempt(endpoint, path, body.clone(), limit)
+            .with_retries(&options, |endpoint, _, token| {
+                self.open_attempt(endpoint, path, body.clone(), limit, token)
             })
             .await?;
         Ok(stream)
     }
 
-    /// The one retry loop: picks an endpoint, runs one attempt within what is left of the
-    /// deadline, and on failure asks [`retry::verdict`] whether to try again.
+    /// The one retry loop: picks an endpoint, fetches the token if there is none yet, runs one
+    /// attempt within what is left of the deadline, and on failure asks [`retry::verdict`]
+    /// whether to try again. A stale token is fetched again and the attempt repeated, once.
     async fn with_retries<T, F, Fut>(
         &self,
-        options: CallOptions,
+        options: &CallOptions,
         mut attempt: F,
     ) -> Result<(T, Arc<Endpoint>)>
     where
-        F: FnMut(Arc<Endpoint>, Duration) -> Fut,
+        F: FnMut(Arc<Endpoint>, Duration, Option<Arc<str>>) -> Fut,
         Fut: std::future::Future<Output = Result<T>>,
     {
         let timeout = options.timeout.unwrap_or(self.inner.config.request_timeout);
         let deadline = Instant::now() + timeout;
-        let max_attempts = retry::max_attempts(self.inner.endpoints.len());
+        let max_attempts = match options.endpoint {
+            Some(_) => 1,
+            None => retry::max_attempts(self.inner.endpoints.len()),
+        };
         let mut tried: Vec<Url> = Vec::new();
         let mut attempts = 0u32;
+        let mut token_refreshed = false;
         loop {
             attempts += 1;
-            let endpoint = self
-                .inner
-                .endpoints
-                .pick()
-                .ok_or_else(|| Error::invalid("no endpoints left"))?;
+            let endpoint = match &options.endpoint {
+                Some(pinned) => pinned.clone(),
+                None => self
+                    .inner
+                    .endpoints
+                    .pick()
+                    .ok_or_else(|| Error::invalid("no endpoints left"))?,
+            };
             if tried.last() != Some(endpoint.url()) {
                 tried.push(endpoint.url().clone());
             }
             let remaining = deadline.saturating_duration_since(Instant::now());
-            let err = match rt::timeout(remaining, attempt(endpoint.clone(), remaining)).await {
-                Ok(Ok(value)) => {
+            let one = async {
+                let token = match options.anonymous {
+                    true => None,
+                    false => self.token().await?,
+                };
+                let outcome = attempt(endpoint.clone(), remaining, token.clone()).await;
+                Ok::<_, Error>((outcome, token))
+            };
+            let (err, token) = match rt::timeout(remaining, one).await {
+                Ok(Ok((Ok(value), _))) => {
                     self.inner.endpoints.report_success(&endpoint);
                     return Ok((value, endpoint));
                 }
-                Ok(Err(err)) => err,
+                Ok(Ok((Err(err), token))) => (err, token),
+                // Authenticating failed (a wrong password, say): that is the answer.
+                Ok(Err(err)) => return Err(err),
                 Err(rt::Elapsed) => {
                     return Err(Error::Timeout {
                         tried,
@@ -231,6 +275,15 @@ impl Transport {
                     })
                 }
             };
+            if !token_refreshed
+                && !options.anonymous
+                && self.inner.auth.auto_refresh
+                && auth::is_stale_token(&err)
+            {
+                token_refreshed = true;
+                self.refresh_token_after(token.as_ref()).await?;
+                continue;
+            }
             let verdict = retry::verdict(&err, options.idempotency);
             if verdict.endpoint_failed {
                 self.inner.endpoints.report_failure(&endpoint);
@@ -246,7 +299,87 @@ impl Transport {
         }
     }
 
-    fn post(&self, endpoint: &Endpoint, path: &str, body: Bytes) -> reqwest::RequestBuilder {
+    /// The token to send: none without credentials, the current one, or a new one.
+    async fn token(&self) -> Result<Option<Arc<str>>> {
+        let auth = &self.inner.auth;
+        if auth.credentials().is_none() {
+            return Ok(None);
+        }
+        match auth.token() {
+            Some(token) => Ok(Some(token)),
+            None => self.refresh_token_after(None).await,
+        }
+    }
+
+    /// Fetches a new token because `stale` (the one a request used, if any) failed; if another
+    /// request already fetched a newer one meanwhile, that one is used instead.
+    pub(crate) fn refresh_token_after<'a>(
+        &'a self,
+        stale: Option<&'a Arc<str>>,
+    ) -> rt::BoxFuture<'a, Result<Option<Arc<str>>>> {
+        // Boxed: authenticating is itself a call through `with_retries`.
+        Box::pin(async move {
+            let auth = &self.inner.auth;
+            let _one_at_a_time = auth.refreshing.lock().await;
+            let current = auth.token();
+            if Auth::changed_since(&current, stale) {
+                return Ok(current);
+            }
+            let Some(credentials) = auth.credentials() else {
+                auth.set_token(None);
+                return Ok(None);
+            };
+            let request = wire::auth::AuthenticateRequest {
+                name: credentials.name,
+                password: credentials.password,
+            };
+            let options = CallOptions {
+                anonymous: true,
+                ..CallOptions::new(Idempotency::Read)
+            };
+            let answer: Result<wire::auth::AuthenticateResponse> = self
+                .call_with(wire::paths::AUTH_AUTHENTICATE, &request, options)
+                .await;
+            match answer {
+                Ok(answer) => {
+                    let token: Arc<str> = Arc::from(answer.token);
+                    auth.set_token(Some(token.clone()));
+                    Ok(Some(token))
+                }
+                // Auth was turned off: send no token at all (a stale one is refused).
+                Err(err) if err.server_kind() == Some(ServerErrorKind::AuthNotEnabled) => {
+                    auth.set_token(None);
+                    Ok(None)
+                }
+                Err(err) => Err(err),
+            }
+        })
+    }
+
+    /// Replaces the credentials and fetches a token for them now (none: no token at all).
+    pub(crate) async fn set_credentials(&self, credentials: Option<Credentials>) -> Result<()> {
+        self.inner.auth.set_credentials(credentials);
+        self.refresh_token_after(None).await.map(|_| ())
+    }
+
+    /// Fetches a new token with the stored credentials, or drops the token if there are none.
+    pub(crate) async fn refresh_token(&self) -> Result<()> {
+        let current = self.inner.auth.token();
+        self.refresh_token_after(current.as_ref()).await.map(|_| ())
+    }
+
+    /// Whether this client has credentials (and so may fix an auth refusal by re-authenticating).
+    pub(crate) fn has_credentials(&self) -> bool {
+        self.inner.auth.credentials().is_some()
+    }
+
+    fn post(
+        &self,
+        endpoint: &Endpoint,
+        path: &str,
+        body: Bytes,
+        token: Option<&Arc<str>>,
+    ) -> reqwest::RequestBuilder {
         let mut request = self
             .inner
             .http
@@ -255,6 +388,13 @@ impl Transport {
             .body(body);
         if self.inner.config.require_leader {
             request = request.header(REQUIRE_LEADER_HEADER, HeaderValue::from_static("true"));
+        }
+        if let Some(token) = token {
+            // The raw token: `Bearer <token>` is refused (GATEWAY.md pitfall 12).
+            if let Ok(mut value) = HeaderValue::from_str(token) {
+                value.set_sensitive(true);
+                request = request.header(AUTHORIZATION, value);
+            }
         }
         request
     }
@@ -266,9 +406,10 @@ impl Transport {
         path: &str,
         body: Bytes,
         remaining: Duration,
+        token: Option<Arc<str>>,
     ) -> Result<Resp> {
         let response = self
-            .post(&endpoint, path, body)
+            .post(&endpoint, path, body, token.as_ref())
             .header(GRPC_TIMEOUT_HEADER, grpc_timeout(remaining))
             .send()
             .await
@@ -279,7 +420,7 @@ impl Transport {
             delivery: Delivery::MaybeSent,
             source: Box::new(e),
         })?;
-        decode_response(endpoint.url(), status, &bytes)
+        decode_response(endpoint.url(), path, status, &bytes)
     }
 
     /// Opens one streaming request on one endpoint; a non-2xx answer is read (bounded) and
@@ -290,9 +431,10 @@ impl Transport {
         path: &str,
         body: Bytes,
         limit: usize,
+        token: Option<Arc<str>>,
     ) -> Result<OpenStream> {
         let response = self
-            .post(&endpoint, path, body)
+            .post(&endpoint, path, body, token.as_ref())
             .send()
             .await
             .map_err(|e| transport_error(&endpoint, e))?;
@@ -301,6 +443,7 @@ impl Transport {
             body: Box::pin(response.bytes_stream()),
             decoder: MessageDecoder::new(limit),
             endpoint,
+            token,
         };
         if (200..300).contains(&status) {
             return Ok(stream);
@@ -321,7 +464,7 @@ impl Transport {
             }
         }
         Err(
-            decode_response::<serde::de::IgnoredAny>(stream.endpoint.url(), status, &bytes)
+            decode_response::<serde::de::IgnoredAny>(stream.endpoint.url(), path, status, &bytes)
                 .err()
                 .unwrap_or_else(|| Error::Decode {
                     endpoint: stream.endpoint.url().clone(),
@@ -341,6 +484,8 @@ pub(crate) struct OpenStream {
     endpoint: Arc<Endpoint>,
     body: rt::BoxStream<'static, reqwest::Result<Bytes>>,
     decoder: MessageDecoder,
+    /// The token the request carried, to tell a stale one from a fresh one.
+    token: Option<Arc<str>>,
 }
 
 impl fmt::Debug for OpenStream {
@@ -355,6 +500,11 @@ impl OpenStream {
     /// The endpoint this stream came from.
     pub(crate) fn endpoint(&self) -> &Url {
         self.endpoint.url()
+    }
+
+    /// The token the request carried.
+    pub(crate) fn token(&self) -> Option<&Arc<str>> {
+        self.token.as_ref()
     }
 
     /// The next whole message, `Ok(None)` when the body ended. A body that breaks is a
@@ -464,6 +614,7 @@ pub(crate) fn body_head(body: &[u8]) -> String {
 /// status, and a decode error naming the endpoint for anything else.
 pub(crate) fn decode_response<Resp: DeserializeOwned>(
     endpoint: &Url,
+    path: &str,
     status: u16,
     body: &[u8],
 ) -> Result<Resp> {
@@ -482,6 +633,11 @@ pub(crate) fn decode_response<Resp: DeserializeOwned>(
             s.message,
             endpoint.clone(),
         ))),
+        // The gateway's own answer for a /v3 path this version does not serve.
+        None if status == 404 && body == b"Not Found\n" => Err(Error::Unsupported {
+            endpoint: endpoint.clone(),
+            path: path.to_string(),
+        }),
         None => Err(Error::Decode {
             endpoint: endpoint.clone(),
             status,
@@ -508,12 +664,9 @@ pub(crate) mod tests {
                 request_timeout: Duration::from_secs(1),
                 require_leader: false,
                 max_message_size: 1024,
-                http: rt::NativeHttpSettings {
-                    connect_timeout: Duration::from_secs(1),
-                    tcp_keepalive: None,
-                    http2_keep_alive: None,
-                    keep_alive_while_idle: false,
-                },
+                credentials: None,
+                auto_token_refresh: true,
+                http: rt::NativeHttpSettings::default(),
             },
         )
         .unwrap()
@@ -536,44 +689,79 @@ pub(crate) mod tests {
     fn captured_errors_map_by_code_whatever_the_http_status() {
         // 412 on 3.4, 400 on 3.5: the same kind either way.
         for (v, ex) in fixtures::both("33-err-lease-grant-duplicate-id") {
-            let err = decode_response::<kv::PutResponse>(&url(), ex[0].status, &ex[0].body())
-                .unwrap_err();
+            let err = decode_response::<kv::PutResponse>(
+                &url(),
+                "/v3/lease/grant",
+                ex[0].status,
+                &ex[0].body(),
+            )
+            .unwrap_err();
             assert_eq!(err.server_kind(), Some(ServerErrorKind::LeaseExist), "{v}");
         }
     }
 
     #[test]
     fn a_non_etcd_server_reads_as_a_decode_error_with_its_status() {
-        for name in [
-            "83-discovery-non-etcd-post-range.txt",
-            "34-err-wrong-path.v35.txt",
-        ] {
-            let ex = &fixtures::capture(name)[0];
-            match decode_response::<kv::RangeResponse>(&url(), ex.status, &ex.body()) {
-                Err(Error::Decode {
-                    status, body_head, ..
-                }) => {
-                    assert_eq!(status, ex.status, "{name}");
-                    assert!(!body_head.is_empty(), "{name}");
-                }
-                other => panic!("{name}: {other:?}"),
+        let ex = &fixtures::capture("83-discovery-non-etcd-post-range.txt")[0];
+        match decode_response::<kv::RangeResponse>(&url(), "/v3/kv/range", ex.status, &ex.body()) {
+            Err(Error::Decode {
+                status, body_head, ..
+            }) => {
+                assert_eq!(status, ex.status);
+                assert!(!body_head.is_empty());
             }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_path_the_gateway_does_not_serve_is_unsupported() {
+        for (v, ex) in fixtures::both("34-err-wrong-path") {
+            let err = decode_response::<kv::RangeResponse>(
+                &url(),
+                "/v3/kv/nope",
+                ex[0].status,
+                &ex[0].body(),
+            )
+            .unwrap_err();
+            assert!(
+                matches!(&err, Error::Unsupported { path, .. } if path == "/v3/kv/nope"),
+                "{v}: {err:?}"
+            );
+        }
+        for (v, ex) in fixtures::both("13-path-maintenance-hashkv") {
+            let err = decode_response::<kv::RangeResponse>(
+                &url(),
+                "/v3/maintenance/hashkv",
+                ex[0].status,
+                &ex[0].body(),
+            )
+            .unwrap_err();
+            assert!(matches!(err, Error::Unsupported { .. }), "{v}: {err:?}");
         }
     }
 
     #[test]
     fn an_error_object_in_a_200_body_is_an_error() {
         let body = br#"{"error":{"grpc_code":14,"http_code":503,"message":"etcdserver: no leader","http_status":"Service Unavailable"}}"#;
-        let err = decode_response::<kv::RangeResponse>(&url(), 200, body).unwrap_err();
+        let err =
+            decode_response::<kv::RangeResponse>(&url(), "/v3/kv/range", 200, body).unwrap_err();
         assert_eq!(err.server_kind(), Some(ServerErrorKind::NoLeader));
     }
 
     #[test]
     fn json_from_something_else_is_a_decode_error() {
-        let err = decode_response::<kv::RangeResponse>(&url(), 200, br#"{"ok":true}"#).unwrap_err();
+        let err =
+            decode_response::<kv::RangeResponse>(&url(), "/v3/kv/range", 200, br#"{"ok":true}"#)
+                .unwrap_err();
         assert!(matches!(err, Error::Decode { status: 200, .. }), "{err:?}");
-        let err = decode_response::<kv::RangeResponse>(&url(), 500, br#"{"message":"boom"}"#)
-            .unwrap_err();
+        let err = decode_response::<kv::RangeResponse>(
+            &url(),
+            "/v3/kv/range",
+            500,
+            br#"{"message":"boom"}"#,
+        )
+        .unwrap_err();
         assert!(matches!(err, Error::Decode { status: 500, .. }), "{err:?}");
     }
 }

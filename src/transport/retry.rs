@@ -45,7 +45,9 @@ pub(crate) fn verdict(err: &Error, idempotency: Idempotency) -> Verdict {
             // Refused before any proposal: safe to repeat even for a write.
             let not_applied = matches!(
                 e.kind(),
-                ServerErrorKind::NoLeader | ServerErrorKind::NotSupportedForLearner
+                ServerErrorKind::NoLeader
+                    | ServerErrorKind::NotSupportedForLearner
+                    | ServerErrorKind::Unhealthy
             );
             Verdict {
                 retry: read || not_applied,

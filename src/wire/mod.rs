@@ -6,11 +6,14 @@
 //! and requests leave zero fields out the same way. Envelopes the server always sends (the
 //! `result` of a stream message) are not defaulted.
 
+pub(crate) mod auth;
+pub(crate) mod cluster;
 pub(crate) mod codec;
 pub(crate) mod election;
 pub(crate) mod kv;
 pub(crate) mod lease;
 pub(crate) mod lock;
+pub(crate) mod maintenance;
 pub(crate) mod status;
 pub(crate) mod watch;
 
@@ -38,6 +41,37 @@ pub(crate) mod paths {
     pub(crate) const ELECTION_LEADER: &str = "/v3/election/leader";
     pub(crate) const ELECTION_OBSERVE: &str = "/v3/election/observe";
     pub(crate) const ELECTION_RESIGN: &str = "/v3/election/resign";
+    pub(crate) const AUTH_ENABLE: &str = "/v3/auth/enable";
+    pub(crate) const AUTH_DISABLE: &str = "/v3/auth/disable";
+    pub(crate) const AUTH_STATUS: &str = "/v3/auth/status";
+    pub(crate) const AUTH_AUTHENTICATE: &str = "/v3/auth/authenticate";
+    pub(crate) const USER_ADD: &str = "/v3/auth/user/add";
+    pub(crate) const USER_GET: &str = "/v3/auth/user/get";
+    pub(crate) const USER_LIST: &str = "/v3/auth/user/list";
+    pub(crate) const USER_DELETE: &str = "/v3/auth/user/delete";
+    pub(crate) const USER_CHANGE_PASSWORD: &str = "/v3/auth/user/changepw";
+    pub(crate) const USER_GRANT_ROLE: &str = "/v3/auth/user/grant";
+    pub(crate) const USER_REVOKE_ROLE: &str = "/v3/auth/user/revoke";
+    pub(crate) const ROLE_ADD: &str = "/v3/auth/role/add";
+    pub(crate) const ROLE_GET: &str = "/v3/auth/role/get";
+    pub(crate) const ROLE_LIST: &str = "/v3/auth/role/list";
+    pub(crate) const ROLE_DELETE: &str = "/v3/auth/role/delete";
+    pub(crate) const ROLE_GRANT_PERMISSION: &str = "/v3/auth/role/grant";
+    pub(crate) const ROLE_REVOKE_PERMISSION: &str = "/v3/auth/role/revoke";
+    pub(crate) const MEMBER_ADD: &str = "/v3/cluster/member/add";
+    pub(crate) const MEMBER_REMOVE: &str = "/v3/cluster/member/remove";
+    pub(crate) const MEMBER_UPDATE: &str = "/v3/cluster/member/update";
+    pub(crate) const MEMBER_LIST: &str = "/v3/cluster/member/list";
+    pub(crate) const MEMBER_PROMOTE: &str = "/v3/cluster/member/promote";
+    pub(crate) const ALARM: &str = "/v3/maintenance/alarm";
+    pub(crate) const STATUS: &str = "/v3/maintenance/status";
+    pub(crate) const DEFRAGMENT: &str = "/v3/maintenance/defragment";
+    pub(crate) const HASH: &str = "/v3/maintenance/hash";
+    /// Not served by 3.4 or 3.5 (added in a later 3.5.x): `/hash` answers Hash, not HashKV.
+    pub(crate) const HASH_KV: &str = "/v3/maintenance/hashkv";
+    pub(crate) const SNAPSHOT: &str = "/v3/maintenance/snapshot";
+    pub(crate) const MOVE_LEADER: &str = "/v3/maintenance/transfer-leadership";
+    pub(crate) const DOWNGRADE: &str = "/v3/maintenance/downgrade";
 }
 
 /// `etcdserverpb.ResponseHeader`. Absent entirely in some answers (GATEWAY.md 2.6), and a txn's

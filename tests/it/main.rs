@@ -3,13 +3,17 @@
 
 mod support;
 
+mod auth;
+mod cluster;
 mod election;
 mod errors;
 mod interop;
 mod kv;
 mod lease;
 mod lock;
+mod maintenance;
 mod namespace;
 #[cfg(feature = "schema")]
 mod schemas;
+mod tls;
 mod watch;

@@ -294,3 +294,119 @@ async fn live_lease_lock_and_election_answers_validate_against_the_schemas() {
         &post(&etcd, "/v3/lease/revoke", id_req).await,
     );
 }
+
+#[tokio::test]
+async fn live_admin_answers_validate_against_the_schemas() {
+    let etcd = Etcd::start().await;
+    let empty = json!({});
+    assert_valid("MaintenanceEmptyRequest", &empty);
+    assert_valid(
+        "StatusResponse",
+        &post(&etcd, "/v3/maintenance/status", empty.clone()).await,
+    );
+    assert_valid(
+        "HashResponse",
+        &post(&etcd, "/v3/maintenance/hash", empty.clone()).await,
+    );
+    assert_valid(
+        "MaybeHeaderResponse",
+        &post(&etcd, "/v3/maintenance/defragment", empty.clone()).await,
+    );
+    let alarm = json!({"action": "GET"});
+    assert_valid("AlarmRequest", &alarm);
+    assert_valid(
+        "AlarmResponse",
+        &post(&etcd, "/v3/maintenance/alarm", alarm).await,
+    );
+    let list = json!({"linearizable": true});
+    assert_valid("MemberListRequest", &list);
+    assert_valid(
+        "MembersResponse",
+        &post(&etcd, "/v3/cluster/member/list", list).await,
+    );
+
+    let add = json!({"name": "u1", "password": "pw"});
+    assert_valid("UserAddRequest", &add);
+    assert_valid(
+        "AuthHeaderResponse",
+        &post(&etcd, "/v3/auth/user/add", add).await,
+    );
+    let role = json!({"name": "r1"});
+    assert_valid("AuthNameRequest", &role);
+    assert_valid(
+        "AuthHeaderResponse",
+        &post(&etcd, "/v3/auth/role/add", role).await,
+    );
+    let grant = json!({"name": "r1", "perm": {"permType": "READWRITE", "key": base64_of("a/"), "range_end": base64_of("a0")}});
+    assert_valid("RoleGrantPermissionRequest", &grant);
+    assert_valid(
+        "AuthHeaderResponse",
+        &post(&etcd, "/v3/auth/role/grant", grant).await,
+    );
+    let user_role = json!({"user": "u1", "role": "r1"});
+    assert_valid("UserGrantRoleRequest", &user_role);
+    assert_valid(
+        "AuthHeaderResponse",
+        &post(&etcd, "/v3/auth/user/grant", user_role).await,
+    );
+    assert_valid(
+        "AuthRolesResponse",
+        &post(&etcd, "/v3/auth/user/get", json!({"name": "u1"})).await,
+    );
+    assert_valid(
+        "UserListResponse",
+        &post(&etcd, "/v3/auth/user/list", empty.clone()).await,
+    );
+    let get_role = json!({"role": "r1"});
+    assert_valid("AuthRoleRequest", &get_role);
+    assert_valid(
+        "RoleGetResponse",
+        &post(&etcd, "/v3/auth/role/get", get_role).await,
+    );
+    assert_valid(
+        "AuthRolesResponse",
+        &post(&etcd, "/v3/auth/role/list", empty.clone()).await,
+    );
+    let revoke = json!({"role": "r1", "key": base64_of("a/"), "range_end": base64_of("a0")});
+    assert_valid("RoleRevokePermissionRequest", &revoke);
+    assert_valid(
+        "AuthHeaderResponse",
+        &post(&etcd, "/v3/auth/role/revoke", revoke).await,
+    );
+
+    // With auth on: authenticate and, on 3.5, status.
+    post(
+        &etcd,
+        "/v3/auth/user/add",
+        json!({"name": "root", "password": "rootpw"}),
+    )
+    .await;
+    post(&etcd, "/v3/auth/role/add", json!({"name": "root"})).await;
+    post(
+        &etcd,
+        "/v3/auth/user/grant",
+        json!({"user": "root", "role": "root"}),
+    )
+    .await;
+    assert_valid(
+        "AuthHeaderResponse",
+        &post(&etcd, "/v3/auth/enable", empty.clone()).await,
+    );
+    let login = json!({"name": "root", "password": "rootpw"});
+    assert_valid("AuthenticateRequest", &login);
+    let token = post(&etcd, "/v3/auth/authenticate", login).await;
+    assert_valid("AuthenticateResponse", &token);
+    if crate::support::etcd::etcd_version() != (3, 4) {
+        let text = reqwest::Client::new()
+            .post(format!("{}/v3/auth/status", etcd.endpoint()))
+            .header("Authorization", token["token"].as_str().unwrap())
+            .body("{}")
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert_valid("AuthStatusResponse", &serde_json::from_str(&text).unwrap());
+    }
+}

@@ -6,8 +6,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use etcdgw::{Client, ConnectOptions};
 use tempfile::TempDir;
+
+use super::certs::Certs;
 
 /// The etcd binary under test.
 pub fn etcd_bin() -> String {
@@ -68,6 +72,7 @@ pub struct Member {
     args: Vec<String>,
     dir: TempDir,
     child: Option<Child>,
+    tls: Option<Arc<Certs>>,
 }
 
 /// What a member needs to know to start.
@@ -76,8 +81,14 @@ pub struct MemberSpec {
     pub client_port: u16,
     pub peer_port: u16,
     pub initial_cluster: String,
+    /// `new`, or `existing` for a member added to a running cluster.
+    pub initial_state: &'static str,
     pub token: String,
     pub extra: Vec<String>,
+    /// Serve clients over TLS with these certificates (and require client certificates).
+    pub tls: Option<Arc<Certs>>,
+    /// A snapshot to restore into the data dir before the first start.
+    pub restore_from: Option<PathBuf>,
 }
 
 impl Member {
@@ -86,8 +97,19 @@ impl Member {
             .prefix("etcdgw-test-")
             .tempdir_in(temp_root())
             .expect("a temp dir");
-        let client = format!("http://127.0.0.1:{}", spec.client_port);
+        let scheme = if spec.tls.is_some() { "https" } else { "http" };
+        let client = format!("{scheme}://127.0.0.1:{}", spec.client_port);
         let peer = format!("http://127.0.0.1:{}", spec.peer_port);
+        if let Some(snapshot) = &spec.restore_from {
+            restore(
+                snapshot,
+                &dir.path().join("data"),
+                &spec.name,
+                &spec.initial_cluster,
+                &peer,
+                &spec.token,
+            );
+        }
         let mut args = vec![
             format!("--name={}", spec.name),
             format!("--data-dir={}", dir.path().join("data").display()),
@@ -97,10 +119,16 @@ impl Member {
             format!("--initial-advertise-peer-urls={peer}"),
             format!("--initial-cluster={}", spec.initial_cluster),
             format!("--initial-cluster-token={}", spec.token),
-            "--initial-cluster-state=new".to_string(),
+            format!("--initial-cluster-state={}", spec.initial_state),
             "--logger=zap".to_string(),
             "--log-level=error".to_string(),
         ];
+        if let Some(certs) = &spec.tls {
+            args.push(format!("--cert-file={}", certs.server_cert.display()));
+            args.push(format!("--key-file={}", certs.server_key.display()));
+            args.push(format!("--trusted-ca-file={}", certs.ca_file.display()));
+            args.push("--client-cert-auth".to_string());
+        }
         args.extend(spec.extra);
         let mut member = Member {
             name: spec.name,
@@ -109,6 +137,7 @@ impl Member {
             args,
             dir,
             child: None,
+            tls: spec.tls,
         };
         member.launch();
         member
@@ -148,7 +177,16 @@ impl Member {
 
     /// The member's client URL.
     pub fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.client_port)
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://127.0.0.1:{}", self.client_port)
+    }
+
+    /// Options that reach this member (TLS ones for a TLS member).
+    pub fn connect_options(&self) -> ConnectOptions {
+        match &self.tls {
+            Some(certs) => ConnectOptions::new().with_tls(certs.client_tls()),
+            None => ConnectOptions::new(),
+        }
     }
 
     /// Whether the process is running.
@@ -229,12 +267,26 @@ pub struct Etcd {
 #[derive(Default, Clone)]
 pub struct EtcdBuilder {
     extra: Vec<String>,
+    tls: Option<Arc<Certs>>,
+    restore_from: Option<PathBuf>,
 }
 
 impl EtcdBuilder {
     /// Adds a command-line flag, e.g. `--max-txn-ops=4`.
     pub fn arg(mut self, arg: impl Into<String>) -> Self {
         self.extra.push(arg.into());
+        self
+    }
+
+    /// Serves clients over TLS with client-certificate authentication.
+    pub fn tls(mut self, certs: Arc<Certs>) -> Self {
+        self.tls = Some(certs);
+        self
+    }
+
+    /// Starts from this snapshot (restored with etcdctl on 3.4, etcdutl on 3.5).
+    pub fn restore_from(mut self, snapshot: impl Into<PathBuf>) -> Self {
+        self.restore_from = Some(snapshot.into());
         self
     }
 
@@ -246,11 +298,14 @@ impl EtcdBuilder {
             let name = format!("m{client_port}");
             let mut member = Member::spawn(MemberSpec {
                 initial_cluster: format!("{name}=http://127.0.0.1:{peer_port}"),
+                initial_state: "new",
                 token: format!("t{client_port}"),
                 name,
                 client_port,
                 peer_port,
                 extra: self.extra.clone(),
+                tls: self.tls.clone(),
+                restore_from: self.restore_from.clone(),
             });
             match tokio::time::timeout(Duration::from_secs(30), wait_or_exit(&mut member)).await {
                 Ok(true) => return Etcd { member },
@@ -266,15 +321,33 @@ impl EtcdBuilder {
 async fn wait_or_exit(member: &mut Member) -> bool {
     let http = reqwest::Client::new();
     let url = format!("{}/health", member.endpoint());
+    // A TLS member is asked through etcdgw itself: status answers once there is a leader.
+    let tls_client = match member.tls {
+        Some(_) => {
+            let options = member
+                .connect_options()
+                .with_timeout(Duration::from_secs(1));
+            Some(
+                Client::connect([member.endpoint()], Some(options))
+                    .await
+                    .expect("connect"),
+            )
+        }
+        None => None,
+    };
     loop {
-        if let Ok(resp) = http.get(&url).timeout(Duration::from_secs(1)).send().await {
-            if resp
-                .text()
-                .await
-                .is_ok_and(|t| t.contains("\"health\":\"true\""))
-            {
-                return true;
-            }
+        let healthy = match &tls_client {
+            Some(client) => client.status().await.is_ok_and(|s| s.leader() != 0),
+            None => match http.get(&url).timeout(Duration::from_secs(1)).send().await {
+                Ok(resp) => resp
+                    .text()
+                    .await
+                    .is_ok_and(|t| t.contains("\"health\":\"true\"")),
+                Err(_) => false,
+            },
+        };
+        if healthy {
+            return true;
         }
         if !member.is_running() {
             return false;
@@ -297,9 +370,9 @@ impl Etcd {
         self.member.endpoint()
     }
 
-    /// A client of this member with default options.
+    /// A client of this member with default options (TLS ones for a TLS member).
     pub async fn client(&self) -> Client {
-        Client::connect([self.endpoint()], None)
+        Client::connect([self.endpoint()], Some(self.member.connect_options()))
             .await
             .expect("connect")
     }
@@ -357,6 +430,7 @@ impl Etcd {
 /// A three-member (or n-member) cluster.
 pub struct Cluster {
     pub members: Vec<Member>,
+    token: String,
 }
 
 impl Cluster {
@@ -382,15 +456,42 @@ impl Cluster {
                     client_port,
                     peer_port,
                     initial_cluster: initial_cluster.clone(),
+                    initial_state: "new",
                     token: token.clone(),
                     extra: builder.extra.clone(),
+                    tls: builder.tls.clone(),
+                    restore_from: None,
                 })
             })
             .collect();
         for m in members.iter_mut() {
             m.wait_healthy(Duration::from_secs(60)).await;
         }
-        Cluster { members }
+        Cluster { members, token }
+    }
+
+    /// Starts a member that was added with `member_add` (as a learner or not), joining the
+    /// running cluster; `initial_cluster` lists every member including it.
+    pub async fn join(
+        &mut self,
+        name: &str,
+        client_port: u16,
+        peer_port: u16,
+        initial_cluster: String,
+    ) -> usize {
+        let member = Member::spawn(MemberSpec {
+            name: name.to_string(),
+            client_port,
+            peer_port,
+            initial_cluster,
+            initial_state: "existing",
+            token: self.token.clone(),
+            extra: Vec::new(),
+            tls: None,
+            restore_from: None,
+        });
+        self.members.push(member);
+        self.members.len() - 1
     }
 
     pub fn endpoints(&self) -> Vec<String> {
@@ -403,4 +504,43 @@ impl Cluster {
         self.members[i].start_again();
         self.members[i].wait_healthy(Duration::from_secs(60)).await;
     }
+}
+
+/// Restores a snapshot into `data_dir`, with the tool of the version under test: `etcdctl
+/// snapshot restore` on 3.4, `etcdutl snapshot restore` on 3.5 (`$ETCDUTL_BIN`).
+fn restore(
+    snapshot: &Path,
+    data_dir: &Path,
+    name: &str,
+    initial_cluster: &str,
+    peer: &str,
+    token: &str,
+) {
+    let (tool, api) = match etcd_version() {
+        (3, 4) => (etcdctl_bin(), true),
+        _ => (
+            std::env::var("ETCDUTL_BIN").unwrap_or_else(|_| "etcdutl".to_string()),
+            false,
+        ),
+    };
+    let mut cmd = Command::new(&tool);
+    if api {
+        cmd.env("ETCDCTL_API", "3");
+    }
+    let out = cmd
+        .arg("snapshot")
+        .arg("restore")
+        .arg(snapshot)
+        .arg(format!("--data-dir={}", data_dir.display()))
+        .arg(format!("--name={name}"))
+        .arg(format!("--initial-cluster={initial_cluster}"))
+        .arg(format!("--initial-advertise-peer-urls={peer}"))
+        .arg(format!("--initial-cluster-token={token}"))
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {tool}: {e}"));
+    assert!(
+        out.status.success(),
+        "{tool} snapshot restore failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)] // not every test module uses every helper
 
+pub mod certs;
 pub mod etcd;
 pub mod faults;
 

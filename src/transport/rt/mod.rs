@@ -99,19 +99,41 @@ pub(crate) fn try_spawn<F: Future<Output = ()> + 'static>(future: F) -> bool {
     true
 }
 
-/// HTTP client settings that only a native socket has; a browser's fetch decides these itself.
-#[derive(Debug, Clone)]
+#[cfg(all(feature = "tls", not(target_arch = "wasm32")))]
+mod tls;
+
+/// HTTP client settings: most of them only a native socket has (a browser's fetch decides
+/// them itself).
+#[derive(Debug, Clone, Default)]
 #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
 pub(crate) struct NativeHttpSettings {
     pub(crate) connect_timeout: Duration,
     pub(crate) tcp_keepalive: Option<Duration>,
     pub(crate) http2_keep_alive: Option<(Duration, Duration)>,
     pub(crate) keep_alive_while_idle: bool,
+    #[cfg(feature = "tls")]
+    pub(crate) tls: Option<crate::tls::TlsOptions>,
+}
+
+impl NativeHttpSettings {
+    /// The scheme an endpoint without one gets: `https` when TLS options are set.
+    pub(crate) fn default_scheme(&self) -> &'static str {
+        #[cfg(feature = "tls")]
+        if self.tls.is_some() {
+            return "https";
+        }
+        "http"
+    }
 }
 
 /// Builds the one HTTP client a `Client` and its clones share. Proxies named by the
 /// `HTTP_PROXY` / `HTTPS_PROXY` / `NO_PROXY` environment variables are honoured, as reqwest does.
-pub(crate) fn http_client(settings: &NativeHttpSettings) -> reqwest::Result<reqwest::Client> {
+///
+/// # Errors
+/// [`Error::InvalidArgument`](crate::Error::InvalidArgument) for TLS settings that cannot be
+/// used (a certificate that is not PEM, a key that does not fit), and in a browser for the TLS
+/// settings a page cannot choose (a CA or a client certificate: the browser decides).
+pub(crate) fn http_client(settings: &NativeHttpSettings) -> crate::error::Result<reqwest::Client> {
     #[cfg(not(target_arch = "wasm32"))]
     {
         let mut builder = reqwest::Client::builder()
@@ -125,12 +147,31 @@ pub(crate) fn http_client(settings: &NativeHttpSettings) -> reqwest::Result<reqw
                 .http2_keep_alive_timeout(timeout)
                 .http2_keep_alive_while_idle(settings.keep_alive_while_idle);
         }
-        builder.build()
+        // Without TLS options, reqwest's own rustls setup (the system's roots) serves https.
+        #[cfg(feature = "tls")]
+        if let Some(options) = &settings.tls {
+            builder = builder.tls_backend_preconfigured(tls::client_config(options)?);
+        }
+        builder
+            .build()
+            .map_err(|e| crate::error::Error::invalid(format!("cannot build the HTTP client: {e}")))
     }
     #[cfg(target_arch = "wasm32")]
     {
-        let _ = settings;
-        reqwest::Client::builder().build()
+        #[cfg(feature = "tls")]
+        if let Some(tls) = &settings.tls {
+            if !tls.ca_certificates.is_empty()
+                || tls.identity.is_some()
+                || tls.domain_name.is_some()
+            {
+                return Err(crate::error::Error::invalid(
+                    "in a browser, TLS is the browser's: a custom CA, a client certificate or a domain name cannot be set",
+                ));
+            }
+        }
+        reqwest::Client::builder()
+            .build()
+            .map_err(|e| crate::error::Error::invalid(format!("cannot build the HTTP client: {e}")))
     }
 }
 

@@ -1,0 +1,674 @@
+//! The Maintenance service: alarms, status, defragment, hash, snapshot, leader transfer,
+//! downgrade.
+//!
+//! Status, defragment, hash and alarm are answered by the member asked; [`MaintenanceClient::at`]
+//! aims them at one chosen endpoint, as Go's `Status(ctx, endpoint)` does (beyond etcd-client).
+//!
+//! HashKV cannot be reached through the gateway of etcd 3.4 or 3.5.1: `/v3/maintenance/hash`
+//! answers Hash, and `/v3/maintenance/hashkv` only exists from a later 3.5.x (GATEWAY.md
+//! pitfall 7). [`MaintenanceClient::hash_kv`] asks for the latter and reports
+//! [`Error::Unsupported`] where it is missing, rather than returning Hash under HashKV's name.
+
+use std::fmt;
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+
+use super::cluster::ClusterClient;
+use super::ResponseHeader;
+use crate::client::Client;
+use crate::error::{Error, Result};
+use crate::transport::endpoints::Endpoint;
+use crate::transport::{rt, CallOptions, Idempotency, OpenStream, Transport};
+use crate::wire::codec::{I64, U64};
+use crate::wire::maintenance as w;
+use crate::wire::paths;
+
+pub use crate::wire::maintenance::{AlarmAction, AlarmType};
+
+/// The Maintenance service of a [`Client`].
+#[derive(Debug, Clone)]
+pub struct MaintenanceClient {
+    transport: Transport,
+    /// Every call goes to this endpoint, when set.
+    endpoint: Option<Arc<Endpoint>>,
+}
+
+header_response! {
+    /// The answer to a defragmentation (no header on 3.4 and 3.5).
+    DefragmentResponse
+}
+header_response! {
+    /// The answer to a leader transfer (no header on 3.4 and 3.5).
+    MoveLeaderResponse
+}
+
+impl MaintenanceClient {
+    pub(crate) fn new(transport: Transport) -> Self {
+        MaintenanceClient {
+            transport,
+            endpoint: None,
+        }
+    }
+
+    /// The same service, with every call sent to `endpoint` (one of the client's or any other
+    /// member's client URL), without failover: status, defragment, hash and alarms are per
+    /// member.
+    ///
+    /// # Errors
+    /// [`Error::InvalidEndpoint`] for a URL that is not usable.
+    ///
+    /// # Examples
+    /// ```no_run
+    /// # async fn run(client: etcdgw::Client) -> etcdgw::Result<()> {
+    /// for member in client.member_list().await?.members() {
+    ///     for url in member.client_urls() {
+    ///         let status = client.maintenance_client().at(url)?.status().await?;
+    ///         println!("{url}: version {}, db {} bytes", status.version(), status.db_size());
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn at(&self, endpoint: impl AsRef<str>) -> Result<MaintenanceClient> {
+        Ok(MaintenanceClient {
+            transport: self.transport.clone(),
+            endpoint: Some(self.transport.endpoint(endpoint.as_ref())?),
+        })
+    }
+
+    fn options(&self, idempotency: Idempotency) -> CallOptions {
+        CallOptions {
+            endpoint: self.endpoint.clone(),
+            ..CallOptions::new(idempotency)
+        }
+    }
+
+    /// Lists, raises or clears alarms. With [`AlarmAction::Get`] and [`AlarmType::None`], lists
+    /// every active alarm.
+    pub async fn alarm(
+        &self,
+        alarm_action: AlarmAction,
+        alarm_type: AlarmType,
+        options: Option<AlarmOptions>,
+    ) -> Result<AlarmResponse> {
+        let request = w::AlarmRequest {
+            action: alarm_action,
+            member_id: U64(options.unwrap_or_default().member),
+            alarm: alarm_type,
+        };
+        let idempotency = match alarm_action {
+            AlarmAction::Get => Idempotency::Read,
+            _ => Idempotency::Write,
+        };
+        let reply: w::AlarmResponse = self
+            .transport
+            .call_with(paths::ALARM, &request, self.options(idempotency))
+            .await?;
+        Ok(AlarmResponse {
+            header: reply.header.map(ResponseHeader),
+            alarms: reply
+                .alarms
+                .into_iter()
+                .map(|a| AlarmMember {
+                    member_id: a.member_id.0,
+                    alarm: a.alarm,
+                })
+                .collect(),
+        })
+    }
+
+    /// The answering member's status: version, database size, raft state, leader.
+    pub async fn status(&self) -> Result<StatusResponse> {
+        let reply: w::StatusResponse = self
+            .transport
+            .call_with(paths::STATUS, &w::Empty {}, self.options(Idempotency::Read))
+            .await?;
+        let mut status = reply;
+        let header = std::mem::take(&mut status.header);
+        Ok(StatusResponse {
+            header: Some(ResponseHeader(header)),
+            status,
+        })
+    }
+
+    /// Defragments the answering member's database, giving freed space back to the file
+    /// system. It blocks the member while it runs.
+    pub async fn defragment(&self) -> Result<DefragmentResponse> {
+        let reply: w::MaybeHeaderResponse = self
+            .transport
+            .call_with(
+                paths::DEFRAGMENT,
+                &w::Empty {},
+                self.options(Idempotency::Write),
+            )
+            .await?;
+        Ok(DefragmentResponse::new(reply.header))
+    }
+
+    /// The hash of the answering member's whole backend (Hash, not HashKV).
+    pub async fn hash(&self) -> Result<HashResponse> {
+        let reply: w::HashResponse = self
+            .transport
+            .call_with(paths::HASH, &w::Empty {}, self.options(Idempotency::Read))
+            .await?;
+        Ok(HashResponse {
+            header: Some(ResponseHeader(reply.header)),
+            hash: reply.hash,
+        })
+    }
+
+    /// The hash of the key-value store up to `revision` (0: the latest).
+    ///
+    /// # Errors
+    /// [`Error::Unsupported`] on etcd 3.4 and 3.5.1, whose gateway cannot reach HashKV (see
+    /// the module docs).
+    pub async fn hash_kv(&self, revision: i64) -> Result<HashKvResponse> {
+        let request = w::HashKvRequest {
+            revision: I64(revision),
+        };
+        let reply: w::HashKvResponse = self
+            .transport
+            .call_with(paths::HASH_KV, &request, self.options(Idempotency::Read))
+            .await?;
+        Ok(HashKvResponse {
+            header: Some(ResponseHeader(reply.header)),
+            hash: reply.hash,
+            compact_revision: reply.compact_revision.0,
+            hash_revision: reply.hash_revision.0,
+        })
+    }
+
+    /// Streams a snapshot of the answering member's database. Read it with
+    /// [`SnapshotStreaming::message`], or write it all with [`SnapshotStreaming::save_to`],
+    /// which checks the SHA-256 etcd appends.
+    pub async fn snapshot(&self) -> Result<SnapshotStreaming> {
+        let stream = self
+            .transport
+            .open_stream(
+                paths::SNAPSHOT,
+                &w::Empty {},
+                self.options(Idempotency::Read),
+            )
+            .await?;
+        Ok(SnapshotStreaming {
+            stream,
+            idle_timeout: self.transport.request_timeout(),
+            done: false,
+        })
+    }
+
+    /// Moves the leadership to the member `target_id`. The request must reach the current
+    /// leader: it is found through status and the member list and sent there, so any
+    /// endpoint of the cluster will do.
+    ///
+    /// # Errors
+    /// [`NotLeader`](crate::ServerErrorKind::NotLeader) if leadership moved meanwhile;
+    /// [`Error::Timeout`] if the target cannot take over (the server waits until the deadline).
+    pub async fn move_leader(&self, target_id: u64) -> Result<MoveLeaderResponse> {
+        let leader_id = self.status().await?.leader();
+        let members = ClusterClient::new(self.transport.clone())
+            .member_list_with(None)
+            .await?;
+        let leader_url = members
+            .members()
+            .iter()
+            .find(|m| m.id() == leader_id)
+            .and_then(|m| m.client_urls().first())
+            .ok_or_else(|| {
+                Error::invalid(format!(
+                    "the leader (member {leader_id:x}) has no client URL"
+                ))
+            })?;
+        let at_leader = self.at(leader_url)?;
+        let request = w::MoveLeaderRequest {
+            target_id: U64(target_id),
+        };
+        let reply: w::MaybeHeaderResponse = at_leader
+            .transport
+            .call_with(
+                paths::MOVE_LEADER,
+                &request,
+                at_leader.options(Idempotency::Write),
+            )
+            .await?;
+        Ok(MoveLeaderResponse::new(reply.header))
+    }
+
+    /// Validates, starts or cancels a cluster downgrade (etcd 3.5 and later).
+    ///
+    /// # Errors
+    /// [`Error::Unsupported`] on etcd 3.4.
+    pub async fn downgrade(&self, options: DowngradeOptions) -> Result<DowngradeResponse> {
+        let (action, version) = match options {
+            DowngradeOptions::Validate(v) => (w::DowngradeAction::Validate, v),
+            DowngradeOptions::Enable(v) => (w::DowngradeAction::Enable, v),
+            DowngradeOptions::Cancel => (w::DowngradeAction::Cancel, String::new()),
+        };
+        let request = w::DowngradeRequest { action, version };
+        let reply: w::DowngradeResponse = self
+            .transport
+            .call_with(paths::DOWNGRADE, &request, self.options(Idempotency::Write))
+            .await?;
+        Ok(DowngradeResponse {
+            header: Some(ResponseHeader(reply.header)),
+            version: reply.version,
+        })
+    }
+}
+
+impl Client {
+    /// The Maintenance service, sharing this client's connections.
+    pub fn maintenance_client(&self) -> MaintenanceClient {
+        MaintenanceClient::new(self.transport.clone())
+    }
+
+    /// Lists, raises or clears alarms; see [`MaintenanceClient::alarm`].
+    pub async fn alarm(
+        &self,
+        alarm_action: AlarmAction,
+        alarm_type: AlarmType,
+        options: Option<AlarmOptions>,
+    ) -> Result<AlarmResponse> {
+        self.maintenance_client()
+            .alarm(alarm_action, alarm_type, options)
+            .await
+    }
+
+    /// A member's status; see [`MaintenanceClient::status`].
+    pub async fn status(&self) -> Result<StatusResponse> {
+        self.maintenance_client().status().await
+    }
+
+    /// Defragments a member; see [`MaintenanceClient::defragment`].
+    pub async fn defragment(&self) -> Result<DefragmentResponse> {
+        self.maintenance_client().defragment().await
+    }
+
+    /// A member's backend hash; see [`MaintenanceClient::hash`].
+    pub async fn hash(&self) -> Result<HashResponse> {
+        self.maintenance_client().hash().await
+    }
+
+    /// The key-value store's hash; see [`MaintenanceClient::hash_kv`].
+    pub async fn hash_kv(&self, revision: i64) -> Result<HashKvResponse> {
+        self.maintenance_client().hash_kv(revision).await
+    }
+
+    /// Streams a snapshot; see [`MaintenanceClient::snapshot`].
+    pub async fn snapshot(&self) -> Result<SnapshotStreaming> {
+        self.maintenance_client().snapshot().await
+    }
+
+    /// Moves the leadership; see [`MaintenanceClient::move_leader`].
+    pub async fn move_leader(&self, target_id: u64) -> Result<MoveLeaderResponse> {
+        self.maintenance_client().move_leader(target_id).await
+    }
+}
+
+/// Options for [`MaintenanceClient::alarm`].
+#[derive(Debug, Clone, Default)]
+pub struct AlarmOptions {
+    member: u64,
+}
+
+impl AlarmOptions {
+    /// Options for every member.
+    pub const fn new() -> Self {
+        AlarmOptions { member: 0 }
+    }
+
+    /// Aims the alarm request at one member (etcd-client's signature: it sets, it does not
+    /// return `Self`).
+    pub fn with_member(&mut self, member: u64) {
+        self.member = member;
+    }
+}
+
+/// What [`MaintenanceClient::downgrade`] does.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum DowngradeOptions {
+    /// Checks that the cluster can be downgraded to this version.
+    Validate(String),
+    /// Starts the downgrade to this version.
+    Enable(String),
+    /// Cancels the downgrade.
+    Cancel,
+}
+
+/// An active alarm.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlarmMember {
+    member_id: u64,
+    alarm: AlarmType,
+}
+
+impl AlarmMember {
+    /// The member that raised it.
+    pub fn member_id(&self) -> u64 {
+        self.member_id
+    }
+
+    /// Which alarm.
+    pub fn alarm(&self) -> AlarmType {
+        self.alarm
+    }
+}
+
+/// The answer to an alarm request: the active alarms (3.4 answers without a header).
+#[derive(Debug, Clone)]
+pub struct AlarmResponse {
+    header: Option<ResponseHeader>,
+    alarms: Vec<AlarmMember>,
+}
+
+impl AlarmResponse {
+    /// The response header, if the server sent one.
+    pub fn header(&self) -> Option<&ResponseHeader> {
+        self.header.as_ref()
+    }
+
+    /// The active alarms.
+    pub fn alarms(&self) -> &[AlarmMember] {
+        &self.alarms
+    }
+}
+
+/// A member's status.
+#[derive(Debug, Clone)]
+pub struct StatusResponse {
+    header: Option<ResponseHeader>,
+    status: w::StatusResponse,
+}
+
+impl StatusResponse {
+    /// The response header; its member id says who answered.
+    pub fn header(&self) -> Option<&ResponseHeader> {
+        self.header.as_ref()
+    }
+
+    /// The etcd version, e.g. `3.5.1`.
+    pub fn version(&self) -> &str {
+        &self.status.version
+    }
+
+    /// The database file's size, in bytes.
+    pub fn db_size(&self) -> i64 {
+        self.status.db_size.0
+    }
+
+    /// The leader's member id (0 when there is none: quorum is lost).
+    pub fn leader(&self) -> u64 {
+        self.status.leader.0
+    }
+
+    /// The raft log index.
+    pub fn raft_index(&self) -> u64 {
+        self.status.raft_index.0
+    }
+
+    /// The raft term.
+    pub fn raft_term(&self) -> u64 {
+        self.status.raft_term.0
+    }
+
+    /// The last raft index applied.
+    pub fn raft_applied_index(&self) -> u64 {
+        self.status.raft_applied_index.0
+    }
+
+    /// Errors the member reports (for instance a NOSPACE alarm).
+    pub fn errors(&self) -> &[String] {
+        &self.status.errors
+    }
+
+    /// The size of the database actually in use, in bytes (etcd-client's name for
+    /// `dbSizeInUse`).
+    pub fn raft_used_db_size(&self) -> i64 {
+        self.status.db_size_in_use.0
+    }
+
+    /// Whether the member is a learner.
+    pub fn is_learner(&self) -> bool {
+        self.status.is_learner
+    }
+
+    /// The storage version (etcd 3.6 and later; empty before).
+    pub fn storage_version(&self) -> &str {
+        &self.status.storage_version
+    }
+
+    /// The backend quota, in bytes (etcd 3.6 and later; 0 before).
+    pub fn db_size_quota(&self) -> i64 {
+        self.status.db_size_quota.0
+    }
+
+    /// The downgrade state (etcd 3.6 and later).
+    pub fn downgrade_info(&self) -> Option<DowngradeInfo> {
+        self.status.downgrade_info.as_ref().map(|d| DowngradeInfo {
+            enabled: d.enabled,
+            target_version: d.target_version.clone(),
+        })
+    }
+}
+
+/// Whether a downgrade is under way, and to which version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DowngradeInfo {
+    enabled: bool,
+    target_version: String,
+}
+
+impl DowngradeInfo {
+    /// Whether a downgrade is under way.
+    pub fn enabled(&self) -> bool {
+        self.enabled
+    }
+
+    /// The version it goes to.
+    pub fn target_version(&self) -> &str {
+        &self.target_version
+    }
+}
+
+/// The answer to a hash request.
+#[derive(Debug, Clone)]
+pub struct HashResponse {
+    header: Option<ResponseHeader>,
+    hash: u32,
+}
+
+impl HashResponse {
+    /// The response header.
+    pub fn header(&self) -> Option<&ResponseHeader> {
+        self.header.as_ref()
+    }
+
+    /// The hash of the member's backend.
+    pub fn hash(&self) -> u32 {
+        self.hash
+    }
+}
+
+/// The answer to a HashKV request.
+#[derive(Debug, Clone)]
+pub struct HashKvResponse {
+    header: Option<ResponseHeader>,
+    hash: u32,
+    compact_revision: i64,
+    hash_revision: i64,
+}
+
+impl HashKvResponse {
+    /// The response header.
+    pub fn header(&self) -> Option<&ResponseHeader> {
+        self.header.as_ref()
+    }
+
+    /// The hash of the key-value store.
+    pub fn hash(&self) -> u32 {
+        self.hash
+    }
+
+    /// The compaction revision when it was computed (etcd-client's name).
+    pub fn compact_version(&self) -> i64 {
+        self.compact_revision
+    }
+
+    /// The revision it was computed at (etcd 3.6 and later).
+    pub fn hash_revision(&self) -> i64 {
+        self.hash_revision
+    }
+}
+
+/// The answer to a downgrade request.
+#[derive(Debug, Clone)]
+pub struct DowngradeResponse {
+    header: Option<ResponseHeader>,
+    version: String,
+}
+
+impl DowngradeResponse {
+    /// The response header.
+    pub fn header(&self) -> Option<&ResponseHeader> {
+        self.header.as_ref()
+    }
+
+    /// The cluster version.
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+}
+
+/// One piece of a snapshot.
+#[derive(Debug, Clone)]
+pub struct SnapshotResponse {
+    remaining_bytes: u64,
+    blob: Vec<u8>,
+}
+
+impl SnapshotResponse {
+    /// How many bytes come after this piece (0 in the last one).
+    pub fn remaining_bytes(&self) -> u64 {
+        self.remaining_bytes
+    }
+
+    /// This piece's bytes.
+    pub fn blob(&self) -> &[u8] {
+        &self.blob
+    }
+}
+
+/// A snapshot as it streams in; see [`MaintenanceClient::snapshot`].
+pub struct SnapshotStreaming {
+    stream: OpenStream,
+    idle_timeout: Duration,
+    done: bool,
+}
+
+impl fmt::Debug for SnapshotStreaming {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SnapshotStreaming")
+            .field("endpoint", self.stream.endpoint())
+            .field("done", &self.done)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What [`SnapshotStreaming::save_to`] wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapshotInfo {
+    /// The bytes written, SHA-256 included.
+    pub size: u64,
+    /// The SHA-256 etcd appended, which matched the data.
+    pub sha256: [u8; 32],
+}
+
+impl SnapshotStreaming {
+    /// The next piece, `None` after the last (the 32-byte SHA-256 of everything before it).
+    /// Each piece must come within the client's request timeout of the one before. A stream
+    /// cut short is caught by [`save_to`](Self::save_to)'s hash check.
+    ///
+    /// # Errors
+    /// [`Error::Timeout`] if the member stalls; a transport error if the stream breaks.
+    pub async fn message(&mut self) -> Result<Option<SnapshotResponse>> {
+        if self.done {
+            return Ok(None);
+        }
+        let next = rt::timeout(self.idle_timeout, self.stream.next::<w::SnapshotResponse>())
+            .await
+            .map_err(|_| Error::Timeout {
+                tried: vec![self.stream.endpoint().clone()],
+                after: self.idle_timeout,
+                delivery: crate::error::Delivery::MaybeSent,
+            })??;
+        match next {
+            Some(piece) => Ok(Some(SnapshotResponse {
+                remaining_bytes: piece.remaining_bytes.0,
+                blob: piece.blob.0,
+            })),
+            // The end of the body is the end: both the last piece of data and the SHA-256
+            // after it come without `remaining_bytes`.
+            None => {
+                self.done = true;
+                Ok(None)
+            }
+        }
+    }
+
+    /// Writes the whole snapshot to `writer` and checks the SHA-256 etcd appends to it, so a
+    /// truncated or damaged snapshot is an error, not a file. The bytes written are exactly
+    /// what `etcdctl snapshot save` writes (the hash included), ready for `etcdutl snapshot
+    /// restore`.
+    ///
+    /// # Errors
+    /// As [`message`](Self::message); [`Error::Decode`] if the hash does not match;
+    /// [`Error::Io`] if writing fails.
+    pub async fn save_to<W: Write>(mut self, mut writer: W) -> Result<SnapshotInfo> {
+        let mut hasher = Sha256::new();
+        // The last 32 bytes seen so far: the hash, if the stream ends here.
+        let mut tail: Vec<u8> = Vec::with_capacity(64);
+        let mut size = 0u64;
+        while let Some(piece) = self.message().await? {
+            writer.write_all(piece.blob()).map_err(io_error)?;
+            size += piece.blob().len() as u64;
+            tail.extend_from_slice(piece.blob());
+            if tail.len() > 32 {
+                let cut = tail.len() - 32;
+                hasher.update(&tail[..cut]);
+                tail.drain(..cut);
+            }
+        }
+        writer.flush().map_err(io_error)?;
+        let computed: [u8; 32] = hasher.finalize().into();
+        if tail.as_slice() != computed {
+            return Err(Error::Decode {
+                endpoint: self.stream.endpoint().clone(),
+                status: 200,
+                reason: "the snapshot's SHA-256 does not match its data".into(),
+                body_head: String::new(),
+            });
+        }
+        Ok(SnapshotInfo {
+            size,
+            sha256: computed,
+        })
+    }
+
+    /// Writes the snapshot to a new file at `path` (see [`save_to`](Self::save_to)). On an
+    /// error the partial file is removed.
+    pub async fn save_to_file(self, path: impl AsRef<std::path::Path>) -> Result<SnapshotInfo> {
+        let path = path.as_ref();
+        let file = std::fs::File::create(path).map_err(io_error)?;
+        let result = self.save_to(std::io::BufWriter::new(file)).await;
+        if result.is_err() {
+            let _ = std::fs::remove_file(path);
+        }
+        result
+    }
+}
+
+fn io_error(source: std::io::Error) -> Error {
+    Error::Io { source }
+}

@@ -1,0 +1,156 @@
+//! The auth token: fetched on first use, attached to every request as the raw `Authorization`
+//! header (no `Bearer `: GATEWAY.md 6), and fetched again, once, when the server says it is
+//! invalid or expired or that the auth store moved on. Concurrent requests that find the token
+//! stale share one re-authentication.
+//!
+//! The password and the token live here and in the one request that carries each; `Debug`
+//! shows neither, and no error carries them.
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::error::{Error, ServerErrorKind};
+
+/// A user name and password.
+#[derive(Clone)]
+pub(crate) struct Credentials {
+    pub(crate) name: String,
+    pub(crate) password: String,
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials")
+            .field("name", &self.name)
+            .field("password", &"<redacted>")
+            .finish()
+    }
+}
+
+/// The token state a client and its clones share.
+pub(crate) struct Auth {
+    credentials: Mutex<Option<Credentials>>,
+    token: Mutex<Option<Arc<str>>>,
+    /// Held while authenticating, so that one request does it for all.
+    pub(crate) refreshing: tokio::sync::Mutex<()>,
+    refreshes: AtomicU64,
+    pub(crate) auto_refresh: bool,
+}
+
+impl fmt::Debug for Auth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Auth")
+            .field("user", &self.credentials().map(|c| c.name))
+            .field("token", &self.token().map(|_| "<redacted>"))
+            .field("refreshes", &self.refreshes())
+            .finish()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Auth {
+    pub(crate) fn new(credentials: Option<Credentials>, auto_refresh: bool) -> Self {
+        Auth {
+            credentials: Mutex::new(credentials),
+            token: Mutex::new(None),
+            refreshing: tokio::sync::Mutex::new(()),
+            refreshes: AtomicU64::new(0),
+            auto_refresh,
+        }
+    }
+
+    pub(crate) fn credentials(&self) -> Option<Credentials> {
+        lock(&self.credentials).clone()
+    }
+
+    pub(crate) fn set_credentials(&self, credentials: Option<Credentials>) {
+        *lock(&self.credentials) = credentials;
+        *lock(&self.token) = None;
+    }
+
+    pub(crate) fn token(&self) -> Option<Arc<str>> {
+        lock(&self.token).clone()
+    }
+
+    /// Stores a new token (or none, when the server says auth is off).
+    pub(crate) fn set_token(&self, token: Option<Arc<str>>) {
+        if token.is_some() {
+            self.refreshes.fetch_add(1, Ordering::Relaxed);
+        }
+        *lock(&self.token) = token;
+    }
+
+    /// How many times a token was fetched.
+    pub(crate) fn refreshes(&self) -> u64 {
+        self.refreshes.load(Ordering::Relaxed)
+    }
+
+    /// Whether `current` differs from the token a failed request used, i.e. another request
+    /// already fetched a new one.
+    pub(crate) fn changed_since(current: &Option<Arc<str>>, used: Option<&Arc<str>>) -> bool {
+        match (current, used) {
+            (Some(now), Some(then)) => !Arc::ptr_eq(now, then),
+            (Some(_), None) => true,
+            (None, _) => false,
+        }
+    }
+}
+
+/// Whether an error means the token must be fetched again: invalid or expired (also after a
+/// member restart, which forgets simple tokens), or issued before the auth store changed.
+pub(crate) fn is_stale_token(err: &Error) -> bool {
+    matches!(
+        err.server_kind(),
+        Some(ServerErrorKind::InvalidAuthToken | ServerErrorKind::AuthOldRevision)
+    )
+}
+
+/// Whether a watch refused at creation may have been refused for a stale token: 3.4 says so,
+/// 3.5 reports an expired token as "permission denied" (GATEWAY.md pitfall 13).
+pub(crate) fn is_auth_cancel(reason: &str) -> bool {
+    [
+        "invalid auth token",
+        "permission denied",
+        "user name is empty",
+        "revision of auth store is old",
+    ]
+    .iter()
+    .any(|m| reason.contains(m))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_stay_out_of_debug() {
+        let auth = Auth::new(
+            Some(Credentials {
+                name: "root".into(),
+                password: "hunter2".into(),
+            }),
+            true,
+        );
+        auth.set_token(Some(Arc::from("tok.123")));
+        let text = format!("{auth:?}");
+        assert!(
+            text.contains("root") && !text.contains("hunter2") && !text.contains("tok.123"),
+            "{text}"
+        );
+        assert_eq!(auth.refreshes(), 1);
+    }
+
+    #[test]
+    fn a_token_fetched_meanwhile_is_recognised() {
+        let a: Arc<str> = Arc::from("a");
+        let b: Arc<str> = Arc::from("a");
+        assert!(!Auth::changed_since(&Some(a.clone()), Some(&a)));
+        assert!(Auth::changed_since(&Some(b), Some(&a)));
+        assert!(Auth::changed_since(&Some(a.clone()), None));
+        assert!(!Auth::changed_since(&None, Some(&a)));
+    }
+}
