@@ -86,12 +86,73 @@ impl Client {
             })
             .collect::<Result<Vec<_>>>()?;
         let transport = Transport::new(endpoints, config)?;
-        Ok(Client { transport })
+        let client = Client { transport };
+        if let Some(interval) = options.auto_sync_interval {
+            client.start_auto_sync(interval);
+        }
+        Ok(client)
     }
 
     /// The client's endpoints, in order.
     pub fn endpoints(&self) -> Vec<Url> {
         self.transport.endpoint_urls()
+    }
+
+    /// Each endpoint with whether it is in rotation: false while it is skipped as down (it is
+    /// probed in the background and comes back as soon as it answers).
+    pub fn endpoint_health(&self) -> Vec<(Url, bool)> {
+        self.transport.endpoint_health()
+    }
+
+    /// Adds an endpoint (as etcd-client's).
+    ///
+    /// # Errors
+    /// [`Error::InvalidEndpoint`] naming it if it is not a usable URL.
+    pub async fn add_endpoint<E: AsRef<str>>(&self, endpoint: E) -> Result<()> {
+        self.transport.add_endpoint(endpoint.as_ref())
+    }
+
+    /// Removes an endpoint (as etcd-client's); an endpoint not in the list is ignored.
+    ///
+    /// # Errors
+    /// [`Error::InvalidEndpoint`] if it is not a usable URL; [`Error::InvalidArgument`] for the
+    /// last endpoint.
+    pub async fn remove_endpoint<E: AsRef<str>>(&self, endpoint: E) -> Result<()> {
+        self.transport
+            .remove_endpoint(endpoint.as_ref())
+            .map(|_| ())
+    }
+
+    /// Replaces the endpoints with the client URLs the cluster advertises (its started voting
+    /// members; learners cannot serve linearizable requests), as Go's `Sync` does, and returns
+    /// the new list.
+    ///
+    /// # Errors
+    /// The member list's errors; [`Error::InvalidArgument`] if no member advertises a client
+    /// URL.
+    pub async fn sync_endpoints(&self) -> Result<Vec<Url>> {
+        let members = self.member_list().await?;
+        let urls: Vec<String> = members
+            .members()
+            .iter()
+            .filter(|m| !m.name().is_empty() && !m.is_learner())
+            .flat_map(|m| m.client_urls().iter().cloned())
+            .collect();
+        self.transport.replace_endpoints(&urls)
+    }
+
+    fn start_auto_sync(&self, interval: Duration) {
+        let weak = self.transport.downgrade();
+        rt::try_spawn(async move {
+            loop {
+                rt::sleep(interval).await;
+                let Some(transport) = weak.upgrade() else {
+                    return;
+                };
+                // A failed sync keeps the list as it is; the next one tries again.
+                let _ = Client { transport }.sync_endpoints().await;
+            }
+        });
     }
 
     /// Authenticates again with the stored user and password, or drops the token if there
@@ -142,6 +203,7 @@ pub struct ConnectOptions {
     tcp_keepalive: Option<Duration>,
     require_leader: bool,
     max_message_size: usize,
+    auto_sync_interval: Option<Duration>,
 }
 
 impl Default for ConnectOptions {
@@ -165,6 +227,7 @@ impl fmt::Debug for ConnectOptions {
             .field("tcp_keepalive", &self.tcp_keepalive)
             .field("require_leader", &self.require_leader)
             .field("max_message_size", &self.max_message_size)
+            .field("auto_sync_interval", &self.auto_sync_interval)
             .finish()
     }
 }
@@ -174,6 +237,9 @@ impl fmt::Debug for ConnectOptions {
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// The TCP (and TLS) connect deadline when none is set.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long a request may go without an answer before its member is checked, and how long
+/// the check waits, when not set with [`ConnectOptions::with_keep_alive`].
+const DEFAULT_LIVENESS: (Duration, Duration) = (Duration::from_secs(3), Duration::from_secs(2));
 /// The largest stream message accepted when none is set.
 pub const DEFAULT_MAX_MESSAGE_SIZE: usize = crate::transport::stream::DEFAULT_MAX_MESSAGE;
 
@@ -192,6 +258,7 @@ impl ConnectOptions {
             tcp_keepalive: None,
             require_leader: false,
             max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
+            auto_sync_interval: None,
         }
     }
 
@@ -234,10 +301,20 @@ impl ConnectOptions {
         self
     }
 
-    /// HTTP/2 keep-alive pings every `interval`, the connection dropped if one is not answered
-    /// within `timeout`. Applies to TLS endpoints (plain-text endpoints speak HTTP/1.1).
+    /// How a silent member is found: a request (or a watch) without an answer for `interval`
+    /// makes the client check that the member still answers at all (`GET /version`); no
+    /// answer within `timeout`, and the member is given up on and the request or watch moves
+    /// to another endpoint. Over TLS (HTTP/2) the same values drive keep-alive pings. The
+    /// default is a 3 s interval and a 2 s timeout.
     pub const fn with_keep_alive(mut self, interval: Duration, timeout: Duration) -> Self {
         self.keep_alive = Some((interval, timeout));
+        self
+    }
+
+    /// Replaces the endpoints with the cluster's advertised client URLs every `interval`
+    /// (see [`Client::sync_endpoints`]).
+    pub const fn with_auto_sync_interval(mut self, interval: Duration) -> Self {
+        self.auto_sync_interval = Some(interval);
         self
     }
 
@@ -275,6 +352,7 @@ impl ConnectOptions {
             request_timeout: self.timeout,
             require_leader: self.require_leader,
             max_message_size: self.max_message_size,
+            liveness: self.keep_alive.unwrap_or(DEFAULT_LIVENESS),
             credentials: self.user.clone(),
             auto_token_refresh: self.auto_token_refresh,
             http: rt::NativeHttpSettings {

@@ -71,6 +71,25 @@ pub enum Error {
         /// The gateway path it does not serve.
         path: String,
     },
+    /// After a failover, a member answered a read at a revision older than one this client
+    /// already saw from another member: it lags behind, and its answer would go back in time.
+    StaleRevision {
+        /// The endpoint that answered.
+        endpoint: Url,
+        /// The highest revision seen before.
+        seen: i64,
+        /// The revision of the refused answer.
+        got: i64,
+    },
+    /// An endpoint answered for another cluster than the one this client talks to.
+    ClusterMismatch {
+        /// The endpoint that answered.
+        endpoint: Url,
+        /// The cluster id seen first.
+        expected: u64,
+        /// The cluster id of this answer.
+        got: u64,
+    },
     /// A stream message larger than the configured maximum.
     MessageTooLarge {
         /// The endpoint that sent it.
@@ -168,7 +187,9 @@ impl Error {
                 *delivery == Delivery::MaybeSent
             }
             Error::Server(e) => e.is_outcome_unknown(),
-            Error::Decode { .. } | Error::MessageTooLarge { .. } => true,
+            Error::Decode { .. }
+            | Error::MessageTooLarge { .. }
+            | Error::ClusterMismatch { .. } => true,
             _ => false,
         }
     }
@@ -218,6 +239,14 @@ impl fmt::Display for Error {
             Error::Unsupported { endpoint, path } => {
                 write!(f, "{endpoint} does not serve {path}: this etcd version's gateway lacks the call")
             }
+            Error::StaleRevision { endpoint, seen, got } => write!(
+                f,
+                "{endpoint} answered at revision {got}, older than revision {seen} already seen: it lags behind"
+            ),
+            Error::ClusterMismatch { endpoint, expected, got } => write!(
+                f,
+                "{endpoint} belongs to cluster {got:x}, not to cluster {expected:x} this client talks to"
+            ),
             Error::MessageTooLarge { endpoint, limit } => {
                 write!(f, "{endpoint} sent a stream message larger than the {limit} byte limit")
             }

@@ -511,7 +511,12 @@ impl ObserveState {
             let Some(stream) = self.open.as_mut() else {
                 continue;
             };
-            match stream.next::<w::LeaderResponse>().await {
+            let endpoint = stream.endpoint_handle();
+            match self
+                .transport
+                .watched(&endpoint, stream.next::<w::LeaderResponse>())
+                .await
+            {
                 Ok(Some(answer)) => {
                     self.established = true;
                     self.failures = 0;
@@ -531,15 +536,15 @@ impl ObserveState {
                     self.failures = self.failures.saturating_add(1);
                 }
                 Ok(None) => {
-                    let endpoint = stream.endpoint().clone();
                     return self.fail(Error::Decode {
-                        endpoint,
+                        endpoint: endpoint.url().clone(),
                         status: 200,
                         reason: "the observe stream ended before its first answer".into(),
                         body_head: String::new(),
                     });
                 }
                 Err(err) if self.established && Self::is_transient(&err) => {
+                    self.transport.endpoint_failed(&endpoint, &err);
                     self.open = None;
                     self.failures = self.failures.saturating_add(1);
                 }

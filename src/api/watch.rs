@@ -41,7 +41,7 @@ use super::namespace::Namespace;
 use super::{KeyRange, KeyValue, ResponseHeader};
 use crate::client::Client;
 use crate::error::{Code, Error, Result, ServerErrorKind};
-use crate::transport::{auth, retry, rt, CallOptions, Idempotency, OpenStream, Transport};
+use crate::transport::{auth, event, retry, rt, CallOptions, Idempotency, OpenStream, Transport};
 use crate::wire::codec::{B64, I64};
 use crate::wire::paths;
 use crate::wire::watch as w;
@@ -873,16 +873,21 @@ impl WatchTask {
             let Some(stream) = self.open.as_mut() else {
                 continue;
             };
-            let answer = match stream.next::<w::WatchResponse>().await {
+            // A member that stops answering (stopped, cut off) is found by the liveness check.
+            let endpoint = stream.endpoint_handle();
+            let answer = match self
+                .transport
+                .watched(&endpoint, stream.next::<w::WatchResponse>())
+                .await
+            {
                 Ok(Some(answer)) => answer,
                 Ok(None) => {
                     // A watch body never ends by itself: the member went away. Resume.
-                    let endpoint = stream.endpoint().clone();
                     self.open = None;
                     self.failures = self.failures.saturating_add(1);
                     if !self.established {
                         return self.fail(Error::Decode {
-                            endpoint,
+                            endpoint: endpoint.url().clone(),
                             status: 200,
                             reason: "the watch stream ended before the watch was created".into(),
                             body_head: String::new(),
@@ -891,6 +896,15 @@ impl WatchTask {
                     continue;
                 }
                 Err(err) if self.established && Self::is_transient(&err) => {
+                    // Resume elsewhere: this member broke the stream or stopped answering.
+                    self.transport.endpoint_failed(&endpoint, &err);
+                    event!(
+                        info,
+                        "watch {} resumes from revision {}: {}",
+                        self.id,
+                        self.next_revision,
+                        err
+                    );
                     self.open = None;
                     self.failures = self.failures.saturating_add(1);
                     continue;

@@ -1,8 +1,10 @@
-//! The endpoint list: validated URLs, the one requests go to, and which failed recently.
+//! The endpoint list: validated URLs, the one requests go to, and which are down.
 //!
 //! Requests stick to one endpoint (like a pinned gRPC channel) so that a caller sees one
-//! member's view of the revisions; an endpoint that fails is skipped for a while (longer after
-//! each failure in a row) and the next healthy one takes over.
+//! member's view of the revisions; an endpoint that fails is skipped (longer after each
+//! failure in a row, up to 30 s) and the next healthy one takes over. While an endpoint is
+//! down, the transport probes it in the background and brings it back as soon as it answers,
+//! so requests do not pay for finding out again.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -86,6 +88,22 @@ struct Entry {
     endpoint: Arc<Endpoint>,
     failures: u32,
     skip_until: Option<Instant>,
+    /// A background probe is running for it.
+    probing: bool,
+    /// When it last answered (a request or a liveness probe).
+    last_alive: Option<Instant>,
+}
+
+impl Entry {
+    fn new(endpoint: Arc<Endpoint>) -> Self {
+        Entry {
+            endpoint,
+            failures: 0,
+            skip_until: None,
+            probing: false,
+            last_alive: None,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -103,19 +121,23 @@ pub(crate) struct Endpoints {
 const FIRST_SKIP: Duration = Duration::from_secs(1);
 const LONGEST_SKIP: Duration = Duration::from_secs(30);
 
+/// What a failure report changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Failure {
+    /// The endpoint was healthy before (so this is news).
+    pub(crate) newly_down: bool,
+    /// A background probe should start (none is running yet).
+    pub(crate) start_probe: bool,
+}
+
 impl Endpoints {
     pub(crate) fn new(endpoints: Vec<Endpoint>) -> Self {
-        let entries = endpoints
-            .into_iter()
-            .map(|e| Entry {
-                endpoint: Arc::new(e),
-                failures: 0,
-                skip_until: None,
-            })
-            .collect();
         Endpoints {
             state: Mutex::new(State {
-                entries,
+                entries: endpoints
+                    .into_iter()
+                    .map(|e| Entry::new(Arc::new(e)))
+                    .collect(),
                 current: 0,
             }),
         }
@@ -148,36 +170,99 @@ impl Endpoints {
         Some(state.entries[chosen].endpoint.clone())
     }
 
-    /// Notes that `endpoint` failed at the connection level: it is skipped for a while.
-    pub(crate) fn report_failure(&self, endpoint: &Arc<Endpoint>) {
-        let mut state = self.lock();
-        let n = state.entries.len();
-        if let Some(i) = state
+    fn position(state: &State, endpoint: &Endpoint) -> Option<usize> {
+        state
             .entries
             .iter()
-            .position(|e| Arc::ptr_eq(&e.endpoint, endpoint))
-        {
-            let entry = &mut state.entries[i];
-            entry.failures = entry.failures.saturating_add(1);
-            let factor = 1u32 << entry.failures.saturating_sub(1).min(5);
-            entry.skip_until = Some(Instant::now() + (FIRST_SKIP * factor).min(LONGEST_SKIP));
-            if state.current == i && n > 1 {
-                state.current = (i + 1) % n;
-            }
+            .position(|e| std::ptr::eq(Arc::as_ptr(&e.endpoint), endpoint))
+    }
+
+    /// Notes that `endpoint` failed at the connection level: it is skipped for a while, and
+    /// the caller is told whether to start probing it.
+    pub(crate) fn report_failure(&self, endpoint: &Endpoint) -> Failure {
+        let mut state = self.lock();
+        let n = state.entries.len();
+        let Some(i) = Self::position(&state, endpoint) else {
+            return Failure {
+                newly_down: false,
+                start_probe: false,
+            };
+        };
+        let entry = &mut state.entries[i];
+        let newly_down = entry.failures == 0;
+        entry.failures = entry.failures.saturating_add(1);
+        let factor = 1u32 << entry.failures.saturating_sub(1).min(5);
+        entry.skip_until = Some(Instant::now() + (FIRST_SKIP * factor).min(LONGEST_SKIP));
+        let start_probe = !entry.probing;
+        entry.probing = true;
+        if state.current == i && n > 1 {
+            state.current = (i + 1) % n;
+        }
+        Failure {
+            newly_down,
+            start_probe,
         }
     }
 
-    /// Notes that `endpoint` answered.
-    pub(crate) fn report_success(&self, endpoint: &Arc<Endpoint>) {
+    /// Keeps a probed endpoint skipped while its probes fail.
+    pub(crate) fn still_down(&self, endpoint: &Endpoint) {
         let mut state = self.lock();
-        if let Some(entry) = state
-            .entries
-            .iter_mut()
-            .find(|e| Arc::ptr_eq(&e.endpoint, endpoint))
-        {
-            entry.failures = 0;
-            entry.skip_until = None;
+        if let Some(i) = Self::position(&state, endpoint) {
+            let entry = &mut state.entries[i];
+            let factor = 1u32 << entry.failures.saturating_sub(1).min(5);
+            entry.skip_until = Some(Instant::now() + (FIRST_SKIP * factor).min(LONGEST_SKIP));
         }
+    }
+
+    /// The background probe of `endpoint` is over (it answered, or left the list).
+    pub(crate) fn probe_done(&self, endpoint: &Endpoint) {
+        let mut state = self.lock();
+        if let Some(i) = Self::position(&state, endpoint) {
+            state.entries[i].probing = false;
+        }
+    }
+
+    /// Notes that `endpoint` answered; returns whether it was down before.
+    pub(crate) fn report_success(&self, endpoint: &Endpoint) -> bool {
+        let mut state = self.lock();
+        match Self::position(&state, endpoint) {
+            Some(i) => {
+                let entry = &mut state.entries[i];
+                let was_down = entry.failures > 0;
+                entry.failures = 0;
+                entry.skip_until = None;
+                entry.last_alive = Some(Instant::now());
+                was_down
+            }
+            None => false,
+        }
+    }
+
+    /// Notes that `endpoint` answered a liveness probe.
+    pub(crate) fn report_alive(&self, endpoint: &Endpoint) {
+        let mut state = self.lock();
+        if let Some(i) = Self::position(&state, endpoint) {
+            state.entries[i].last_alive = Some(Instant::now());
+        }
+    }
+
+    /// Whether `endpoint` answered within `within` (so a liveness probe can be spared).
+    pub(crate) fn answered_within(&self, endpoint: &Endpoint, within: Duration) -> bool {
+        let state = self.lock();
+        Self::position(&state, endpoint)
+            .and_then(|i| state.entries[i].last_alive)
+            .is_some_and(|t| t.elapsed() < within)
+    }
+
+    /// Whether `endpoint` ever answered (a request or a liveness probe).
+    pub(crate) fn verified(&self, endpoint: &Endpoint) -> bool {
+        let state = self.lock();
+        Self::position(&state, endpoint).is_some_and(|i| state.entries[i].last_alive.is_some())
+    }
+
+    /// Whether `endpoint` is still one of the list's.
+    pub(crate) fn contains(&self, endpoint: &Endpoint) -> bool {
+        Self::position(&self.lock(), endpoint).is_some()
     }
 
     /// How many endpoints there are.
@@ -192,6 +277,68 @@ impl Endpoints {
             .iter()
             .map(|e| e.endpoint.url().clone())
             .collect()
+    }
+
+    /// The endpoints' URLs with whether each is being skipped as down.
+    pub(crate) fn health(&self) -> Vec<(Url, bool)> {
+        let now = Instant::now();
+        self.lock()
+            .entries
+            .iter()
+            .map(|e| {
+                (
+                    e.endpoint.url().clone(),
+                    e.skip_until.is_none_or(|t| t <= now),
+                )
+            })
+            .collect()
+    }
+
+    /// Adds an endpoint (a URL already in the list is not added twice).
+    pub(crate) fn add(&self, endpoint: Endpoint) -> bool {
+        let mut state = self.lock();
+        if state
+            .entries
+            .iter()
+            .any(|e| e.endpoint.url() == endpoint.url())
+        {
+            return false;
+        }
+        state.entries.push(Entry::new(Arc::new(endpoint)));
+        true
+    }
+
+    /// Removes the endpoint with this URL; returns whether there was one.
+    pub(crate) fn remove(&self, url: &Url) -> bool {
+        let mut state = self.lock();
+        let before = state.entries.len();
+        state.entries.retain(|e| e.endpoint.url() != url);
+        let n = state.entries.len();
+        if n > 0 {
+            state.current %= n;
+        } else {
+            state.current = 0;
+        }
+        n != before
+    }
+
+    /// Replaces the list, keeping what is known of the endpoints that stay.
+    pub(crate) fn replace(&self, endpoints: Vec<Endpoint>) {
+        let mut state = self.lock();
+        let current_url = state
+            .entries
+            .get(state.current)
+            .map(|e| e.endpoint.url().clone());
+        let mut old = std::mem::take(&mut state.entries);
+        for endpoint in endpoints {
+            match old.iter().position(|e| e.endpoint.url() == endpoint.url()) {
+                Some(i) => state.entries.push(old.swap_remove(i)),
+                None => state.entries.push(Entry::new(Arc::new(endpoint))),
+            }
+        }
+        state.current = current_url
+            .and_then(|u| state.entries.iter().position(|e| *e.endpoint.url() == u))
+            .unwrap_or(0);
     }
 }
 
@@ -257,21 +404,57 @@ mod tests {
         }
     }
 
+    fn list(names: &[&str]) -> Endpoints {
+        Endpoints::new(
+            names
+                .iter()
+                .map(|n| Endpoint::parse(n, "http").unwrap())
+                .collect(),
+        )
+    }
+
     #[test]
     fn a_failed_endpoint_is_skipped_until_all_have_failed() {
-        let list = Endpoints::new(vec![
-            Endpoint::parse("a:1", "http").unwrap(),
-            Endpoint::parse("b:1", "http").unwrap(),
-        ]);
+        let list = list(&["a:1", "b:1"]);
         let a = list.pick().unwrap();
         assert_eq!(a.url().host_str(), Some("a"));
-        list.report_failure(&a);
+        let failure = list.report_failure(&a);
+        assert!(failure.newly_down && failure.start_probe);
+        assert!(!list.report_failure(&a).start_probe, "one probe at a time");
         let b = list.pick().unwrap();
         assert_eq!(b.url().host_str(), Some("b"));
         list.report_failure(&b);
-        // Both skipped: the one whose skip ends first (a) comes back.
-        assert_eq!(list.pick().unwrap().url().host_str(), Some("a"));
-        list.report_success(&b);
+        // Both skipped: the one whose skip ends first (b, failed once) comes back.
         assert_eq!(list.pick().unwrap().url().host_str(), Some("b"));
+        assert!(list.report_success(&a), "a was down");
+        assert_eq!(list.pick().unwrap().url().host_str(), Some("a"));
+        assert!(list
+            .health()
+            .iter()
+            .any(|(u, up)| u.host_str() == Some("b") && !up));
+    }
+
+    #[test]
+    fn the_list_can_change_keeping_what_is_known() {
+        let list = list(&["a:1", "b:1"]);
+        assert!(list.add(Endpoint::parse("c:1", "http").unwrap()));
+        assert!(
+            !list.add(Endpoint::parse("http://c:1", "http").unwrap()),
+            "no duplicates"
+        );
+        assert_eq!(list.len(), 3);
+        assert!(list.remove(&Url::parse("http://a:1").unwrap()));
+        assert!(!list.remove(&Url::parse("http://a:1").unwrap()));
+        let b = list.pick().unwrap();
+        assert_eq!(b.url().host_str(), Some("b"));
+        list.report_failure(&b);
+        list.replace(vec![
+            Endpoint::parse("b:1", "http").unwrap(),
+            Endpoint::parse("d:1", "http").unwrap(),
+        ]);
+        let health = list.health();
+        assert_eq!(health.len(), 2);
+        assert!(!health[0].1, "b stays known as down");
+        assert!(health[1].1);
     }
 }

@@ -6,14 +6,32 @@
 //! their `code` and `message`, never by HTTP status, which differs between 3.4 and 3.5), and
 //! retries what [`retry::verdict`] allows on the next endpoint, within the same deadline.
 
+/// A `tracing` event under the target `etcdgw` with feature `tracing`; nothing without it.
+/// Messages name endpoints, paths and error kinds, never keys, values, passwords or tokens.
+macro_rules! event {
+    ($level:ident, $($arg:tt)+) => {{
+        #[cfg(feature = "tracing")]
+        tracing::$level!(target: "etcdgw", $($arg)+);
+        #[cfg(not(feature = "tracing"))]
+        let _ = || {
+            let _ = format_args!($($arg)+);
+        };
+    }};
+}
+pub(crate) use event;
+
 pub(crate) mod auth;
 pub(crate) mod endpoints;
 pub(crate) mod retry;
 pub(crate) mod rt;
 pub(crate) mod stream;
 
+#[cfg(test)]
+mod proptests;
+
 use std::fmt;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -44,6 +62,9 @@ pub(crate) struct TransportConfig {
     pub(crate) request_timeout: Duration,
     pub(crate) require_leader: bool,
     pub(crate) max_message_size: usize,
+    /// How long a request may go without an answer before its endpoint is probed, and how
+    /// long the probe waits.
+    pub(crate) liveness: (Duration, Duration),
     pub(crate) credentials: Option<Credentials>,
     pub(crate) auto_token_refresh: bool,
     pub(crate) http: rt::NativeHttpSettings,
@@ -86,6 +107,40 @@ struct Inner {
     endpoints: Endpoints,
     auth: Auth,
     config: TransportConfig,
+    /// The cluster the answers come from (0 until the first).
+    cluster_id: AtomicU64,
+    /// The highest revision seen, and which endpoint (by address) answered it.
+    seen: Mutex<(i64, usize)>,
+}
+
+/// A transport handle that lets the transport go when the last client does.
+#[derive(Clone)]
+pub(crate) struct WeakTransport(std::sync::Weak<Inner>);
+
+impl WeakTransport {
+    pub(crate) fn upgrade(&self) -> Option<Transport> {
+        self.0.upgrade().map(|inner| Transport { inner })
+    }
+}
+
+/// How often a down endpoint is probed in the background.
+const PROBE_INTERVAL: Duration = Duration::from_secs(1);
+
+/// After attempts that may have reached a server, a final "not sent" does not mean "not
+/// applied": say "maybe sent".
+fn upgrade_delivery(err: Error, maybe_sent: bool) -> Error {
+    match err {
+        Error::Transport {
+            endpoint,
+            delivery: Delivery::NotSent,
+            source,
+        } if maybe_sent => Error::Transport {
+            endpoint,
+            delivery: Delivery::MaybeSent,
+            source,
+        },
+        other => other,
+    }
 }
 
 impl fmt::Debug for Transport {
@@ -111,6 +166,8 @@ impl Transport {
                 endpoints: Endpoints::new(endpoints),
                 auth: Auth::new(config.credentials.clone(), config.auto_token_refresh),
                 config,
+                cluster_id: AtomicU64::new(0),
+                seen: Mutex::new((0, 0)),
             }),
         })
     }
@@ -123,6 +180,47 @@ impl Transport {
     /// Parses an endpoint as the client's own are parsed (for calls aimed at one member).
     pub(crate) fn endpoint(&self, raw: &str) -> Result<Arc<Endpoint>> {
         Endpoint::parse(raw, self.inner.config.http.default_scheme()).map(Arc::new)
+    }
+
+    /// Adds an endpoint to the list.
+    pub(crate) fn add_endpoint(&self, raw: &str) -> Result<()> {
+        let endpoint = Endpoint::parse(raw, self.inner.config.http.default_scheme())?;
+        self.inner.endpoints.add(endpoint);
+        Ok(())
+    }
+
+    /// Removes an endpoint from the list; returns whether it was there.
+    pub(crate) fn remove_endpoint(&self, raw: &str) -> Result<bool> {
+        let endpoint = Endpoint::parse(raw, self.inner.config.http.default_scheme())?;
+        if self.inner.endpoints.len() == 1 && self.inner.endpoints.urls()[0] == *endpoint.url() {
+            return Err(Error::invalid("cannot remove the last endpoint"));
+        }
+        Ok(self.inner.endpoints.remove(endpoint.url()))
+    }
+
+    /// Replaces the endpoint list (keeping what is known of the endpoints that stay).
+    pub(crate) fn replace_endpoints(&self, raws: &[String]) -> Result<Vec<Url>> {
+        let scheme = self.inner.config.http.default_scheme();
+        let endpoints = raws
+            .iter()
+            .map(|r| Endpoint::parse(r, scheme))
+            .collect::<Result<Vec<_>>>()?;
+        if endpoints.is_empty() {
+            return Err(Error::invalid("no endpoints to replace the list with"));
+        }
+        self.inner.endpoints.replace(endpoints);
+        event!(info, "endpoints are now {:?}", self.inner.endpoints.urls());
+        Ok(self.inner.endpoints.urls())
+    }
+
+    /// Each endpoint with whether it is in rotation (false while it is skipped as down).
+    pub(crate) fn endpoint_health(&self) -> Vec<(Url, bool)> {
+        self.inner.endpoints.health()
+    }
+
+    /// A handle that does not keep the transport alive (for background tasks).
+    pub(crate) fn downgrade(&self) -> WeakTransport {
+        WeakTransport(Arc::downgrade(&self.inner))
     }
 
     /// The client's default request deadline.
@@ -144,7 +242,7 @@ impl Transport {
     ) -> Result<Resp>
     where
         Req: Serialize + ?Sized,
-        Resp: DeserializeOwned,
+        Resp: DeserializeOwned + wire::Answer,
     {
         self.call_with(path, request, CallOptions::new(idempotency))
             .await
@@ -159,12 +257,19 @@ impl Transport {
     ) -> Result<Resp>
     where
         Req: Serialize + ?Sized,
-        Resp: DeserializeOwned,
+        Resp: DeserializeOwned + wire::Answer,
     {
         let body = encode(request)?;
         let (resp, _) = self
             .with_retries(&options, |endpoint, remaining, token| {
-                self.attempt::<Resp>(endpoint, path, body.clone(), remaining, token)
+                self.attempt::<Resp>(
+                    endpoint,
+                    path,
+                    body.clone(),
+                    remaining,
+                    token,
+                    options.idempotency,
+                )
             })
             .await?;
         Ok(resp)
@@ -180,12 +285,19 @@ impl Transport {
     ) -> Result<(Resp, Url)>
     where
         Req: Serialize + ?Sized,
-        Resp: DeserializeOwned,
+        Resp: DeserializeOwned + wire::Answer,
     {
         let body = encode(request)?;
         let (resp, endpoint) = self
             .with_retries(&options, |endpoint, remaining, token| {
-                self.attempt::<Resp>(endpoint, path, body.clone(), remaining, token)
+                self.attempt::<Resp>(
+                    endpoint,
+                    path,
+                    body.clone(),
+                    remaining,
+                    token,
+                    options.idempotency,
+                )
             })
             .await?;
         Ok((resp, endpoint.url().clone()))
@@ -217,8 +329,9 @@ impl Transport {
     }
 
     /// The one retry loop: picks an endpoint, fetches the token if there is none yet, runs one
-    /// attempt within what is left of the deadline, and on failure asks [`retry::verdict`]
-    /// whether to try again. A stale token is fetched again and the attempt repeated, once.
+    /// attempt within what is left of the deadline (watched by the liveness check), and on
+    /// failure asks [`retry::verdict`] whether to try again. A stale token is fetched again and
+    /// the attempt repeated, once.
     async fn with_retries<T, F, Fut>(
         &self,
         options: &CallOptions,
@@ -237,6 +350,9 @@ impl Transport {
         let mut tried: Vec<Url> = Vec::new();
         let mut attempts = 0u32;
         let mut token_refreshed = false;
+        // Whether an earlier attempt may have reached a server: then a later "not sent" does
+        // not make the request "not applied".
+        let mut maybe_sent = false;
         loop {
             attempts += 1;
             let endpoint = match &options.endpoint {
@@ -248,31 +364,66 @@ impl Transport {
                     .ok_or_else(|| Error::invalid("no endpoints left"))?,
             };
             if tried.last() != Some(endpoint.url()) {
+                if let Some(previous) = tried.last() {
+                    event!(info, "failing over from {} to {}", previous, endpoint.url());
+                }
                 tried.push(endpoint.url().clone());
             }
             let remaining = deadline.saturating_duration_since(Instant::now());
+            // An endpoint that never answered yet is checked before it gets a request: a
+            // black-holed one then costs one liveness timeout, and no write is sent into it.
+            if options.endpoint.is_none() && !self.inner.endpoints.verified(&endpoint) {
+                let (_, timeout) = self.inner.config.liveness;
+                let probed = rt::timeout(remaining, self.probe(&endpoint, timeout)).await;
+                let Ok(probed) = probed else {
+                    return Err(Error::Timeout {
+                        tried,
+                        after: options.timeout.unwrap_or(self.inner.config.request_timeout),
+                        delivery: if maybe_sent {
+                            Delivery::MaybeSent
+                        } else {
+                            Delivery::NotSent
+                        },
+                    });
+                };
+                if let Err(err) = probed {
+                    self.endpoint_failed(&endpoint, &err);
+                    if attempts >= max_attempts || Instant::now() >= deadline {
+                        return Err(upgrade_delivery(err, maybe_sent));
+                    }
+                    continue;
+                }
+            }
             let one = async {
                 let token = match options.anonymous {
                     true => None,
                     false => self.token().await?,
                 };
-                let outcome = attempt(endpoint.clone(), remaining, token.clone()).await;
+                let outcome = self
+                    .watched(
+                        &endpoint,
+                        attempt(endpoint.clone(), remaining, token.clone()),
+                    )
+                    .await;
                 Ok::<_, Error>((outcome, token))
             };
             let (err, token) = match rt::timeout(remaining, one).await {
                 Ok(Ok((Ok(value), _))) => {
-                    self.inner.endpoints.report_success(&endpoint);
+                    if self.inner.endpoints.report_success(&endpoint) {
+                        event!(info, "endpoint {} answers again", endpoint.url());
+                    }
                     return Ok((value, endpoint));
                 }
                 Ok(Ok((Err(err), token))) => (err, token),
                 // Authenticating failed (a wrong password, say): that is the answer.
                 Ok(Err(err)) => return Err(err),
                 Err(rt::Elapsed) => {
+                    event!(debug, "no answer within {:?} from {:?}", timeout, tried);
                     return Err(Error::Timeout {
                         tried,
                         after: timeout,
                         delivery: Delivery::MaybeSent,
-                    })
+                    });
                 }
             };
             if !token_refreshed
@@ -281,22 +432,176 @@ impl Transport {
                 && auth::is_stale_token(&err)
             {
                 token_refreshed = true;
+                event!(
+                    debug,
+                    "token refused by {}: authenticating again",
+                    endpoint.url()
+                );
                 self.refresh_token_after(token.as_ref()).await?;
                 continue;
             }
+            maybe_sent |= err.is_outcome_unknown();
             let verdict = retry::verdict(&err, options.idempotency);
             if verdict.endpoint_failed {
-                self.inner.endpoints.report_failure(&endpoint);
+                self.endpoint_failed(&endpoint, &err);
             }
             if !verdict.retry || attempts >= max_attempts {
-                return Err(err);
+                return Err(upgrade_delivery(err, maybe_sent));
             }
             let pause = retry::backoff(attempts);
             if Instant::now() + pause >= deadline {
-                return Err(err);
+                return Err(upgrade_delivery(err, maybe_sent));
             }
+            event!(debug, "retrying after {:?}: {}", pause, err);
             rt::sleep(pause).await;
         }
+    }
+
+    /// Runs `work` against `endpoint` while checking, every liveness interval without an
+    /// answer, that the endpoint still answers at all: a member that accepts connections but
+    /// never answers (stopped, black-holed) is given up on after one check, not at the
+    /// deadline, so the request can move on.
+    pub(crate) async fn watched<T>(
+        &self,
+        endpoint: &Arc<Endpoint>,
+        work: impl std::future::Future<Output = Result<T>>,
+    ) -> Result<T> {
+        use futures_util::future::{select, Either};
+        let work = std::pin::pin!(work);
+        let watchdog = std::pin::pin!(self.watchdog(endpoint));
+        match select(work, watchdog).await {
+            Either::Left((outcome, _)) => outcome,
+            Either::Right((dead, _)) => Err(dead),
+        }
+    }
+
+    /// Resolves with an error once `endpoint` fails a liveness check; never otherwise.
+    async fn watchdog(&self, endpoint: &Arc<Endpoint>) -> Error {
+        let (interval, timeout) = self.inner.config.liveness;
+        loop {
+            rt::sleep(interval).await;
+            if self.inner.endpoints.answered_within(endpoint, interval) {
+                continue; // another request just got an answer from it
+            }
+            if let Err(err) = self.probe(endpoint, timeout).await {
+                event!(
+                    warn,
+                    "endpoint {} does not answer a liveness check: {}",
+                    endpoint.url(),
+                    err
+                );
+                // The request in flight reached the member: it may still be applied.
+                return upgrade_delivery(err, true);
+            }
+        }
+    }
+
+    /// Whether `endpoint` answers a status request (any HTTP answer counts) within `timeout`.
+    /// Status needs no token, answers at once even without quorum, and goes where every
+    /// gateway call goes (so a proxy in front and a browser's CORS rules let it through).
+    async fn probe(&self, endpoint: &Endpoint, timeout: Duration) -> Result<()> {
+        let request = self
+            .inner
+            .http
+            .post(endpoint.url_for(wire::paths::STATUS))
+            .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
+            .body("{}");
+        match rt::timeout(timeout, request.send()).await {
+            Ok(Ok(_)) => {
+                self.inner.endpoints.report_alive(endpoint);
+                Ok(())
+            }
+            // Refused, a TLS failure, a reset: the error says which.
+            Ok(Err(e)) => Err(transport_error(endpoint, e)),
+            Err(rt::Elapsed) => Err(Error::Transport {
+                endpoint: endpoint.url().clone(),
+                delivery: Delivery::NotSent,
+                source: format!(
+                    "no answer to a liveness check within {timeout:?}: the member does not answer"
+                )
+                .into(),
+            }),
+        }
+    }
+
+    /// Takes an endpoint out of rotation and probes it in the background until it answers.
+    pub(crate) fn endpoint_failed(&self, failed: &Arc<Endpoint>, err: &Error) {
+        let failure = self.inner.endpoints.report_failure(failed);
+        if failure.newly_down {
+            event!(warn, "endpoint {} is down: {}", failed.url(), err);
+        }
+        let _ = err;
+        if failure.start_probe {
+            let weak = Arc::downgrade(&self.inner);
+            let endpoint = failed.clone();
+            let started = rt::try_spawn(async move {
+                loop {
+                    rt::sleep(PROBE_INTERVAL).await;
+                    let Some(inner) = weak.upgrade() else { return };
+                    if !inner.endpoints.contains(&endpoint) {
+                        return;
+                    }
+                    let transport = Transport { inner };
+                    let timeout = transport.inner.config.liveness.1;
+                    if transport.probe(&endpoint, timeout).await.is_ok() {
+                        transport.inner.endpoints.report_success(&endpoint);
+                        transport.inner.endpoints.probe_done(&endpoint);
+                        event!(info, "endpoint {} answers again", endpoint.url());
+                        return;
+                    }
+                    transport.inner.endpoints.still_down(&endpoint);
+                }
+            });
+            if !started {
+                self.inner.endpoints.probe_done(failed);
+            }
+        }
+    }
+
+    /// Checks an answer against what was seen before: the same cluster, and for reads no
+    /// older revision than one already seen from another endpoint (Go's `ordering` package):
+    /// after a failover, a lagging member must not take the caller back in time.
+    pub(crate) fn check_answer(
+        &self,
+        endpoint: &Arc<Endpoint>,
+        header: Option<&wire::ResponseHeader>,
+        idempotency: Idempotency,
+    ) -> Result<()> {
+        let Some(header) = header else { return Ok(()) };
+        let cluster = header.cluster_id.0;
+        if cluster != 0 {
+            if let Err(known) = self.inner.cluster_id.compare_exchange(
+                0,
+                cluster,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                if known != cluster {
+                    return Err(Error::ClusterMismatch {
+                        endpoint: endpoint.url().clone(),
+                        expected: known,
+                        got: cluster,
+                    });
+                }
+            }
+        }
+        let revision = header.revision.0;
+        if revision > 0 {
+            let mut seen = self.inner.seen.lock().unwrap_or_else(|e| e.into_inner());
+            let (max, from) = *seen;
+            let same_member = from == Arc::as_ptr(endpoint) as usize;
+            if revision < max && !same_member && idempotency == Idempotency::Read {
+                return Err(Error::StaleRevision {
+                    endpoint: endpoint.url().clone(),
+                    seen: max,
+                    got: revision,
+                });
+            }
+            if revision >= max {
+                *seen = (revision, Arc::as_ptr(endpoint) as usize);
+            }
+        }
+        Ok(())
     }
 
     /// The token to send: none without credentials, the current one, or a new one.
@@ -400,13 +705,14 @@ impl Transport {
     }
 
     /// One HTTP exchange with one endpoint.
-    async fn attempt<Resp: DeserializeOwned>(
+    async fn attempt<Resp: DeserializeOwned + wire::Answer>(
         &self,
         endpoint: Arc<Endpoint>,
         path: &str,
         body: Bytes,
         remaining: Duration,
         token: Option<Arc<str>>,
+        idempotency: Idempotency,
     ) -> Result<Resp> {
         let response = self
             .post(&endpoint, path, body, token.as_ref())
@@ -420,7 +726,9 @@ impl Transport {
             delivery: Delivery::MaybeSent,
             source: Box::new(e),
         })?;
-        decode_response(endpoint.url(), path, status, &bytes)
+        let answer: Resp = decode_response(endpoint.url(), path, status, &bytes)?;
+        self.check_answer(&endpoint, answer.header(), idempotency)?;
+        Ok(answer)
     }
 
     /// Opens one streaming request on one endpoint; a non-2xx answer is read (bounded) and
@@ -505,6 +813,11 @@ impl OpenStream {
     /// The token the request carried.
     pub(crate) fn token(&self) -> Option<&Arc<str>> {
         self.token.as_ref()
+    }
+
+    /// The endpoint this stream came from, to report or watch it.
+    pub(crate) fn endpoint_handle(&self) -> Arc<Endpoint> {
+        self.endpoint.clone()
     }
 
     /// The next whole message, `Ok(None)` when the body ended. A body that breaks is a
@@ -664,6 +977,7 @@ pub(crate) mod tests {
                 request_timeout: Duration::from_secs(1),
                 require_leader: false,
                 max_message_size: 1024,
+                liveness: (Duration::from_secs(1), Duration::from_secs(1)),
                 credentials: None,
                 auto_token_refresh: true,
                 http: rt::NativeHttpSettings::default(),

@@ -58,6 +58,11 @@ pub(crate) fn verdict(err: &Error, idempotency: Idempotency) -> Verdict {
             retry: false,
             endpoint_failed: true,
         },
+        // A lagging member, or one of another cluster: ask another member.
+        Error::StaleRevision { .. } | Error::ClusterMismatch { .. } => Verdict {
+            retry: read,
+            endpoint_failed: true,
+        },
         _ => Verdict {
             retry: false,
             endpoint_failed: false,

@@ -71,6 +71,12 @@ impl MessageDecoder {
         }
     }
 
+    /// How many bytes are buffered (for the memory bound's tests).
+    #[cfg(test)]
+    pub(crate) fn buffered(&self) -> usize {
+        self.buf.len()
+    }
+
     /// At the end of the stream: what is left, if it is more than white space (a stream error
     /// object has no trailing `\n`). A truncated message comes out here too, and fails to decode.
     pub(crate) fn finish(&mut self) -> Option<Bytes> {

@@ -107,6 +107,57 @@ pub(crate) struct KeyValue {
     pub(crate) lease: I64,
 }
 
+/// A decoded answer, as far as the transport's checks go: its header, if it has one, tells
+/// which cluster answered and at which revision.
+pub(crate) trait Answer {
+    fn header(&self) -> Option<&ResponseHeader>;
+}
+
+macro_rules! answers {
+    (with header: $($t:ty),* ; maybe header: $($m:ty),* ; no header: $($n:ty),* $(,)?) => {
+        $(impl Answer for $t {
+            fn header(&self) -> Option<&ResponseHeader> {
+                Some(&self.header)
+            }
+        })*
+        $(impl Answer for $m {
+            fn header(&self) -> Option<&ResponseHeader> {
+                self.header.as_ref()
+            }
+        })*
+        $(impl Answer for $n {
+            fn header(&self) -> Option<&ResponseHeader> {
+                None
+            }
+        })*
+    };
+}
+
+answers! {
+    with header:
+        kv::RangeResponse, kv::PutResponse, kv::DeleteRangeResponse, kv::TxnResponse,
+        kv::CompactionResponse, watch::WatchResponse, lease::LeaseGrantResponse,
+        lease::LeaseRevokeResponse, lease::LeaseKeepAliveResponse,
+        lease::LeaseTimeToLiveResponse, lease::LeaseLeasesResponse, lock::LockResponse,
+        lock::UnlockResponse, election::CampaignResponse, election::LeaderResponse,
+        election::HeaderOnlyResponse, auth::AuthHeaderResponse, auth::AuthStatusResponse,
+        auth::AuthenticateResponse, auth::RolesResponse, auth::UserListResponse,
+        auth::RoleGetResponse, cluster::MemberAddResponse, cluster::MembersResponse,
+        maintenance::StatusResponse, maintenance::HashResponse, maintenance::HashKvResponse,
+        maintenance::DowngradeResponse;
+    maybe header:
+        maintenance::AlarmResponse, maintenance::MaybeHeaderResponse,
+        maintenance::SnapshotResponse;
+    no header:
+        serde::de::IgnoredAny,
+}
+
+impl<T: Answer> Answer for Streamed<T> {
+    fn header(&self) -> Option<&ResponseHeader> {
+        self.result.header()
+    }
+}
+
 /// `{"result": T}`: the envelope of every stream message. `result` is required: a message
 /// without it (and without `error`) is not etcd's.
 #[derive(Debug, Deserialize)]

@@ -7,6 +7,7 @@ mod auth;
 mod cluster;
 mod election;
 mod errors;
+mod failover;
 mod interop;
 mod kv;
 mod lease;

@@ -71,7 +71,7 @@ impl NotEtcd {
         let task = tokio::spawn(async move {
             while let Ok((mut socket, _)) = listener.accept().await {
                 tokio::spawn(async move {
-                    read_request(&mut socket).await;
+                    let _ = read_request(&mut socket).await;
                     let response = format!(
                         "{status_line}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
                         body.len()
@@ -123,10 +123,20 @@ impl ScriptedStream {
         let task = tokio::spawn(async move {
             let mut held = Vec::new();
             for (chunks, after) in scripts {
-                let Ok((mut socket, _)) = listener.accept().await else {
-                    return;
+                let (mut socket, body) = loop {
+                    let Ok((mut socket, _)) = listener.accept().await else {
+                        return;
+                    };
+                    let (head, body) = read_request(&mut socket).await;
+                    if head.starts_with("POST /v3/maintenance/status ") {
+                        // The client's liveness check: answer it, and keep the script.
+                        let answer =
+                            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}";
+                        let _ = socket.write_all(answer).await;
+                        continue;
+                    }
+                    break (socket, body);
                 };
-                let body = read_request(&mut socket).await;
                 seen.lock().unwrap().push(body);
                 let head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
                 let _ = socket.write_all(head.as_bytes()).await;
@@ -166,13 +176,13 @@ impl Drop for ScriptedStream {
     }
 }
 
-/// Reads one request's head and its `Content-Length` body; returns the body.
-async fn read_request(socket: &mut tokio::net::TcpStream) -> String {
+/// Reads one request's head and its `Content-Length` body; returns both.
+async fn read_request(socket: &mut tokio::net::TcpStream) -> (String, String) {
     let mut buf = vec![0u8; 64 * 1024];
     let mut seen = Vec::new();
     loop {
         let n = match socket.read(&mut buf).await {
-            Ok(0) | Err(_) => return String::new(),
+            Ok(0) | Err(_) => return (String::new(), String::new()),
             Ok(n) => n,
         };
         seen.extend_from_slice(&buf[..n]);
@@ -184,7 +194,9 @@ async fn read_request(socket: &mut tokio::net::TcpStream) -> String {
                 .and_then(|v| v.trim().parse::<usize>().ok())
                 .unwrap_or(0);
             if seen.len() >= end + 4 + len {
-                return String::from_utf8_lossy(&seen[end + 4..end + 4 + len]).into_owned();
+                let head = String::from_utf8_lossy(&seen[..end]).into_owned();
+                let body = String::from_utf8_lossy(&seen[end + 4..end + 4 + len]).into_owned();
+                return (head, body);
             }
         }
     }
