@@ -79,6 +79,7 @@ impl ElectionClient {
         };
         let options = CallOptions {
             timeout,
+            server_deadline: true,
             ..CallOptions::new(Idempotency::Write)
         };
         let reply: w::CampaignResponse = self

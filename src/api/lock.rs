@@ -60,6 +60,7 @@ impl LockClient {
         };
         let call = CallOptions {
             timeout: options.timeout,
+            server_deadline: true,
             ..CallOptions::new(Idempotency::Write)
         };
         let reply: w::LockResponse = self

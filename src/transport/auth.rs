@@ -63,6 +63,10 @@ impl Auth {
         }
     }
 
+    pub(crate) fn has_credentials(&self) -> bool {
+        lock(&self.credentials).is_some()
+    }
+
     pub(crate) fn credentials(&self) -> Option<Credentials> {
         lock(&self.credentials).clone()
     }

@@ -6,6 +6,7 @@
 //! down, the transport probes it in the background and brings it back as soon as it answers,
 //! so requests do not pay for finding out again.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -20,6 +21,8 @@ pub(crate) struct Endpoint {
     url: Url,
     /// The URL as text without a trailing `/`, ready for a `/v3/...` path to be appended.
     base: String,
+    /// The parsed URL of each path used so far: parsing (IDNA included) costs more than a copy.
+    paths: Mutex<HashMap<&'static str, Url>>,
 }
 
 impl Endpoint {
@@ -53,7 +56,11 @@ impl Endpoint {
             return Err(invalid("the URL must not have a query or a fragment"));
         }
         let base = url.as_str().trim_end_matches('/').to_string();
-        Ok(Endpoint { url, base })
+        Ok(Endpoint {
+            url,
+            base,
+            paths: Mutex::new(HashMap::new()),
+        })
     }
 
     /// The endpoint's URL.
@@ -61,12 +68,24 @@ impl Endpoint {
         &self.url
     }
 
-    /// The full URL of a gateway path on this endpoint.
+    /// The full URL of a gateway path on this endpoint, as text.
     pub(crate) fn url_for(&self, path: &str) -> String {
         let mut s = String::with_capacity(self.base.len() + path.len());
         s.push_str(&self.base);
         s.push_str(path);
         s
+    }
+
+    /// The full URL of a gateway path on this endpoint, parsed once per path.
+    pub(crate) fn parsed_url_for(&self, path: &'static str) -> Url {
+        let mut paths = self.paths.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(url) = paths.get(path) {
+            return url.clone();
+        }
+        // The base parsed and a path of plain ASCII appended: parsing cannot fail.
+        let url = Url::parse(&self.url_for(path)).unwrap_or_else(|_| self.url.clone());
+        paths.insert(path, url.clone());
+        url
     }
 }
 

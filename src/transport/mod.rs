@@ -52,8 +52,8 @@ use stream::MessageDecoder;
 /// The header the gateway turns into gRPC metadata `hasleader=true` (Go's
 /// `clientv3.WithRequireLeader`): with no leader, calls fail at once with `no leader`.
 const REQUIRE_LEADER_HEADER: &str = "grpc-metadata-hasleader";
-/// The server-side deadline; the server stops waiting (a blocked lock, a stuck proposal) when
-/// the client does (GATEWAY.md 8).
+/// The server-side deadline, for calls that block on the server: it stops waiting (a blocked
+/// lock, a campaign) when the client does (GATEWAY.md 8).
 const GRPC_TIMEOUT_HEADER: &str = "grpc-timeout";
 
 /// How a transport is set up; built by `ConnectOptions`.
@@ -82,6 +82,10 @@ pub(crate) struct CallOptions {
     pub(crate) endpoint: Option<Arc<Endpoint>>,
     /// Sends no token (the authenticate call itself).
     pub(crate) anonymous: bool,
+    /// Tells the server the deadline too (`Grpc-Timeout`), for calls that block on the server
+    /// (lock, campaign): it then stops waiting when the caller does. Other calls go without:
+    /// it costs the server a timer per request.
+    pub(crate) server_deadline: bool,
 }
 
 impl CallOptions {
@@ -92,6 +96,7 @@ impl CallOptions {
             max_message_size: None,
             endpoint: None,
             anonymous: false,
+            server_deadline: false,
         }
     }
 }
@@ -111,6 +116,10 @@ struct Inner {
     cluster_id: AtomicU64,
     /// The highest revision seen, and which endpoint (by address) answered it.
     seen: Mutex<(i64, usize)>,
+}
+
+fn urls(endpoints: &[Arc<Endpoint>]) -> Vec<Url> {
+    endpoints.iter().map(|e| e.url().clone()).collect()
 }
 
 /// A transport handle that lets the transport go when the last client does.
@@ -266,7 +275,7 @@ impl Transport {
                     endpoint,
                     path,
                     body.clone(),
-                    remaining,
+                    options.server_deadline.then_some(remaining),
                     token,
                     options.idempotency,
                 )
@@ -294,7 +303,7 @@ impl Transport {
                     endpoint,
                     path,
                     body.clone(),
-                    remaining,
+                    options.server_deadline.then_some(remaining),
                     token,
                     options.idempotency,
                 )
@@ -347,7 +356,8 @@ impl Transport {
             Some(_) => 1,
             None => retry::max_attempts(self.inner.endpoints.len()),
         };
-        let mut tried: Vec<Url> = Vec::new();
+        // Endpoints, not URLs: a URL is copied only if an error needs it.
+        let mut tried: Vec<Arc<Endpoint>> = Vec::new();
         let mut attempts = 0u32;
         let mut token_refreshed = false;
         // Whether an earlier attempt may have reached a server: then a later "not sent" does
@@ -363,11 +373,19 @@ impl Transport {
                     .pick()
                     .ok_or_else(|| Error::invalid("no endpoints left"))?,
             };
-            if tried.last() != Some(endpoint.url()) {
+            if tried
+                .last()
+                .is_none_or(|last| !Arc::ptr_eq(last, &endpoint))
+            {
                 if let Some(previous) = tried.last() {
-                    event!(info, "failing over from {} to {}", previous, endpoint.url());
+                    event!(
+                        info,
+                        "failing over from {} to {}",
+                        previous.url(),
+                        endpoint.url()
+                    );
                 }
-                tried.push(endpoint.url().clone());
+                tried.push(endpoint.clone());
             }
             let remaining = deadline.saturating_duration_since(Instant::now());
             // An endpoint that never answered yet is checked before it gets a request: a
@@ -377,7 +395,7 @@ impl Transport {
                 let probed = rt::timeout(remaining, self.probe(&endpoint, timeout)).await;
                 let Ok(probed) = probed else {
                     return Err(Error::Timeout {
-                        tried,
+                        tried: urls(&tried),
                         after: options.timeout.unwrap_or(self.inner.config.request_timeout),
                         delivery: if maybe_sent {
                             Delivery::MaybeSent
@@ -418,9 +436,14 @@ impl Transport {
                 // Authenticating failed (a wrong password, say): that is the answer.
                 Ok(Err(err)) => return Err(err),
                 Err(rt::Elapsed) => {
-                    event!(debug, "no answer within {:?} from {:?}", timeout, tried);
+                    event!(
+                        debug,
+                        "no answer within {:?} from {:?}",
+                        timeout,
+                        urls(&tried)
+                    );
                     return Err(Error::Timeout {
-                        tried,
+                        tried: urls(&tried),
                         after: timeout,
                         delivery: Delivery::MaybeSent,
                     });
@@ -503,7 +526,7 @@ impl Transport {
         let request = self
             .inner
             .http
-            .post(endpoint.url_for(wire::paths::STATUS))
+            .post(endpoint.parsed_url_for(wire::paths::STATUS))
             .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
             .body("{}");
         match rt::timeout(timeout, request.send()).await {
@@ -607,7 +630,7 @@ impl Transport {
     /// The token to send: none without credentials, the current one, or a new one.
     async fn token(&self) -> Result<Option<Arc<str>>> {
         let auth = &self.inner.auth;
-        if auth.credentials().is_none() {
+        if !auth.has_credentials() {
             return Ok(None);
         }
         match auth.token() {
@@ -675,20 +698,20 @@ impl Transport {
 
     /// Whether this client has credentials (and so may fix an auth refusal by re-authenticating).
     pub(crate) fn has_credentials(&self) -> bool {
-        self.inner.auth.credentials().is_some()
+        self.inner.auth.has_credentials()
     }
 
     fn post(
         &self,
         endpoint: &Endpoint,
-        path: &str,
+        path: &'static str,
         body: Bytes,
         token: Option<&Arc<str>>,
     ) -> reqwest::RequestBuilder {
         let mut request = self
             .inner
             .http
-            .post(endpoint.url_for(path))
+            .post(endpoint.parsed_url_for(path))
             .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
             .body(body);
         if self.inner.config.require_leader {
@@ -708,20 +731,22 @@ impl Transport {
     async fn attempt<Resp: DeserializeOwned + wire::Answer>(
         &self,
         endpoint: Arc<Endpoint>,
-        path: &str,
+        path: &'static str,
         body: Bytes,
-        remaining: Duration,
+        server_deadline: Option<Duration>,
         token: Option<Arc<str>>,
         idempotency: Idempotency,
     ) -> Result<Resp> {
-        let response = self
-            .post(&endpoint, path, body, token.as_ref())
-            .header(GRPC_TIMEOUT_HEADER, grpc_timeout(remaining))
+        let mut request = self.post(&endpoint, path, body, token.as_ref());
+        if let Some(deadline) = server_deadline {
+            request = request.header(GRPC_TIMEOUT_HEADER, grpc_timeout(deadline));
+        }
+        let response = request
             .send()
             .await
             .map_err(|e| transport_error(&endpoint, e))?;
         let status = response.status().as_u16();
-        let bytes = response.bytes().await.map_err(|e| Error::Transport {
+        let bytes = read_body(response).await.map_err(|e| Error::Transport {
             endpoint: endpoint.url().clone(),
             delivery: Delivery::MaybeSent,
             source: Box::new(e),
@@ -736,7 +761,7 @@ impl Transport {
     async fn open_attempt(
         &self,
         endpoint: Arc<Endpoint>,
-        path: &str,
+        path: &'static str,
         body: Bytes,
         limit: usize,
         token: Option<Arc<str>>,
@@ -880,6 +905,25 @@ pub(crate) fn decode_stream_message<T: DeserializeOwned>(
             reason: format!("not an etcd stream message: {e}"),
             body_head: body_head(message),
         })
+}
+
+/// The most memory set aside up front from a `Content-Length` (more grows as it arrives).
+const PREALLOCATE_LIMIT: usize = 64 * 1024 * 1024;
+
+/// Reads a whole unary body into one buffer sized from `Content-Length`: collecting the
+/// chunks first and joining them after would hold a large answer twice.
+async fn read_body(response: reqwest::Response) -> reqwest::Result<Vec<u8>> {
+    let expected = response.content_length().unwrap_or(0);
+    let mut body = Vec::with_capacity(
+        usize::try_from(expected)
+            .unwrap_or(0)
+            .min(PREALLOCATE_LIMIT),
+    );
+    let mut chunks = response.bytes_stream();
+    while let Some(chunk) = chunks.next().await {
+        body.extend_from_slice(&chunk?);
+    }
+    Ok(body)
 }
 
 fn encode<Req: Serialize + ?Sized>(request: &Req) -> Result<Bytes> {

@@ -1,0 +1,235 @@
+//! The bench workloads through the `etcd-client` crate (gRPC), for comparison with etcdgw over
+//! the gateway. Same workloads, same measurement, same JSON lines (side "grpc"); run by
+//! `scripts/bench.sh` alternately with `examples/bench.rs`.
+
+#[path = "../../common.rs"]
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{concurrent, report, start_measure};
+use etcd_client::{Client, GetOptions, WatchOptions};
+
+const VALUE: [u8; 100] = [b'v'; 100];
+
+/// Counts heap bytes, so each workload reports its own peak (RSS keeps freed memory).
+#[global_allocator]
+static HEAP: peak_alloc::PeakAlloc = peak_alloc::PeakAlloc;
+
+#[tokio::main]
+async fn main() {
+    let mut endpoint = "http://127.0.0.1:2379".to_string();
+    let mut pid = None;
+    let mut rounds = 1usize;
+    let mut only_round = None;
+    let mut workloads: Vec<String> = ["W1", "W2", "W3", "W3s", "W4", "W5", "W6"]
+        .map(String::from)
+        .to_vec();
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let value = it.next().unwrap_or_default();
+        match flag.as_str() {
+            "--endpoint" => endpoint = value,
+            "--etcd-pid" => pid = value.parse().ok(),
+            "--rounds" => rounds = value.parse().unwrap_or(1),
+            "--round" => only_round = value.parse().ok(),
+            "--workloads" => workloads = value.split(',').map(String::from).collect(),
+            other => panic!("unknown flag {other}"),
+        }
+    }
+    let client = Client::connect([endpoint.as_str()], None)
+        .await
+        .expect("connect");
+    let rounds: Vec<usize> = match only_round {
+        Some(r) => vec![r],
+        None => (1..=rounds).collect(),
+    };
+    for round in rounds {
+        for w in &workloads {
+            eprintln!("round {round} {w} grpc");
+            run(&client, w, round, pid).await;
+        }
+    }
+}
+
+async fn run(client: &Client, workload: &str, round: usize, pid: Option<u32>) {
+    let tag = format!("bench/grpc/{round}/{workload}");
+    let key = |i: usize| format!("{tag}/{i:010}").into_bytes();
+    match workload {
+        "W1" | "W2" => {
+            let (total, in_flight) = if workload == "W1" {
+                (5_000, 1)
+            } else {
+                (20_000, 64)
+            };
+            let keys: Arc<Vec<Vec<u8>>> = Arc::new((0..total).map(key).collect());
+            let m = start_measure(pid);
+            let c = client.clone();
+            let lat = concurrent(total, in_flight, move |i| {
+                let (mut c, keys) = (c.clone(), keys.clone());
+                async move {
+                    c.put(keys[i].clone(), VALUE.to_vec(), None)
+                        .await
+                        .expect("put");
+                }
+            })
+            .await;
+            report(
+                "grpc",
+                round,
+                workload,
+                total,
+                m,
+                lat,
+                pid,
+                serde_json::json!({}),
+            );
+        }
+        "W3" | "W3s" | "W4" => {
+            let serializable = workload == "W3s";
+            let (total, in_flight) = if workload == "W4" {
+                (20_000, 64)
+            } else {
+                (5_000, 1)
+            };
+            let k = key(0);
+            client
+                .clone()
+                .put(k.clone(), VALUE.to_vec(), None)
+                .await
+                .expect("put");
+            let m = start_measure(pid);
+            let c = client.clone();
+            let lat = concurrent(total, in_flight, move |_| {
+                let (mut c, k) = (c.clone(), k.clone());
+                async move {
+                    let options = if serializable {
+                        GetOptions::new().with_serializable()
+                    } else {
+                        GetOptions::new()
+                    };
+                    c.get(k, Some(options)).await.expect("get");
+                }
+            })
+            .await;
+            report(
+                "grpc",
+                round,
+                workload,
+                total,
+                m,
+                lat,
+                pid,
+                serde_json::json!({}),
+            );
+        }
+        "W5" => {
+            let total = 20_000;
+            let prefix = format!("{tag}/");
+            let keys: Arc<Vec<Vec<u8>>> = Arc::new(
+                (0..total)
+                    .map(|i| format!("{prefix}{i:010}").into_bytes())
+                    .collect(),
+            );
+            let started: Arc<Vec<std::sync::OnceLock<Instant>>> =
+                Arc::new((0..total).map(|_| std::sync::OnceLock::new()).collect());
+            let mut stream = client
+                .clone()
+                .watch(prefix.clone(), Some(WatchOptions::new().with_prefix()))
+                .await
+                .expect("watch");
+            stream.message().await.expect("created");
+            let receiver_started = started.clone();
+            let receiving = tokio::spawn(async move {
+                let mut revisions = Vec::with_capacity(total);
+                let mut max_lag = Duration::ZERO;
+                while revisions.len() < total {
+                    let resp = stream.message().await.expect("watch").expect("open");
+                    let now = Instant::now();
+                    for e in resp.events() {
+                        let kv = e.kv().expect("kv");
+                        revisions.push(kv.mod_revision());
+                        let i: usize = kv
+                            .key_str()
+                            .ok()
+                            .and_then(|k| k.rsplit('/').next())
+                            .and_then(|n| n.parse().ok())
+                            .unwrap_or(0);
+                        if let Some(t) = receiver_started[i].get() {
+                            max_lag = max_lag.max(now - *t);
+                        }
+                    }
+                }
+                (revisions, max_lag)
+            });
+            let m = start_measure(pid);
+            let c = client.clone();
+            let lat = concurrent(total, 64, move |i| {
+                let (mut c, keys, started) = (c.clone(), keys.clone(), started.clone());
+                async move {
+                    let _ = started[i].set(Instant::now());
+                    c.put(keys[i].clone(), VALUE.to_vec(), None)
+                        .await
+                        .expect("put");
+                }
+            })
+            .await;
+            let (revisions, max_lag) = receiving.await.expect("receiver");
+            let exactly_once =
+                revisions.len() == total && revisions.windows(2).all(|w| w[0] < w[1]);
+            report(
+                "grpc",
+                round,
+                "W5",
+                total,
+                m,
+                lat,
+                pid,
+                serde_json::json!({"events": revisions.len(), "exactly_once_in_order": exactly_once, "max_lag_ms": max_lag.as_secs_f64() * 1e3}),
+            );
+        }
+        "W6" => {
+            let total = 10_000;
+            let prefix = format!("{tag}/");
+            let mut writer = client.clone();
+            for chunk in (0..total).collect::<Vec<_>>().chunks(100) {
+                let ops: Vec<etcd_client::TxnOp> = chunk
+                    .iter()
+                    .map(|i| {
+                        etcd_client::TxnOp::put(format!("{prefix}{i:010}"), VALUE.to_vec(), None)
+                    })
+                    .collect();
+                writer
+                    .txn(etcd_client::Txn::new().and_then(ops))
+                    .await
+                    .expect("fill");
+            }
+            let reads = 10;
+            let m = start_measure(pid);
+            let mut lat = Vec::new();
+            for _ in 0..reads {
+                let t = Instant::now();
+                // etcd-client refuses answers above 4 MiB by default; this one is about 1.6 MB.
+                let resp = client
+                    .kv_client()
+                    .get(prefix.clone(), Some(GetOptions::new().with_prefix()))
+                    .await
+                    .expect("range");
+                lat.push(t.elapsed());
+                assert_eq!(resp.kvs().len(), total);
+            }
+            report(
+                "grpc",
+                round,
+                "W6",
+                reads,
+                m,
+                lat,
+                pid,
+                serde_json::json!({"keys": total}),
+            );
+        }
+        other => eprintln!("unknown workload {other}"),
+    }
+}

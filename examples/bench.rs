@@ -1,0 +1,602 @@
+//! Load generator: etcdgw against a raw HTTP baseline (the same requests as pre-built JSON over
+//! the same HTTP client settings, nothing typed), interleaved in rounds on one etcd.
+//!
+//! ```text
+//! cargo run --release --example bench -- --endpoint http://127.0.0.1:2379 --etcd-pid 1234 --rounds 3
+//! cargo run --release --example bench -- --report results.jsonl
+//! ```
+//! `scripts/bench.sh` starts an etcd, runs this and the gRPC comparison (`bench/grpc`)
+//! alternately, and prints the report. Each measurement is one JSON line on stdout; progress
+//! goes to stderr. See BENCHMARKS.md for the workloads and the figures.
+
+#[path = "../bench/common.rs"]
+mod common;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{concurrent, prefix_end, report, start_measure};
+
+use etcdgw::{Client, ConnectOptions, GetOptions, WatchOptions};
+use futures_util::StreamExt;
+
+const VALUE: [u8; 100] = [b'v'; 100];
+
+/// Counts heap bytes, so each workload reports its own peak (RSS keeps freed memory).
+#[global_allocator]
+static HEAP: peak_alloc::PeakAlloc = peak_alloc::PeakAlloc;
+
+#[derive(Debug, Clone)]
+struct Args {
+    endpoint: String,
+    etcd_pid: Option<u32>,
+    rounds: usize,
+    only_round: Option<usize>,
+    sides: Vec<String>,
+    workloads: Vec<String>,
+    report: Option<String>,
+}
+
+fn parse_args() -> Args {
+    let mut args = Args {
+        endpoint: "http://127.0.0.1:2379".into(),
+        etcd_pid: None,
+        rounds: 1,
+        only_round: None,
+        sides: vec!["etcdgw".into(), "raw".into()],
+        workloads: ["W1", "W2", "W3", "W3s", "W4", "W5", "W6"]
+            .map(String::from)
+            .to_vec(),
+        report: None,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().unwrap_or_default();
+        match flag.as_str() {
+            "--endpoint" => args.endpoint = value(),
+            "--etcd-pid" => args.etcd_pid = value().parse().ok(),
+            "--rounds" => args.rounds = value().parse().unwrap_or(1),
+            "--round" => args.only_round = value().parse().ok(),
+            "--sides" => args.sides = value().split(',').map(String::from).collect(),
+            "--workloads" => args.workloads = value().split(',').map(String::from).collect(),
+            "--report" => args.report = Some(value()),
+            other => {
+                eprintln!("unknown flag {other}");
+                std::process::exit(2);
+            }
+        }
+    }
+    args
+}
+
+/// One side of the comparison: the typed client, or pre-built JSON over raw HTTP.
+#[derive(Clone)]
+enum Side {
+    Etcdgw(Client),
+    Raw { http: reqwest::Client, base: String },
+}
+
+fn b64(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+impl Side {
+    fn name(&self) -> &'static str {
+        match self {
+            Side::Etcdgw(_) => "etcdgw",
+            Side::Raw { .. } => "raw",
+        }
+    }
+
+    async fn put(&self, key: &[u8], raw_body: &bytes::Bytes) {
+        match self {
+            Side::Etcdgw(c) => {
+                c.put(key.to_vec(), VALUE.to_vec(), None)
+                    .await
+                    .expect("put");
+            }
+            Side::Raw { http, base } => {
+                let resp = http
+                    .post(format!("{base}/v3/kv/put"))
+                    .body(raw_body.clone())
+                    .send()
+                    .await
+                    .expect("put");
+                assert!(resp.status().is_success());
+                resp.bytes().await.expect("put body");
+            }
+        }
+    }
+
+    async fn get(&self, key: &[u8], serializable: bool, raw_body: &bytes::Bytes) -> usize {
+        match self {
+            Side::Etcdgw(c) => {
+                let options = if serializable {
+                    GetOptions::new().with_serializable()
+                } else {
+                    GetOptions::new()
+                };
+                c.get(key.to_vec(), Some(options))
+                    .await
+                    .expect("get")
+                    .kvs()
+                    .len()
+            }
+            Side::Raw { http, base } => {
+                let resp = http
+                    .post(format!("{base}/v3/kv/range"))
+                    .body(raw_body.clone())
+                    .send()
+                    .await
+                    .expect("get");
+                assert!(resp.status().is_success());
+                resp.bytes().await.expect("get body").len()
+            }
+        }
+    }
+}
+
+fn put_body(key: &[u8]) -> bytes::Bytes {
+    bytes::Bytes::from(format!(
+        r#"{{"key":"{}","value":"{}"}}"#,
+        b64(key),
+        b64(&VALUE)
+    ))
+}
+
+fn get_body(key: &[u8], serializable: bool) -> bytes::Bytes {
+    let extra = if serializable {
+        r#","serializable":true"#
+    } else {
+        ""
+    };
+    bytes::Bytes::from(format!(r#"{{"key":"{}"{extra}}}"#, b64(key)))
+}
+
+async fn run_workload(
+    side: &Side,
+    writer: &Client,
+    workload: &str,
+    round: usize,
+    pid: Option<u32>,
+) {
+    let tag = format!("bench/{}/{round}/{workload}", side.name());
+    let key = |i: usize| format!("{tag}/{i:010}").into_bytes();
+    match workload {
+        "W1" | "W2" => {
+            let (total, in_flight) = if workload == "W1" {
+                (5_000, 1)
+            } else {
+                (20_000, 64)
+            };
+            let bodies: Arc<Vec<bytes::Bytes>> =
+                Arc::new((0..total).map(|i| put_body(&key(i))).collect());
+            let keys: Arc<Vec<Vec<u8>>> = Arc::new((0..total).map(key).collect());
+            let m = start_measure(pid);
+            let s = side.clone();
+            let lat = concurrent(total, in_flight, move |i| {
+                let (s, bodies, keys) = (s.clone(), bodies.clone(), keys.clone());
+                async move { s.put(&keys[i], &bodies[i]).await }
+            })
+            .await;
+            report(
+                side.name(),
+                round,
+                workload,
+                total,
+                m,
+                lat,
+                pid,
+                serde_json::json!({}),
+            );
+        }
+        "W3" | "W3s" | "W4" => {
+            let serializable = workload == "W3s";
+            let (total, in_flight) = if workload == "W4" {
+                (20_000, 64)
+            } else {
+                (5_000, 1)
+            };
+            let k = key(0);
+            side.put(&k, &put_body(&k)).await;
+            let body = get_body(&k, serializable);
+            let m = start_measure(pid);
+            let s = side.clone();
+            let lat = concurrent(total, in_flight, move |_| {
+                let (s, k, body) = (s.clone(), k.clone(), body.clone());
+                async move {
+                    s.get(&k, serializable, &body).await;
+                }
+            })
+            .await;
+            report(
+                side.name(),
+                round,
+                workload,
+                total,
+                m,
+                lat,
+                pid,
+                serde_json::json!({}),
+            );
+        }
+        "W5" => run_w5(side, &tag, round, pid).await,
+        "W6" => run_w6(side, writer, &tag, round, pid).await,
+        other => eprintln!("unknown workload {other}"),
+    }
+}
+
+/// One prefix watch while 20,000 puts (64 in flight) go under it.
+async fn run_w5(side: &Side, tag: &str, round: usize, pid: Option<u32>) {
+    let total = 20_000;
+    let prefix = format!("{tag}/");
+    let keys: Arc<Vec<Vec<u8>>> = Arc::new(
+        (0..total)
+            .map(|i| format!("{prefix}{i:010}").into_bytes())
+            .collect(),
+    );
+    let bodies: Arc<Vec<bytes::Bytes>> = Arc::new(keys.iter().map(|k| put_body(k)).collect());
+    let started: Arc<Vec<std::sync::OnceLock<Instant>>> =
+        Arc::new((0..total).map(|_| std::sync::OnceLock::new()).collect());
+
+    // The receiving side: the key's index comes from the key; the revision from the event.
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel::<(Vec<i64>, Duration)>();
+    let receiver_started = started.clone();
+    match side {
+        Side::Etcdgw(client) => {
+            let mut stream = client
+                .watch(prefix.clone(), Some(WatchOptions::new().with_prefix()))
+                .await
+                .expect("watch");
+            stream.message().await.expect("created");
+            tokio::spawn(async move {
+                let mut revisions = Vec::with_capacity(total);
+                let mut max_lag = Duration::ZERO;
+                while revisions.len() < total {
+                    let resp = stream.message().await.expect("watch").expect("open");
+                    let now = Instant::now();
+                    for e in resp.events() {
+                        let kv = e.kv().expect("kv");
+                        revisions.push(kv.mod_revision());
+                        let i: usize = kv
+                            .key_str()
+                            .ok()
+                            .and_then(|k| k.rsplit('/').next())
+                            .and_then(|n| n.parse().ok())
+                            .unwrap_or(0);
+                        if let Some(t) = receiver_started[i].get() {
+                            max_lag = max_lag.max(now - *t);
+                        }
+                    }
+                }
+                let _ = done_tx.send((revisions, max_lag));
+            });
+        }
+        Side::Raw { http, base } => {
+            let body = format!(
+                r#"{{"create_request":{{"key":"{}","range_end":"{}"}}}}"#,
+                b64(prefix.as_bytes()),
+                b64(&prefix_end(prefix.as_bytes()))
+            );
+            let mut resp = http
+                .post(format!("{base}/v3/watch"))
+                .body(body)
+                .send()
+                .await
+                .expect("watch")
+                .bytes_stream();
+            tokio::spawn(async move {
+                // No JSON decoding: find each event's mod_revision and key by scanning text.
+                let mut revisions = Vec::with_capacity(total);
+                let mut max_lag = Duration::ZERO;
+                let mut pending = Vec::new();
+                while revisions.len() < total {
+                    let chunk = resp.next().await.expect("open").expect("chunk");
+                    let now = Instant::now();
+                    pending.extend_from_slice(&chunk);
+                    while let Some(nl) = pending.iter().position(|&b| b == b'\n') {
+                        let line: Vec<u8> = pending.drain(..=nl).collect();
+                        let text = String::from_utf8_lossy(&line);
+                        for ev in text.split("{\"kv\":{\"key\":\"").skip(1) {
+                            let key64 = ev.split('"').next().unwrap_or("");
+                            use base64::Engine as _;
+                            let key = base64::engine::general_purpose::STANDARD
+                                .decode(key64)
+                                .unwrap_or_default();
+                            let i: usize = std::str::from_utf8(&key)
+                                .ok()
+                                .and_then(|k| k.rsplit('/').next())
+                                .and_then(|n| n.parse().ok())
+                                .unwrap_or(0);
+                            if let Some(t) = receiver_started[i].get() {
+                                max_lag = max_lag.max(now - *t);
+                            }
+                            let rev = ev
+                                .split("\"mod_revision\":\"")
+                                .nth(1)
+                                .and_then(|r| r.split('"').next())
+                                .and_then(|r| r.parse().ok())
+                                .unwrap_or(0);
+                            revisions.push(rev);
+                        }
+                    }
+                }
+                let _ = done_tx.send((revisions, max_lag));
+            });
+        }
+    }
+
+    let m = start_measure(pid);
+    let s = side.clone();
+    let lat = concurrent(total, 64, move |i| {
+        let (s, keys, bodies, started) = (s.clone(), keys.clone(), bodies.clone(), started.clone());
+        async move {
+            let _ = started[i].set(Instant::now());
+            s.put(&keys[i], &bodies[i]).await;
+        }
+    })
+    .await;
+    let (revisions, max_lag) = tokio::time::timeout(Duration::from_secs(120), done_rx)
+        .await
+        .expect("all events")
+        .expect("receiver");
+    let in_order = revisions.windows(2).all(|w| w[0] < w[1]);
+    let exactly_once = revisions.len() == total && in_order;
+    report(
+        side.name(),
+        round,
+        "W5",
+        total,
+        m,
+        lat,
+        pid,
+        serde_json::json!({"events": revisions.len(), "exactly_once_in_order": exactly_once, "max_lag_ms": max_lag.as_secs_f64() * 1e3}),
+    );
+}
+
+/// One range of 10,000 keys with 100-byte values (written with txns of 100 puts first; only
+/// the read is measured).
+async fn run_w6(side: &Side, writer: &Client, tag: &str, round: usize, pid: Option<u32>) {
+    let total = 10_000;
+    let prefix = format!("{tag}/");
+    for chunk in (0..total).collect::<Vec<_>>().chunks(100) {
+        let ops: Vec<etcdgw::TxnOp> = chunk
+            .iter()
+            .map(|i| etcdgw::TxnOp::put(format!("{prefix}{i:010}"), VALUE.to_vec(), None))
+            .collect();
+        writer
+            .txn(etcdgw::Txn::new().and_then(ops))
+            .await
+            .expect("fill");
+    }
+    let body = format!(
+        r#"{{"key":"{}","range_end":"{}"}}"#,
+        b64(prefix.as_bytes()),
+        b64(&prefix_end(prefix.as_bytes()))
+    );
+    // Read 10 times: one read is too short to time well.
+    let reads = 10;
+    let m = start_measure(pid);
+    let mut lat = Vec::new();
+    let mut json_bytes = 0;
+    for _ in 0..reads {
+        let t = Instant::now();
+        let count = match side {
+            Side::Etcdgw(c) => {
+                let resp = c
+                    .get(prefix.clone(), Some(GetOptions::new().with_prefix()))
+                    .await
+                    .expect("range");
+                resp.kvs().len()
+            }
+            Side::Raw { http, base } => {
+                let bytes = http
+                    .post(format!("{base}/v3/kv/range"))
+                    .body(body.clone())
+                    .send()
+                    .await
+                    .expect("range")
+                    .bytes()
+                    .await
+                    .expect("body");
+                json_bytes = bytes.len();
+                bytes.windows(6).filter(|w| w == b"\"key\":").count()
+            }
+        };
+        lat.push(t.elapsed());
+        assert_eq!(count, total, "the range returned every key");
+    }
+    report(
+        side.name(),
+        round,
+        "W6",
+        reads,
+        m,
+        lat,
+        pid,
+        serde_json::json!({"keys": total, "json_bytes": json_bytes}),
+    );
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+    if v.is_empty() {
+        0.0
+    } else {
+        v[v.len() / 2]
+    }
+}
+
+/// Reads JSON lines of results and prints medians over rounds, with etcdgw's ratios to the
+/// raw baseline and to the gRPC client.
+fn print_report(path: &str) {
+    let text = std::fs::read_to_string(path).expect("results file");
+    let mut by: BTreeMap<(String, String), Vec<serde_json::Value>> = BTreeMap::new();
+    for line in text.lines().filter(|l| l.starts_with('{')) {
+        let v: serde_json::Value = serde_json::from_str(line).expect("json line");
+        by.entry((
+            v["workload"].as_str().unwrap_or("").to_string(),
+            v["side"].as_str().unwrap_or("").to_string(),
+        ))
+        .or_default()
+        .push(v);
+    }
+    let med = |w: &str, side: &str, field: &str| -> Option<f64> {
+        let rows = by.get(&(w.to_string(), side.to_string()))?;
+        Some(median(
+            rows.iter().filter_map(|r| r[field].as_f64()).collect(),
+        ))
+    };
+    println!("| workload | side | ops/s | p50 µs | p99 µs | max µs | client CPU ms/10k | peak RSS MB | server CPU ms/10k | rounds |");
+    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let workloads = ["W1", "W2", "W3", "W3s", "W4", "W5", "W6"];
+    for w in workloads {
+        for side in ["etcdgw", "raw", "grpc"] {
+            let Some(rows) = by.get(&(w.to_string(), side.to_string())) else {
+                continue;
+            };
+            println!(
+                "| {w} | {side} | {:.0} | {:.0} | {:.0} | {:.0} | {:.1} | {:.1} | {} | {} |",
+                med(w, side, "ops_per_sec").unwrap_or(0.0),
+                med(w, side, "p50_us").unwrap_or(0.0),
+                med(w, side, "p99_us").unwrap_or(0.0),
+                med(w, side, "max_us").unwrap_or(0.0),
+                med(w, side, "client_cpu_ms_per_10k").unwrap_or(0.0),
+                med(w, side, "peak_rss_kb").unwrap_or(0.0) / 1024.0,
+                med(w, side, "server_cpu_ms_per_10k")
+                    .map(|v| format!("{v:.0}"))
+                    .unwrap_or_else(|| "-".into()),
+                rows.len()
+            );
+        }
+    }
+    println!();
+    println!("| workload | etcdgw/raw throughput | etcdgw/raw client CPU | etcdgw/gRPC client CPU | W5 exactly once in order | W5 max lag ms (etcdgw) | W6 peak heap growth / JSON size |");
+    println!("|---|---:|---:|---:|---|---:|---:|");
+    for w in workloads {
+        let ratio = |a: Option<f64>, b: Option<f64>| match (a, b) {
+            (Some(a), Some(b)) if b > 0.0 => format!("{:.2}", a / b),
+            _ => "-".into(),
+        };
+        let exact = by
+            .get(&(w.to_string(), "etcdgw".to_string()))
+            .map(|rows| {
+                rows.iter().all(|r| {
+                    r["extra"]["exactly_once_in_order"]
+                        .as_bool()
+                        .unwrap_or(true)
+                })
+            })
+            .map(|ok| {
+                if w == "W5" {
+                    ok.to_string()
+                } else {
+                    "-".into()
+                }
+            })
+            .unwrap_or_else(|| "-".into());
+        let lag = if w == "W5" {
+            by.get(&(w.to_string(), "etcdgw".to_string()))
+                .map(|rows| {
+                    format!(
+                        "{:.0}",
+                        median(
+                            rows.iter()
+                                .filter_map(|r| r["extra"]["max_lag_ms"].as_f64())
+                                .collect()
+                        )
+                    )
+                })
+                .unwrap_or_else(|| "-".into())
+        } else {
+            "-".into()
+        };
+        let growth = if w == "W6" {
+            let json = by.get(&(w.to_string(), "raw".to_string())).map(|rows| {
+                median(
+                    rows.iter()
+                        .filter_map(|r| r["extra"]["json_bytes"].as_f64())
+                        .collect(),
+                )
+            });
+            ratio(
+                med(w, "etcdgw", "peak_heap_growth_kb").map(|kb| kb * 1024.0),
+                json,
+            )
+        } else {
+            "-".into()
+        };
+        println!(
+            "| {w} | {} | {} | {} | {exact} | {lag} | {growth} |",
+            ratio(
+                med(w, "etcdgw", "ops_per_sec"),
+                med(w, "raw", "ops_per_sec")
+            ),
+            ratio(
+                med(w, "etcdgw", "client_cpu_ms_per_10k"),
+                med(w, "raw", "client_cpu_ms_per_10k")
+            ),
+            ratio(
+                med(w, "etcdgw", "client_cpu_ms_per_10k"),
+                med(w, "grpc", "client_cpu_ms_per_10k")
+            ),
+        );
+    }
+}
+
+fn main() {
+    let args = parse_args();
+    if let Some(path) = &args.report {
+        print_report(path);
+        return;
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let options = ConnectOptions::new().with_timeout(Duration::from_secs(30));
+        let client = Client::connect([args.endpoint.as_str()], Some(options))
+            .await
+            .expect("connect");
+        // The raw baseline gets the same HTTP client settings etcdgw uses.
+        let http = reqwest::Client::builder()
+            .tcp_nodelay(true)
+            .pool_idle_timeout(Duration::from_secs(60))
+            .connect_timeout(Duration::from_secs(3))
+            .build()
+            .expect("http client");
+        let base = args.endpoint.trim_end_matches('/').to_string();
+        let sides: Vec<Side> = args
+            .sides
+            .iter()
+            .filter_map(|s| match s.as_str() {
+                "etcdgw" => Some(Side::Etcdgw(client.clone())),
+                "raw" => Some(Side::Raw {
+                    http: http.clone(),
+                    base: base.clone(),
+                }),
+                _ => None,
+            })
+            .collect();
+        let rounds: Vec<usize> = match args.only_round {
+            Some(r) => vec![r],
+            None => (1..=args.rounds).collect(),
+        };
+        for round in rounds {
+            // Alternate which side goes first, so neither always runs on a warmer server.
+            let mut order: Vec<&Side> = sides.iter().collect();
+            if round % 2 == 0 {
+                order.reverse();
+            }
+            for workload in &args.workloads {
+                for side in &order {
+                    eprintln!("round {round} {workload} {}", side.name());
+                    run_workload(side, &client, workload, round, args.etcd_pid).await;
+                }
+            }
+        }
+    });
+}
