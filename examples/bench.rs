@@ -552,6 +552,15 @@ fn main() {
         print_report(path);
         return;
     }
+    // With feature `metrics`, ETCDGW_BENCH_METRICS=1 installs a Prometheus recorder, to
+    // measure what the instrumentation costs (BENCHMARKS.md, "Metrics").
+    #[cfg(feature = "metrics")]
+    if std::env::var_os("ETCDGW_BENCH_METRICS").is_some() {
+        metrics_exporter_prometheus::PrometheusBuilder::new()
+            .install_recorder()
+            .expect("a Prometheus recorder");
+        eprintln!("metrics: Prometheus recorder installed");
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -7,4 +7,10 @@ cd "$(dirname "$0")/.."
 . scripts/etcd-local.sh
 etcdgw_start_local "${ETCD_BIN:-$ETCD35_BIN}"
 echo "etcd is listening on $ETCDGW_ENDPOINT" >&2
-cargo run --quiet --example "${1:-demo}" -- "$ETCDGW_ENDPOINT"
+example=${1:-demo}
+features=()
+case $example in
+  metrics) features=(--features metrics) ;;
+  gen_schemas) features=(--features schema) ;;
+esac
+cargo run --quiet "${features[@]}" --example "$example" -- "$ETCDGW_ENDPOINT"

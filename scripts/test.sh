@@ -15,9 +15,12 @@ cargo test "${features[@]}" --doc -- "$@"
 # cargo-nextest runs each test in its own process (faster here, and a crash stays contained);
 # plain cargo test does the same job where it is missing.
 if cargo nextest --version >/dev/null 2>&1; then
-  run_it() { cargo nextest run "${features[@]}" --test it --no-fail-fast --test-threads "$threads" "$@"; }
+  run_it() { cargo nextest run "${features[@]}" --test it --test metrics --no-fail-fast --test-threads "$threads" "$@"; }
 else
-  run_it() { cargo test "${features[@]}" --test it -- --test-threads "$threads" "$@"; }
+  run_it() {
+    cargo test "${features[@]}" --test it -- --test-threads "$threads" "$@"
+    cargo test "${features[@]}" --test metrics -- "$@"
+  }
 fi
 for v in 34 35; do
   bin_var=ETCD${v}_BIN ctl_var=ETCDCTL${v}_BIN

@@ -492,6 +492,17 @@ macro_rules! server_error_kinds {
         }
 
         impl ServerErrorKind {
+            /// The kind's name, as written in Rust (`LeaseNotFound`): metrics label errors
+            /// with it.
+            #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+            pub(crate) fn name(self) -> &'static str {
+                match self {
+                    $(Self::$kind => stringify!($kind),)+
+                    Self::MessageTooLarge => "MessageTooLarge",
+                    Self::Other => "Other",
+                }
+            }
+
             /// The one place where etcd's text becomes a kind.
             fn from_message(_code: i32, message: &str) -> Self {
                 match message {

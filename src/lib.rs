@@ -21,6 +21,15 @@
 //! - `api`: one module per etcd service, turning options into requests and answers into
 //!   typed responses.
 //!
+//! # Cargo features
+//! - `tls` (default): `https://` endpoints through rustls, with `TlsOptions` for a CA and a
+//!   client identity; `tls-roots` (default): trust the system's roots when no CA is given.
+//! - `tracing`: events for requests, retries, failovers, endpoint health and watch resumes
+//!   (target `etcdgw`), never with keys, values or secrets.
+//! - `metrics`: counters, gauges and histograms through the `metrics` facade; names and labels
+//!   in `docs/METRICS.md`.
+//! - `schema`: JSON Schemas of the wire messages (used by the schema tests).
+//!
 //! # Errors
 //! Every call returns [`Result`]; [`Error`] separates what the caller got wrong (refused before
 //! sending), what etcd answered ([`ServerError`] with a [`ServerErrorKind`] to match on),

@@ -18,7 +18,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::ResponseHeader;
 use crate::client::Client;
 use crate::error::{Error, Result, ServerError, ServerErrorKind};
-use crate::transport::{retry, rt, CallOptions, Idempotency, Transport};
+use crate::transport::{metrics, retry, rt, CallOptions, Idempotency, Transport};
 use crate::wire::codec::I64;
 use crate::wire::lease as w;
 use crate::wire::{paths, Streamed};
@@ -172,21 +172,26 @@ impl LeaseClient {
 
 /// One keep-alive refresh: a dead lease (an answer without TTL) is the typed "not found".
 async fn refresh(transport: &Transport, id: i64) -> Result<w::LeaseKeepAliveResponse> {
-    let (answer, endpoint): (Streamed<w::LeaseKeepAliveResponse>, _) = transport
-        .call_answered(
-            paths::LEASE_KEEPALIVE,
-            &w::LeaseIdRequest { id: I64(id) },
-            CallOptions::new(Idempotency::Read),
-        )
-        .await?;
-    if answer.result.ttl.0 <= 0 {
-        return Err(Error::Server(ServerError::new(
-            5,
-            LEASE_NOT_FOUND.to_string(),
-            endpoint,
-        )));
+    let outcome = async {
+        let (answer, endpoint): (Streamed<w::LeaseKeepAliveResponse>, _) = transport
+            .call_answered(
+                paths::LEASE_KEEPALIVE,
+                &w::LeaseIdRequest { id: I64(id) },
+                CallOptions::new(Idempotency::Read),
+            )
+            .await?;
+        if answer.result.ttl.0 <= 0 {
+            return Err(Error::Server(ServerError::new(
+                5,
+                LEASE_NOT_FOUND.to_string(),
+                endpoint,
+            )));
+        }
+        Ok(answer.result)
     }
-    Ok(answer.result)
+    .await;
+    metrics::keepalive(&outcome);
+    outcome
 }
 
 impl Client {
@@ -651,6 +656,7 @@ async fn keep_alive_loop(
         }
         let left = expires.saturating_duration_since(rt::Instant::now());
         if left.is_zero() {
+            metrics::lease_lost("LeaseExpired");
             let _ = lost.send(Error::LeaseExpired { id });
             return;
         }
@@ -663,6 +669,7 @@ async fn keep_alive_loop(
                 pause = (ttl / 3).max(SHORTEST_REFRESH);
             }
             Ok(Err(err)) if err.server_kind() == Some(ServerErrorKind::LeaseNotFound) => {
+                metrics::lease_lost("LeaseNotFound");
                 let _ = lost.send(err);
                 return;
             }

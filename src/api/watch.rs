@@ -41,7 +41,9 @@ use super::namespace::Namespace;
 use super::{KeyRange, KeyValue, ResponseHeader};
 use crate::client::Client;
 use crate::error::{Code, Error, Result, ServerErrorKind};
-use crate::transport::{auth, event, retry, rt, CallOptions, Idempotency, OpenStream, Transport};
+use crate::transport::{
+    auth, event, metrics, retry, rt, CallOptions, Idempotency, OpenStream, Transport,
+};
 use crate::wire::codec::{B64, I64};
 use crate::wire::paths;
 use crate::wire::watch as w;
@@ -784,6 +786,8 @@ struct WatchTask {
     auth_retried: bool,
     failures: u32,
     done: bool,
+    /// Counts the watch as open while it is established and not ended.
+    counted: Option<metrics::OpenWatch>,
 }
 
 /// The longest pause between two attempts to resume a watch.
@@ -809,13 +813,20 @@ impl WatchTask {
             auth_retried: false,
             failures: 0,
             done: false,
+            counted: None,
         }
+    }
+
+    /// Ends the watch: nothing more is read or resumed.
+    fn end(&mut self) {
+        self.done = true;
+        self.open = None;
+        self.counted = None;
     }
 
     /// Ends the watch with `err`.
     fn fail(mut self, err: Error) -> Option<(Result<WatchResponse>, Self)> {
-        self.done = true;
-        self.open = None;
+        self.end();
         Some((Err(err), self))
     }
 
@@ -849,6 +860,9 @@ impl WatchTask {
                 let mut request = self.request.clone();
                 if self.next_revision > 0 {
                     request.start_revision = I64(self.next_revision);
+                }
+                if self.established {
+                    metrics::watch_resumed();
                 }
                 let options = CallOptions {
                     max_message_size: self.max_message_size,
@@ -948,15 +962,16 @@ impl WatchTask {
             }
             if answer.canceled {
                 // Refused at creation (auth, duplicate id): pass it on and stop.
-                self.done = true;
-                self.open = None;
+                self.end();
                 return Some(Ok(WatchResponse::from_wire(answer, self.id)));
+            }
+            if first {
+                self.counted = Some(metrics::OpenWatch::new());
             }
             return first.then(|| Ok(WatchResponse::from_wire(answer, self.id)));
         }
         if answer.canceled {
-            self.done = true;
-            self.open = None;
+            self.end();
             if answer.compact_revision.0 > 0 {
                 return Some(Err(Error::Compacted {
                     watch_id: self.id,
@@ -1001,6 +1016,7 @@ impl WatchTask {
                 if let Some(ns) = &self.namespace {
                     ns.watch_response(&mut answer);
                 }
+                metrics::watch_events(answer.events.len());
                 Some(Ok(WatchResponse::from_wire(answer, self.id)))
             }
             None => None, // every event was a repeat

@@ -84,6 +84,7 @@ impl Auth {
     pub(crate) fn set_token(&self, token: Option<Arc<str>>) {
         if token.is_some() {
             self.refreshes.fetch_add(1, Ordering::Relaxed);
+            super::metrics::token_refreshed();
         }
         *lock(&self.token) = token;
     }

@@ -21,6 +21,9 @@ pub(crate) struct Endpoint {
     url: Url,
     /// The URL as text without a trailing `/`, ready for a `/v3/...` path to be appended.
     base: String,
+    /// The URL as the `endpoint` label of metrics.
+    #[cfg(feature = "metrics")]
+    label: Arc<str>,
     /// The parsed URL of each path used so far: parsing (IDNA included) costs more than a copy.
     paths: Mutex<HashMap<&'static str, Url>>,
 }
@@ -57,6 +60,8 @@ impl Endpoint {
         }
         let base = url.as_str().trim_end_matches('/').to_string();
         Ok(Endpoint {
+            #[cfg(feature = "metrics")]
+            label: Arc::from(base.as_str()),
             url,
             base,
             paths: Mutex::new(HashMap::new()),
@@ -66,6 +71,12 @@ impl Endpoint {
     /// The endpoint's URL.
     pub(crate) fn url(&self) -> &Url {
         &self.url
+    }
+
+    /// The endpoint's URL as a metrics label (shared, not copied, per request).
+    #[cfg(feature = "metrics")]
+    pub(crate) fn label(&self) -> Arc<str> {
+        self.label.clone()
     }
 
     /// The full URL of a gateway path on this endpoint, as text.

@@ -22,6 +22,7 @@ pub(crate) use event;
 
 pub(crate) mod auth;
 pub(crate) mod endpoints;
+pub(crate) mod metrics;
 pub(crate) mod retry;
 pub(crate) mod rt;
 pub(crate) mod stream;
@@ -169,6 +170,7 @@ impl Transport {
             return Err(Error::invalid("no endpoints given"));
         }
         let http = rt::http_client(&config.http)?;
+        metrics::describe();
         Ok(Transport {
             inner: Arc::new(Inner {
                 http,
@@ -270,7 +272,7 @@ impl Transport {
     {
         let body = encode(request)?;
         let (resp, _) = self
-            .with_retries(&options, |endpoint, remaining, token| {
+            .with_retries(path, &options, |endpoint, remaining, token| {
                 self.attempt::<Resp>(
                     endpoint,
                     path,
@@ -298,7 +300,7 @@ impl Transport {
     {
         let body = encode(request)?;
         let (resp, endpoint) = self
-            .with_retries(&options, |endpoint, remaining, token| {
+            .with_retries(path, &options, |endpoint, remaining, token| {
                 self.attempt::<Resp>(
                     endpoint,
                     path,
@@ -330,7 +332,7 @@ impl Transport {
             .max_message_size
             .unwrap_or(self.inner.config.max_message_size);
         let (stream, _) = self
-            .with_retries(&options, |endpoint, _, token| {
+            .with_retries(path, &options, |endpoint, _, token| {
                 self.open_attempt(endpoint, path, body.clone(), limit, token)
             })
             .await?;
@@ -343,6 +345,7 @@ impl Transport {
     /// the attempt repeated, once.
     async fn with_retries<T, F, Fut>(
         &self,
+        path: &'static str,
         options: &CallOptions,
         mut attempt: F,
     ) -> Result<(T, Arc<Endpoint>)>
@@ -384,6 +387,7 @@ impl Transport {
                         previous.url(),
                         endpoint.url()
                     );
+                    metrics::failover(path, previous, &endpoint);
                 }
                 tried.push(endpoint.clone());
             }
@@ -409,9 +413,11 @@ impl Transport {
                     if attempts >= max_attempts || Instant::now() >= deadline {
                         return Err(upgrade_delivery(err, maybe_sent));
                     }
+                    metrics::retry(path, &endpoint);
                     continue;
                 }
             }
+            let counted = metrics::Attempt::start(path, &endpoint);
             let one = async {
                 let token = match options.anonymous {
                     true => None,
@@ -425,7 +431,13 @@ impl Transport {
                     .await;
                 Ok::<_, Error>((outcome, token))
             };
-            let (err, token) = match rt::timeout(remaining, one).await {
+            let outcome = rt::timeout(remaining, one).await;
+            match &outcome {
+                Ok(Ok((result, _))) => counted.finish(result),
+                Ok(Err(err)) => counted.failed(err),
+                Err(rt::Elapsed) => counted.timed_out(),
+            }
+            let (err, token) = match outcome {
                 Ok(Ok((Ok(value), _))) => {
                     if self.inner.endpoints.report_success(&endpoint) {
                         event!(info, "endpoint {} answers again", endpoint.url());
@@ -461,6 +473,7 @@ impl Transport {
                     endpoint.url()
                 );
                 self.refresh_token_after(token.as_ref()).await?;
+                metrics::retry(path, &endpoint);
                 continue;
             }
             maybe_sent |= err.is_outcome_unknown();
@@ -477,6 +490,7 @@ impl Transport {
             }
             event!(debug, "retrying after {:?}: {}", pause, err);
             rt::sleep(pause).await;
+            metrics::retry(path, &endpoint);
         }
     }
 
@@ -529,7 +543,9 @@ impl Transport {
             .post(endpoint.parsed_url_for(wire::paths::STATUS))
             .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
             .body("{}");
-        match rt::timeout(timeout, request.send()).await {
+        let answer = rt::timeout(timeout, request.send()).await;
+        metrics::liveness_check(endpoint, matches!(answer, Ok(Ok(_))));
+        match answer {
             Ok(Ok(_)) => {
                 self.inner.endpoints.report_alive(endpoint);
                 Ok(())
@@ -552,6 +568,7 @@ impl Transport {
         let failure = self.inner.endpoints.report_failure(failed);
         if failure.newly_down {
             event!(warn, "endpoint {} is down: {}", failed.url(), err);
+            metrics::endpoint_down(failed);
         }
         let _ = err;
         if failure.start_probe {
