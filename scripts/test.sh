@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: unit and doc tests once, then the integration suite against etcd 3.4 and
-# against etcd 3.5 (each test starts its own members on free loopback ports).
+# against etcd 3.5 (each test starts its own members on free loopback ports), then the browser
+# suite (wasm32 in headless Chromium) on both versions.
 # Extra arguments filter the tests, e.g. `scripts/test.sh watch`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,3 +28,5 @@ for v in 34 35; do
   echo "== integration tests on $(${!bin_var} --version | head -1)" >&2
   ETCD_BIN=${!bin_var} ETCDCTL_BIN=${!ctl_var} ETCDUTL_BIN=${ETCDUTL35_BIN} run_it "$@"
 done
+# Installs Chromium, ChromeDriver and wasm-bindgen-cli when they are missing.
+scripts/browser-test.sh "$@"

@@ -333,6 +333,9 @@ impl ConnectOptions {
     /// Requires a leader: with none (quorum lost), calls fail at once with
     /// [`NoLeader`](crate::ServerErrorKind::NoLeader) instead of waiting for etcd's 7 s
     /// timeout, serializable reads included (Go's `WithRequireLeader`).
+    ///
+    /// Not in a browser: etcd's CORS answer does not allow the header that asks for it, so
+    /// `Client::connect` refuses it there with [`Error::InvalidArgument`](crate::Error::InvalidArgument).
     pub const fn with_require_leader(mut self, require_leader: bool) -> Self {
         self.require_leader = require_leader;
         self

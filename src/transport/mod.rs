@@ -169,6 +169,12 @@ impl Transport {
         if endpoints.is_empty() {
             return Err(Error::invalid("no endpoints given"));
         }
+        if config.require_leader && rt::IN_BROWSER {
+            return Err(Error::invalid(
+                "with_require_leader is not available in a browser: etcd's CORS answer does not \
+                 allow the header that asks for it",
+            ));
+        }
         let http = rt::http_client(&config.http)?;
         metrics::describe();
         Ok(Transport {
@@ -541,8 +547,8 @@ impl Transport {
             .inner
             .http
             .post(endpoint.parsed_url_for(wire::paths::STATUS))
-            .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
             .body("{}");
+        let request = json_content_type(request);
         let answer = rt::timeout(timeout, request.send()).await;
         metrics::liveness_check(endpoint, matches!(answer, Ok(Ok(_))));
         match answer {
@@ -729,8 +735,8 @@ impl Transport {
             .inner
             .http
             .post(endpoint.parsed_url_for(path))
-            .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
             .body(body);
+        request = json_content_type(request);
         if self.inner.config.require_leader {
             request = request.header(REQUIRE_LEADER_HEADER, HeaderValue::from_static("true"));
         }
@@ -755,7 +761,9 @@ impl Transport {
         idempotency: Idempotency,
     ) -> Result<Resp> {
         let mut request = self.post(&endpoint, path, body, token.as_ref());
-        if let Some(deadline) = server_deadline {
+        // Not from a browser: etcd's CORS answer does not allow the header. There the server
+        // stops waiting when the fetch is aborted (the connection closes) instead.
+        if let Some(deadline) = server_deadline.filter(|_| !rt::IN_BROWSER) {
             request = request.header(GRPC_TIMEOUT_HEADER, grpc_timeout(deadline));
         }
         let response = request
@@ -824,6 +832,15 @@ impl Transport {
                 }),
         )
     }
+}
+
+/// Marks a request's body as JSON, except in a browser (see [`rt::IN_BROWSER`]): the gateway
+/// reads the body as JSON whatever the header says.
+fn json_content_type(request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+    if rt::IN_BROWSER {
+        return request;
+    }
+    request.header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
 }
 
 /// How much of a failed stream's body is read for its error.

@@ -13,6 +13,13 @@ pub(crate) use std::time::Instant;
 #[cfg(target_arch = "wasm32")]
 pub(crate) use web_time::Instant;
 
+/// Whether this build runs in a browser (wasm32), where the page's origin is not etcd's: every
+/// request is a CORS request, and etcd's preflight answer allows only the `accept`,
+/// `content-type` and `authorization` headers (GATEWAY.md 2.7). The transport then sends no
+/// other header, and no `Content-Type` either (the gateway ignores it), so that a request
+/// without a token is a "simple" one that needs no preflight.
+pub(crate) const IN_BROWSER: bool = cfg!(target_arch = "wasm32");
+
 /// A boxed stream: `Send` on native targets, not on wasm32 (browser futures are not `Send`).
 #[cfg(not(target_arch = "wasm32"))]
 pub(crate) type BoxStream<'a, T> = Pin<Box<dyn Stream<Item = T> + Send + 'a>>;

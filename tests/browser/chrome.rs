@@ -1,0 +1,201 @@
+//! Headless Chromium, driven through ChromeDriver's W3C WebDriver protocol (plain JSON over
+//! HTTP): start, open a page, run a script, take a screenshot. Each `Chrome` has its own
+//! ChromeDriver on a free port and its own profile directory, and kills both when dropped.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use base64::Engine;
+use serde_json::{json, Value};
+use tempfile::TempDir;
+
+use crate::support::etcd::free_port;
+
+/// The Chromium binary: `$CHROME_BIN`, else Debian's.
+fn chrome_bin() -> String {
+    std::env::var("CHROME_BIN").unwrap_or_else(|_| "/usr/bin/chromium".to_string())
+}
+
+/// The ChromeDriver binary: `$CHROMEDRIVER`, else Debian's.
+fn chromedriver_bin() -> String {
+    std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".to_string())
+}
+
+fn with_json(request: reqwest::RequestBuilder, body: &Value) -> reqwest::RequestBuilder {
+    request
+        .header("content-type", "application/json")
+        .body(body.to_string())
+}
+
+/// The answer's JSON body (`null` if it has none).
+async fn json_of(resp: reqwest::Response) -> Value {
+    let bytes = resp.bytes().await.expect("a WebDriver answer body");
+    serde_json::from_slice(&bytes).unwrap_or_default()
+}
+
+pub struct Chrome {
+    driver: Child,
+    base: String,
+    session: String,
+    http: reqwest::Client,
+    _profile: TempDir,
+}
+
+impl Chrome {
+    /// Starts ChromeDriver and a headless Chromium session.
+    pub async fn start() -> Chrome {
+        let port = free_port();
+        let mut command = Command::new(chromedriver_bin());
+        command
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        // Its own process group, so that dropping it takes Chromium down too.
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
+        let driver = command.spawn().unwrap_or_else(|e| {
+            panic!(
+                "cannot run {}: {e} (scripts/browser-test.sh installs it)",
+                chromedriver_bin()
+            )
+        });
+        let base = format!("http://127.0.0.1:{port}");
+        let http = reqwest::Client::new();
+        let mut ready = false;
+        for _ in 0..200 {
+            if let Ok(resp) = http.get(format!("{base}/status")).send().await {
+                let status = json_of(resp).await;
+                if status["value"]["ready"] == json!(true) {
+                    ready = true;
+                    break;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(ready, "chromedriver on port {port} never became ready");
+        let profile = tempfile::tempdir().expect("a profile dir");
+        // The flags Chromium needs here: root without a sandbox, no GPU, and no background
+        // connections to Google (this machine's network refuses them).
+        let args = [
+            "--headless=new".to_string(),
+            "--no-sandbox".to_string(),
+            "--disable-gpu".to_string(),
+            "--disable-dev-shm-usage".to_string(),
+            "--disable-quic".to_string(),
+            "--no-first-run".to_string(),
+            "--disable-background-networking".to_string(),
+            "--disable-component-update".to_string(),
+            "--disable-sync".to_string(),
+            "--window-size=1100,760".to_string(),
+            format!("--user-data-dir={}", profile.path().display()),
+        ];
+        let capabilities = json!({
+            "capabilities": {
+                "alwaysMatch": {
+                    "browserName": "chrome",
+                    "goog:chromeOptions": { "binary": chrome_bin(), "args": args },
+                }
+            }
+        });
+        let resp = json_of(
+            with_json(http.post(format!("{base}/session")), &capabilities)
+                .send()
+                .await
+                .expect("create a session"),
+        )
+        .await;
+        let session = resp["value"]["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no session: {resp}"))
+            .to_string();
+        Chrome {
+            driver,
+            base,
+            session,
+            http,
+            _profile: profile,
+        }
+    }
+
+    async fn command(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let url = format!("{}/session/{}{path}", self.base, self.session);
+        let mut request = self.http.request(method, &url);
+        if let Some(body) = body {
+            request = with_json(request, &body);
+        }
+        let resp = request.send().await.expect("a WebDriver answer");
+        let status = resp.status();
+        let value = json_of(resp).await;
+        assert!(status.is_success(), "WebDriver {path}: {status} {value}");
+        value["value"].clone()
+    }
+
+    /// Opens `url` and waits until it loaded.
+    pub async fn open(&self, url: &str) {
+        self.command(reqwest::Method::POST, "/url", Some(json!({ "url": url })))
+            .await;
+    }
+
+    /// Runs `script` (a function body; `arguments` holds `args`) in the page and returns what
+    /// it returns.
+    pub async fn run(&self, script: &str, args: Value) -> Value {
+        self.command(
+            reqwest::Method::POST,
+            "/execute/sync",
+            Some(json!({ "script": script, "args": args })),
+        )
+        .await
+    }
+
+    /// Waits until `script` returns something truthy, and returns it.
+    pub async fn wait_for(&self, what: &str, within: Duration, script: &str, args: Value) -> Value {
+        let until = tokio::time::Instant::now() + within;
+        loop {
+            let value = self.run(script, args.clone()).await;
+            if !(value.is_null() || value == json!(false) || value == json!("")) {
+                return value;
+            }
+            assert!(
+                tokio::time::Instant::now() < until,
+                "{what}: not within {within:?}; page log: {}",
+                self.run("return JSON.stringify(window.__log || [])", json!([]))
+                    .await
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// A PNG of the window.
+    pub async fn screenshot(&self) -> Vec<u8> {
+        let value = self
+            .command(reqwest::Method::GET, "/screenshot", None)
+            .await;
+        let encoded = value.as_str().expect("a base64 screenshot");
+        base64::engine::general_purpose::STANDARD
+            .decode(encoded)
+            .expect("a base64 screenshot")
+    }
+
+    /// Ends the session (Chromium exits), then ChromeDriver.
+    pub async fn close(mut self) {
+        let url = format!("{}/session/{}", self.base, self.session);
+        let _ = self.http.delete(&url).send().await;
+        self.kill();
+    }
+
+    fn kill(&mut self) {
+        // The whole process group: ChromeDriver and the Chromium it started. The `--` matters:
+        // without it, procps' kill reads `-PGID` as an option, and may signal every process.
+        let _ = Command::new("kill")
+            .args(["-s", "KILL", "--", &format!("-{}", self.driver.id())])
+            .status();
+        let _ = self.driver.wait();
+    }
+}
+
+impl Drop for Chrome {
+    fn drop(&mut self) {
+        if matches!(self.driver.try_wait(), Ok(None)) {
+            self.kill();
+        }
+    }
+}
