@@ -127,6 +127,53 @@ async fn a_lock_that_stays_held_fails_at_the_callers_deadline() {
     assert_eq!(err.server_kind(), Some(ServerErrorKind::LeaseNotFound));
 }
 
+/// Dropping a pending call (here, by an outer timeout the client knows nothing about)
+/// closes its request: the server stops waiting and removes the waiter's key, and the client
+/// goes on serving calls.
+#[tokio::test]
+async fn a_dropped_lock_call_stops_waiting_on_the_server() {
+    let etcd = Etcd::start().await;
+    let client = etcd.client().await;
+    let holder = client
+        .lock_client()
+        .lock_guard("dropped", 10, None)
+        .await
+        .unwrap();
+    let lease = client.lease_grant(60, None).await.unwrap().id();
+    let waiting = client.lock("dropped", Some(LockOptions::new().with_lease(lease)));
+    assert!(tokio::time::timeout(Duration::from_millis(500), waiting)
+        .await
+        .is_err());
+    let keys = |client: Client| async move {
+        client
+            .get("dropped", Some(etcdgw::GetOptions::new().with_prefix()))
+            .await
+            .unwrap()
+            .kvs()
+            .iter()
+            .map(|kv| kv.lease())
+            .collect::<Vec<_>>()
+    };
+    // The server cleans the abandoned waiter's key up once it sees the request gone.
+    let mut left = keys(client.clone()).await;
+    for _ in 0..100 {
+        if !left.contains(&lease) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        left = keys(client.clone()).await;
+    }
+    assert_eq!(
+        left,
+        vec![holder.lease_id()],
+        "only the holder's key is left"
+    );
+    // With the holder gone, nobody holds the lock: the dropped call did not take it later.
+    holder.unlock().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(keys(client.clone()).await.is_empty());
+}
+
 #[tokio::test]
 async fn dropping_a_guard_releases_the_lock() {
     let etcd = Etcd::start().await;
