@@ -93,18 +93,39 @@ async fn writes_stay_safe_while_members_are_killed_and_restarted() {
         .await
         .expect("the writer finishes")
         .unwrap();
-    let stored = admin
-        .get(
-            "safe/",
-            Some(GetOptions::new().with_prefix().with_keys_only()),
-        )
-        .await
-        .unwrap();
-    let present: HashSet<String> = stored
-        .kvs()
-        .iter()
-        .map(|kv| kv.key_str().unwrap().to_string())
-        .collect();
+    // What the cluster holds, read through a member that was never killed: etcd 3.5.0-3.5.2
+    // can lose applied writes on a member killed under load (etcd issue 13766, fixed in
+    // 3.5.3), and such a member answers even linearizable reads from its own store.
+    let survivor = (0..3).find(|&i| i != 0 && i != leader).unwrap();
+    let keys_on = |i: usize, serializable: bool| {
+        let endpoint = endpoints[i].clone();
+        async move {
+            let client = Client::connect([endpoint], None).await.unwrap();
+            let mut options = GetOptions::new().with_prefix().with_keys_only();
+            if serializable {
+                options = options.with_serializable();
+            }
+            let stored = client.get("safe/", Some(options)).await.unwrap();
+            stored
+                .kvs()
+                .iter()
+                .map(|kv| kv.key_str().unwrap().to_string())
+                .collect::<HashSet<String>>()
+        }
+    };
+    let present = keys_on(survivor, false).await;
+    for killed in [0, leader] {
+        let held = keys_on(killed, true).await;
+        if held != present {
+            let mut missing: Vec<_> = present.difference(&held).collect();
+            missing.sort();
+            eprintln!(
+                "member {killed}, killed under load, lacks {missing:?} (still catching up, or \
+                 etcd issue 13766 on 3.5.0-3.5.2)"
+            );
+        }
+    }
+    drop(admin);
     let mut counts = BTreeMap::new();
     for (key, outcome) in &outcomes {
         *counts.entry(format!("{outcome:?}")).or_insert(0) += 1;
