@@ -11,7 +11,7 @@ export RUST_BACKTRACE=${RUST_BACKTRACE:-1}
 features=(--all-features)
 threads=${ETCDGW_TEST_THREADS:-4}
 
-cargo test "${features[@]}" --lib -- "$@"
+cargo test "${features[@]}" --lib --bins -- "$@"
 cargo test "${features[@]}" --doc -- "$@"
 # cargo-nextest runs each test in its own process (faster here, and a crash stays contained);
 # plain cargo test does the same job where it is missing.

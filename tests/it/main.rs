@@ -4,6 +4,8 @@
 mod support;
 
 mod auth;
+#[cfg(feature = "cli")]
+mod cli;
 mod cluster;
 mod election;
 mod errors;

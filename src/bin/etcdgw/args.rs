@@ -1,0 +1,579 @@
+//! The command line: etcdctl's verbs and flags, as clap derives.
+//!
+//! Positional arguments are taken as lists and checked by the commands themselves, so that a
+//! missing or extra argument is reported with etcdctl's message and exit code (128), while
+//! what clap itself refuses (an unknown flag, a value that is not a number) exits with 1, as
+//! etcdctl's flag parser does.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{ArgAction, Args, Parser, Subcommand};
+
+const EXIT_CODES: &str = "\
+Exit codes (as etcdctl's):
+  0    success (a get that finds nothing succeeds and prints nothing)
+  1    etcd refused the request, or it failed (Error: <etcd's message> on stderr);
+       also what the flag parser refuses (unknown flag or command, a value that is not a number)
+  2    no member could be reached or none answered in time; the user or password was refused
+  3    unreadable input (txn on stdin)
+  4    a feature or output format the command does not support (-w table on get, say)
+  5    a watch ended by the server; a snapshot that could not be saved
+  6    a local file could not be read or written
+  128  wrong arguments (missing, extra or conflicting)
+
+Environment: every global flag can also be set as ETCDGW_<FLAG> (ETCDGW_ENDPOINTS,
+ETCDGW_USER, ETCDGW_PASSWORD, ETCDGW_COMMAND_TIMEOUT, ETCDGW_WRITE_OUT, ...).";
+
+/// etcdctl over etcd's JSON/HTTP gateway: the same commands, flags and output, without gRPC.
+#[derive(Parser, Debug)]
+#[command(
+    name = "etcdgw",
+    version,
+    about = "etcdctl over etcd's JSON/HTTP gateway: the same commands, flags and output, without gRPC",
+    after_help = EXIT_CODES,
+    subcommand_required = true,
+    arg_required_else_help = true
+)]
+pub(crate) struct Cli {
+    #[command(flatten)]
+    pub(crate) global: GlobalArgs,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+/// Flags every command takes.
+#[derive(Args, Debug, Clone)]
+pub(crate) struct GlobalArgs {
+    /// Endpoints, comma separated (host:port, http://host:port or https://host:port)
+    #[arg(
+        long,
+        global = true,
+        env = "ETCDGW_ENDPOINTS",
+        value_delimiter = ',',
+        default_value = "127.0.0.1:2379"
+    )]
+    pub(crate) endpoints: Vec<String>,
+
+    /// username[:password] for authentication (prompt if password is not supplied)
+    #[arg(
+        long,
+        global = true,
+        env = "ETCDGW_USER",
+        hide_env_values = true,
+        value_name = "USER[:PASSWORD]"
+    )]
+    pub(crate) user: Option<String>,
+
+    /// Password for authentication (if given, --user must not include one)
+    #[arg(long, global = true, env = "ETCDGW_PASSWORD", hide_env_values = true)]
+    pub(crate) password: Option<String>,
+
+    /// Verify certificates of TLS-enabled secure servers using this CA bundle
+    #[arg(long, global = true, env = "ETCDGW_CACERT", value_name = "FILE")]
+    pub(crate) cacert: Option<PathBuf>,
+
+    /// Identify secure client using this TLS certificate file
+    #[arg(long, global = true, env = "ETCDGW_CERT", value_name = "FILE")]
+    pub(crate) cert: Option<PathBuf>,
+
+    /// Identify secure client using this TLS key file
+    #[arg(long, global = true, env = "ETCDGW_KEY", value_name = "FILE")]
+    pub(crate) key: Option<PathBuf>,
+
+    /// Skip server certificate verification (not supported: give --cacert instead)
+    #[arg(long, global = true)]
+    pub(crate) insecure_skip_tls_verify: bool,
+
+    /// Dial timeout for client connections
+    #[arg(long, global = true, env = "ETCDGW_DIAL_TIMEOUT", default_value = "2s", value_parser = crate::duration::parse)]
+    pub(crate) dial_timeout: Duration,
+
+    /// Timeout for short running command (excluding dial timeout)
+    #[arg(long, global = true, env = "ETCDGW_COMMAND_TIMEOUT", default_value = "5s", value_parser = crate::duration::parse)]
+    pub(crate) command_timeout: Duration,
+
+    /// Keepalive time: how long a request may go unanswered before its member is checked
+    #[arg(long, global = true, env = "ETCDGW_KEEPALIVE_TIME", value_parser = crate::duration::parse)]
+    pub(crate) keepalive_time: Option<Duration>,
+
+    /// Keepalive timeout: how long that check waits for the member
+    #[arg(long, global = true, env = "ETCDGW_KEEPALIVE_TIMEOUT", value_parser = crate::duration::parse)]
+    pub(crate) keepalive_timeout: Option<Duration>,
+
+    /// Print byte strings as hex encoded strings
+    #[arg(long, global = true, env = "ETCDGW_HEX")]
+    pub(crate) hex: bool,
+
+    /// Set the output format (simple, json, fields, table)
+    #[arg(
+        short = 'w',
+        long,
+        global = true,
+        env = "ETCDGW_WRITE_OUT",
+        default_value = "simple",
+        value_name = "FORMAT"
+    )]
+    pub(crate) write_out: String,
+}
+
+/// The verbs.
+#[derive(Subcommand, Debug)]
+pub(crate) enum Command {
+    /// Gets the key or a range of keys
+    Get(GetArgs),
+    /// Puts the given key into the store (the value may come from stdin)
+    Put(PutArgs),
+    /// Removes the specified key or range of keys [key, range_end)
+    Del(DelArgs),
+    /// Txn processes all the requests in one transaction (read from stdin)
+    Txn(TxnArgs),
+    /// Watches events stream on keys or prefixes (until interrupted)
+    Watch(WatchArgs),
+    /// Compacts the event history in etcd
+    Compaction(CompactionArgs),
+    /// Lease related commands
+    #[command(subcommand)]
+    Lease(LeaseCommand),
+    /// Acquires a named lock (held until interrupted, or while a command runs)
+    Lock(LockArgs),
+    /// Observes and participates in leader election
+    Elect(ElectArgs),
+    /// Membership related commands
+    #[command(subcommand)]
+    Member(MemberCommand),
+    /// Endpoint related commands
+    Endpoint(EndpointArgs),
+    /// Manages etcd node snapshots
+    #[command(subcommand)]
+    Snapshot(SnapshotCommand),
+    /// Defragments the storage of the etcd members with given endpoints
+    Defrag(DefragArgs),
+    /// Enable or disable authentication
+    #[command(subcommand)]
+    Auth(AuthCommand),
+    /// User related commands
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Role related commands
+    #[command(subcommand)]
+    Role(RoleCommand),
+    /// Prints the version of etcdgw
+    Version,
+}
+
+/// `get [options] <key> [range_end]`
+#[derive(Args, Debug, Clone, Default)]
+pub(crate) struct GetArgs {
+    /// Linearizable(l) or Serializable(s)
+    #[arg(long, default_value = "l")]
+    pub(crate) consistency: String,
+    /// Order of results; ASCEND or DESCEND (ASCEND by default)
+    #[arg(long)]
+    pub(crate) order: Option<String>,
+    /// Sort target; CREATE, KEY, MODIFY, VALUE, or VERSION
+    #[arg(long)]
+    pub(crate) sort_by: Option<String>,
+    /// Maximum number of results
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+    pub(crate) limit: i64,
+    /// Get keys with matching prefix
+    #[arg(long)]
+    pub(crate) prefix: bool,
+    /// Get keys that are greater than or equal to the given key using byte compare
+    #[arg(long)]
+    pub(crate) from_key: bool,
+    /// Specify the kv revision
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+    pub(crate) rev: i64,
+    /// Get only the keys
+    #[arg(long)]
+    pub(crate) keys_only: bool,
+    /// Get only the count (with --write-out=fields, as etcdctl)
+    #[arg(long)]
+    pub(crate) count_only: bool,
+    /// Only write values when using the "simple" output format
+    #[arg(long)]
+    pub(crate) print_value_only: bool,
+    /// <key> [range_end]
+    #[arg(value_name = "KEY")]
+    pub(crate) args: Vec<String>,
+}
+
+/// `put [options] <key> <value>`
+#[derive(Args, Debug, Clone, Default)]
+pub(crate) struct PutArgs {
+    /// Lease ID (in hexadecimal) to attach to the key
+    #[arg(long, default_value = "0")]
+    pub(crate) lease: String,
+    /// Return the previous key-value pair before modification
+    #[arg(long)]
+    pub(crate) prev_kv: bool,
+    /// Updates the key using its current value
+    #[arg(long)]
+    pub(crate) ignore_value: bool,
+    /// Updates the key using its current lease
+    #[arg(long)]
+    pub(crate) ignore_lease: bool,
+    /// <key> <value> (the value is read from stdin when not given; `put <key> -- <value>`
+    /// for a value starting with '-')
+    #[arg(value_name = "KEY")]
+    pub(crate) args: Vec<String>,
+}
+
+/// `del [options] <key> [range_end]`
+#[derive(Args, Debug, Clone, Default)]
+pub(crate) struct DelArgs {
+    /// Delete keys with matching prefix
+    #[arg(long)]
+    pub(crate) prefix: bool,
+    /// Return deleted key-value pairs
+    #[arg(long)]
+    pub(crate) prev_kv: bool,
+    /// Delete keys that are greater than or equal to the given key using byte compare
+    #[arg(long)]
+    pub(crate) from_key: bool,
+    /// <key> [range_end]
+    #[arg(value_name = "KEY")]
+    pub(crate) args: Vec<String>,
+}
+
+/// `txn [options]`
+#[derive(Args, Debug)]
+#[command(after_help = crate::txn::SYNTAX_HELP)]
+pub(crate) struct TxnArgs {
+    /// Input transaction in interactive mode (prompts for each section)
+    #[arg(short, long)]
+    pub(crate) interactive: bool,
+    #[arg(hide = true)]
+    pub(crate) args: Vec<String>,
+}
+
+/// `watch [options] [key or prefix] [range_end] [--] [exec-command arg1 arg2 ...]`
+#[derive(Args, Debug)]
+pub(crate) struct WatchArgs {
+    /// Interactive mode (not supported by etcdgw)
+    #[arg(short, long)]
+    pub(crate) interactive: bool,
+    /// Watch on a prefix if prefix is set
+    #[arg(long)]
+    pub(crate) prefix: bool,
+    /// Revision to start watching
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+    pub(crate) rev: i64,
+    /// Get the previous key-value pair before the event happens
+    #[arg(long)]
+    pub(crate) prev_kv: bool,
+    /// Get periodic watch progress notification from server
+    #[arg(long)]
+    pub(crate) progress_notify: bool,
+    /// [key or prefix] [range_end]
+    #[arg(value_name = "KEY")]
+    pub(crate) args: Vec<String>,
+    /// A command to run for each event, after `--` (ETCD_WATCH_* variables describe the event)
+    #[arg(last = true, value_name = "EXEC")]
+    pub(crate) exec: Vec<String>,
+}
+
+/// `compaction [options] <revision>`
+#[derive(Args, Debug)]
+pub(crate) struct CompactionArgs {
+    /// 'true' to wait for compaction to physically remove all old revisions
+    #[arg(long)]
+    pub(crate) physical: bool,
+    /// <revision>
+    #[arg(value_name = "REVISION", allow_negative_numbers = true)]
+    pub(crate) args: Vec<String>,
+}
+
+/// `lease <subcommand>`
+#[derive(Subcommand, Debug)]
+pub(crate) enum LeaseCommand {
+    /// Creates leases
+    Grant {
+        /// <ttl> in seconds
+        #[arg(value_name = "TTL", allow_negative_numbers = true)]
+        args: Vec<String>,
+    },
+    /// Revokes leases
+    Revoke {
+        /// <leaseID> in hexadecimal
+        #[arg(value_name = "LEASE_ID")]
+        args: Vec<String>,
+    },
+    /// Get lease information
+    Timetolive {
+        /// Get keys attached to this lease
+        #[arg(long)]
+        keys: bool,
+        /// <leaseID> in hexadecimal
+        #[arg(value_name = "LEASE_ID")]
+        args: Vec<String>,
+    },
+    /// List all active leases
+    List {
+        #[arg(hide = true)]
+        args: Vec<String>,
+    },
+    /// Keeps leases alive (renew)
+    KeepAlive {
+        /// Resets the keep-alive time to its original value and exits immediately
+        #[arg(long)]
+        once: bool,
+        /// <leaseID> in hexadecimal
+        #[arg(value_name = "LEASE_ID")]
+        args: Vec<String>,
+    },
+}
+
+/// `lock <lockname> [exec-command arg1 arg2 ...]`
+#[derive(Args, Debug)]
+pub(crate) struct LockArgs {
+    /// Timeout for session (the TTL of the lease the lock is tied to, in seconds)
+    #[arg(long, default_value_t = 10)]
+    pub(crate) ttl: i64,
+    /// <lockname> [exec-command arg1 arg2 ...] (everything after the name is the command)
+    #[arg(
+        value_name = "LOCKNAME",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    pub(crate) args: Vec<String>,
+}
+
+/// `elect <election-name> [proposal]`
+#[derive(Args, Debug)]
+pub(crate) struct ElectArgs {
+    /// Observation mode
+    #[arg(short, long)]
+    pub(crate) listen: bool,
+    /// <election-name> [proposal]
+    #[arg(value_name = "NAME")]
+    pub(crate) args: Vec<String>,
+}
+
+/// `member <subcommand>`
+#[derive(Subcommand, Debug)]
+pub(crate) enum MemberCommand {
+    /// Lists all members in the cluster
+    List {
+        #[arg(hide = true)]
+        args: Vec<String>,
+    },
+}
+
+/// `endpoint <subcommand>`
+#[derive(Args, Debug)]
+pub(crate) struct EndpointArgs {
+    /// Use all endpoints from the cluster member list
+    #[arg(long, global = true)]
+    pub(crate) cluster: bool,
+    #[command(subcommand)]
+    pub(crate) command: EndpointCommand,
+}
+
+/// `endpoint health|status`
+#[derive(Subcommand, Debug)]
+pub(crate) enum EndpointCommand {
+    /// Checks the healthiness of endpoints specified in `--endpoints` flag
+    Health,
+    /// Prints out the status of endpoints specified in `--endpoints` flag
+    Status,
+}
+
+/// `snapshot <subcommand>`
+#[derive(Subcommand, Debug)]
+pub(crate) enum SnapshotCommand {
+    /// Stores an etcd node backend snapshot to a given file (from exactly one endpoint)
+    Save {
+        /// <filename>
+        #[arg(value_name = "FILENAME")]
+        args: Vec<String>,
+    },
+}
+
+/// `defrag [options]`
+#[derive(Args, Debug)]
+pub(crate) struct DefragArgs {
+    /// Use all endpoints from the cluster member list
+    #[arg(long)]
+    pub(crate) cluster: bool,
+}
+
+/// `auth <enable or disable>`
+#[derive(Subcommand, Debug)]
+pub(crate) enum AuthCommand {
+    /// Enables authentication
+    Enable {
+        #[arg(hide = true)]
+        args: Vec<String>,
+    },
+    /// Disables authentication
+    Disable {
+        #[arg(hide = true)]
+        args: Vec<String>,
+    },
+    /// Returns authentication status (etcd 3.5 and later)
+    Status {
+        #[arg(hide = true)]
+        args: Vec<String>,
+    },
+}
+
+/// `user <subcommand>`
+#[derive(Subcommand, Debug)]
+pub(crate) enum UserCommand {
+    /// Adds a new user
+    Add {
+        /// Read password from stdin instead of interactive terminal (--interactive=false)
+        #[arg(long, default_value_t = true, num_args = 0..=1, require_equals = true,
+              default_missing_value = "true", action = ArgAction::Set)]
+        interactive: bool,
+        /// Supply password from the command line flag
+        #[arg(long)]
+        new_user_password: Option<String>,
+        /// Create a user without password (CN based auth only)
+        #[arg(long)]
+        no_password: bool,
+        /// <user name or user:password>
+        #[arg(value_name = "USER")]
+        args: Vec<String>,
+    },
+    /// Deletes a user
+    Delete {
+        /// <user name>
+        #[arg(value_name = "USER")]
+        args: Vec<String>,
+    },
+    /// Gets detailed information of a user
+    Get {
+        /// Show permissions of roles granted to the user
+        #[arg(long)]
+        detail: bool,
+        /// <user name>
+        #[arg(value_name = "USER")]
+        args: Vec<String>,
+    },
+    /// Lists all users
+    List {
+        #[arg(hide = true)]
+        args: Vec<String>,
+    },
+    /// Changes password of user
+    Passwd {
+        /// If true, read password from the terminal; --interactive=false reads it from stdin
+        #[arg(long, default_value_t = true, num_args = 0..=1, require_equals = true,
+              default_missing_value = "true", action = ArgAction::Set)]
+        interactive: bool,
+        /// <user name>
+        #[arg(value_name = "USER")]
+        args: Vec<String>,
+    },
+    /// Grants a role to a user
+    GrantRole {
+        /// <user name> <role name>
+        #[arg(value_name = "USER")]
+        args: Vec<String>,
+    },
+    /// Revokes a role from a user
+    RevokeRole {
+        /// <user name> <role name>
+        #[arg(value_name = "USER")]
+        args: Vec<String>,
+    },
+}
+
+/// `role <subcommand>`
+#[derive(Subcommand, Debug)]
+pub(crate) enum RoleCommand {
+    /// Adds a new role
+    Add {
+        /// <role name>
+        #[arg(value_name = "ROLE")]
+        args: Vec<String>,
+    },
+    /// Deletes a role
+    Delete {
+        /// <role name>
+        #[arg(value_name = "ROLE")]
+        args: Vec<String>,
+    },
+    /// Gets detailed information of a role
+    Get {
+        /// <role name>
+        #[arg(value_name = "ROLE")]
+        args: Vec<String>,
+    },
+    /// Lists all roles
+    List {
+        #[arg(hide = true)]
+        args: Vec<String>,
+    },
+    /// Grants a key to a role: <role name> <permission type: read|write|readwrite> <key> [endkey]
+    GrantPermission {
+        /// Grant a prefix permission
+        #[arg(long)]
+        prefix: bool,
+        /// Grant a permission of keys that are greater than or equal to the given key
+        #[arg(long)]
+        from_key: bool,
+        /// <role name> <permission type> <key> [endkey]
+        #[arg(value_name = "ROLE")]
+        args: Vec<String>,
+    },
+    /// Revokes a key from a role: <role name> <key> [endkey]
+    RevokePermission {
+        /// Revoke a prefix permission
+        #[arg(long)]
+        prefix: bool,
+        /// Revoke a permission of keys that are greater than or equal to the given key
+        #[arg(long)]
+        from_key: bool,
+        /// <role name> <key> [endkey]
+        #[arg(value_name = "ROLE")]
+        args: Vec<String>,
+    },
+}
+
+/// One operation line of a transaction (`put k v`, `get k --prefix`, `del k`), parsed with the
+/// same flags as the commands, as etcdctl does.
+#[derive(Parser, Debug)]
+#[command(
+    no_binary_name = true,
+    disable_help_flag = true,
+    disable_version_flag = true
+)]
+pub(crate) struct TxnOpLine {
+    #[command(subcommand)]
+    pub(crate) op: TxnOpCommand,
+}
+
+/// The verbs a transaction's operations may use.
+#[derive(Subcommand, Debug)]
+#[command(disable_help_subcommand = true)]
+pub(crate) enum TxnOpCommand {
+    Get(GetArgs),
+    Put(PutArgs),
+    Del(DelArgs),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+        TxnOpLine::command().debug_assert();
+    }
+
+    #[test]
+    fn global_flags_go_anywhere() {
+        let cli =
+            Cli::try_parse_from(["etcdgw", "get", "k", "-w", "json", "--endpoints", "a:1,b:2"])
+                .unwrap();
+        assert_eq!(cli.global.endpoints, ["a:1", "b:2"]);
+        assert_eq!(cli.global.write_out, "json");
+    }
+}

@@ -1,0 +1,965 @@
+//! The `etcdgw` command line against live members, beside the etcdctl of the same version:
+//! their `simple`, `json`, `fields` and `table` outputs compared byte for byte, and their exit
+//! codes and error messages.
+//!
+//! Reads are compared as they are (nothing changes between the two commands). Writes are done
+//! by etcdctl on `c/...` keys and by etcdgw on the parallel `g/...` keys right after, one
+//! revision later, so etcdctl's output with those keys renamed and every revision plus one
+//! must be etcdgw's, byte for byte.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, ChildStdout, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use etcdgw::{GetOptions, PutOptions};
+
+use crate::support::etcd::{etcd_version, free_port};
+use crate::support::{Cluster, Etcd};
+
+const BIN: &str = env!("CARGO_BIN_EXE_etcdgw");
+
+/// etcdgw with none of the caller's `ETCDGW_*` environment.
+fn etcdgw_command(endpoint: &str) -> Command {
+    let mut cmd = Command::new(BIN);
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("ETCDGW_") {
+            cmd.env_remove(name);
+        }
+    }
+    cmd.arg(format!("--endpoints={endpoint}"));
+    cmd
+}
+
+/// Runs etcdgw against `endpoint`, with `stdin` (or an empty one).
+fn run(endpoint: &str, args: &[&str], stdin: Option<&[u8]>) -> Output {
+    let mut child = etcdgw_command(endpoint)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run etcdgw");
+    let mut input = child.stdin.take().expect("stdin");
+    if let Some(bytes) = stdin {
+        input.write_all(bytes).expect("write stdin");
+    }
+    drop(input);
+    child.wait_with_output().expect("etcdgw output")
+}
+
+fn gw(etcd: &Etcd, args: &[&str]) -> Output {
+    run(&etcd.endpoint(), args, None)
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// The `Error: ...` line a command printed (etcdctl also logs retries to stderr).
+fn error_line(out: &Output) -> Option<String> {
+    text(&out.stderr)
+        .lines()
+        .rev()
+        .find(|l| l.starts_with("Error: "))
+        .map(str::to_string)
+}
+
+fn is_34() -> bool {
+    etcd_version() == (3, 4)
+}
+
+/// The txn answers' oneof cases as etcdctl 3.5, which etcdgw follows, names them (by their
+/// proto names; etcdctl 3.4 wrote their Go fields, `ResponsePut`).
+const ONEOF_34: [(&str, &str); 3] = [
+    ("\"ResponsePut\"", "\"response_put\""),
+    ("\"ResponseRange\"", "\"response_range\""),
+    ("\"ResponseDeleteRange\"", "\"response_delete_range\""),
+];
+
+fn as_35(json: String) -> String {
+    if !is_34() {
+        return json;
+    }
+    ONEOF_34
+        .iter()
+        .fold(json, |json, (from, to)| json.replace(from, to))
+}
+
+/// [`as_35`] on raw output (which may hold values that are not UTF-8).
+fn as_35_bytes(out: &[u8]) -> Vec<u8> {
+    if !is_34() {
+        return out.to_vec();
+    }
+    let mut out = out.to_vec();
+    for (from, to) in ONEOF_34 {
+        let (from, to) = (from.as_bytes(), to.as_bytes());
+        let mut replaced = Vec::with_capacity(out.len());
+        let mut i = 0;
+        while i < out.len() {
+            if out[i..].starts_with(from) {
+                replaced.extend_from_slice(to);
+                i += from.len();
+            } else {
+                replaced.push(out[i]);
+                i += 1;
+            }
+        }
+        out = replaced;
+    }
+    out
+}
+
+/// Asserts both tools print the same stdout and exit with the same code (and the same
+/// `Error:` line when they fail).
+#[track_caller]
+fn assert_same(etcd: &Etcd, args: &[&str]) {
+    assert_same_with(etcd, args, None);
+}
+
+#[track_caller]
+fn assert_same_with(etcd: &Etcd, args: &[&str], stdin: Option<&[u8]>) {
+    let ours = run(&etcd.endpoint(), args, stdin);
+    let theirs = etcd.etcdctl_raw(args, stdin);
+    let (ours_out, theirs_out) = (text(&ours.stdout), as_35(text(&theirs.stdout)));
+    assert_eq!(
+        ours_out,
+        theirs_out,
+        "stdout of {args:?}\netcdgw stderr: {}\netcdctl stderr: {}",
+        text(&ours.stderr),
+        text(&theirs.stderr)
+    );
+    // Byte for byte too (values need not be UTF-8).
+    assert!(ours.stdout == as_35_bytes(&theirs.stdout), "{args:?}");
+    assert_eq!(
+        ours.status.code(),
+        theirs.status.code(),
+        "exit code of {args:?}\netcdgw stderr: {}\netcdctl stderr: {}",
+        text(&ours.stderr),
+        text(&theirs.stderr)
+    );
+    if !ours.status.success() {
+        assert_eq!(error_line(&ours), error_line(&theirs), "{args:?}");
+    }
+}
+
+/// etcdctl's output of a write on `c/...` keys as etcdgw's on `g/...` keys one revision later
+/// must read: keys renamed (raw, quoted and in base64, where `c/` and `g/` differ in the first
+/// character only) and every revision incremented.
+fn shifted(etcdctl_output: &str) -> String {
+    let renamed = etcdctl_output
+        .replace("c/", "g/")
+        .replace("\"key\":\"Yy", "\"key\":\"Zy");
+    let mut out = renamed;
+    for field in [
+        "\"revision\":",
+        "\"create_revision\":",
+        "\"mod_revision\":",
+        "\"Revision\" : ",
+        "\"CreateRevision\" : ",
+        "\"ModRevision\" : ",
+        "\"PrevCreateRevision\" : ",
+        "\"PrevModRevision\" : ",
+    ] {
+        out = increment_after(&out, field);
+    }
+    out
+}
+
+/// Every number right after `field`, plus one (zero stays zero: no revision).
+fn increment_after(s: &str, field: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find(field) {
+        let start = i + field.len();
+        out.push_str(&rest[..start]);
+        let digits = rest[start..]
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len() - start);
+        let n: i64 = rest[start..start + digits].parse().expect("a number");
+        out.push_str(&(if n == 0 { 0 } else { n + 1 }).to_string());
+        rest = &rest[start + digits..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Runs a write with etcdctl on `c/` keys, then the same with etcdgw on `g/` keys, and
+/// compares them (`{}` in `args` stands for the key).
+#[track_caller]
+fn assert_same_write(etcd: &Etcd, args: &[&str], stdin: Option<&str>) {
+    let ctl_args: Vec<String> = args.iter().map(|a| a.replace("{}", "c/")).collect();
+    let gw_args: Vec<String> = args.iter().map(|a| a.replace("{}", "g/")).collect();
+    let ctl_stdin = stdin.map(|s| s.replace("{}", "c/"));
+    let gw_stdin = stdin.map(|s| s.replace("{}", "g/"));
+    let ctl_refs: Vec<&str> = ctl_args.iter().map(String::as_str).collect();
+    let gw_refs: Vec<&str> = gw_args.iter().map(String::as_str).collect();
+    let theirs = etcd.etcdctl_raw(&ctl_refs, ctl_stdin.as_deref().map(str::as_bytes));
+    let ours = run(
+        &etcd.endpoint(),
+        &gw_refs,
+        gw_stdin.as_deref().map(str::as_bytes),
+    );
+    assert_eq!(
+        text(&ours.stdout),
+        shifted(&as_35(text(&theirs.stdout))),
+        "{args:?}\netcdgw stderr: {}\netcdctl stderr: {}",
+        text(&ours.stderr),
+        text(&theirs.stderr)
+    );
+    assert_eq!(ours.status.code(), theirs.status.code(), "{args:?}");
+}
+
+/// Seeds keys for the read tests: plain, versioned, ranged and binary.
+async fn seed(etcd: &Etcd) -> i64 {
+    let client = etcd.client().await;
+    let first = client.put("a", "1", None).await.unwrap();
+    client.put("b", "two words", None).await.unwrap();
+    for (k, v) in [("k/1", "x"), ("k/2", "y"), ("k/3", "z"), ("k/2", "y2")] {
+        client.put(k, v, None).await.unwrap();
+    }
+    client
+        .put("bin", vec![0u8, 1, 0xfe, 0xff, b'\n'], None)
+        .await
+        .unwrap();
+    client.put("a", "3", None).await.unwrap();
+    first.header().unwrap().revision()
+}
+
+#[tokio::test]
+async fn get_prints_what_etcdctl_prints_for_every_flag() {
+    let etcd = Etcd::start().await;
+    let first_rev = seed(&etcd).await.to_string();
+    let reads: Vec<Vec<&str>> = vec![
+        vec!["get", "a"],
+        vec!["get", "missing"],
+        vec!["get", "k/", "--prefix"],
+        vec!["get", "", "--prefix"],
+        vec!["get", "b", "--from-key"],
+        vec!["get", "k/", "--prefix", "--limit", "2"],
+        vec!["get", "a", "--rev", &first_rev],
+        vec!["get", "k/", "--prefix", "--keys-only"],
+        vec!["get", "k/1", "k/3"],
+        vec![
+            "get",
+            "k/",
+            "--prefix",
+            "--order",
+            "DESCEND",
+            "--sort-by",
+            "VALUE",
+        ],
+        vec![
+            "get",
+            "k/",
+            "--prefix",
+            "--sort-by",
+            "MODIFY",
+            "--order",
+            "ASCEND",
+        ],
+        vec!["get", "bin"],
+        vec!["get", "bin", "--hex"],
+        vec!["get", "k/1", "--consistency", "s"],
+    ];
+    for read in &reads {
+        for format in ["simple", "json", "fields"] {
+            let mut args = read.clone();
+            args.extend(["-w", format]);
+            assert_same(&etcd, &args);
+        }
+    }
+    // A missing key prints nothing and succeeds.
+    let missing = gw(&etcd, &["get", "missing"]);
+    assert!(missing.status.success() && missing.stdout.is_empty());
+
+    assert_same(&etcd, &["get", "k/", "--prefix", "--print-value-only"]);
+    assert_same(&etcd, &["get", "a", "--print-value-only", "-w", "json"]);
+
+    // --count-only (etcdctl 3.5; 3.4 has no such flag): the count in the fields format.
+    let count = gw(
+        &etcd,
+        &["get", "k/", "--prefix", "--count-only", "-w", "fields"],
+    );
+    assert!(count.status.success(), "{}", text(&count.stderr));
+    let fields = text(&count.stdout);
+    assert!(
+        fields.ends_with("\"More\" : false\n\"Count\" : 3\n"),
+        "{fields}"
+    );
+    assert!(!fields.contains("\"Key\""), "{fields}");
+    if is_34() {
+        let full = text(&etcd.etcdctl(&["get", "k/", "--prefix", "-w", "fields"]));
+        let header: Vec<&str> = full.lines().take(4).collect();
+        assert_eq!(fields.lines().take(4).collect::<Vec<_>>(), header);
+    } else {
+        assert_same(
+            &etcd,
+            &["get", "k/", "--prefix", "--count-only", "-w", "fields"],
+        );
+        assert_same(
+            &etcd,
+            &["get", "k/", "--prefix", "--count-only", "-w", "json"],
+        );
+    }
+}
+
+#[tokio::test]
+async fn put_and_del_print_what_etcdctl_prints() {
+    let etcd = Etcd::start().await;
+    for format in ["simple", "json", "fields"] {
+        let w = ["-w", format];
+        let with = |args: &[&'static str]| -> Vec<&'static str> {
+            let mut v = args.to_vec();
+            v.extend(w);
+            v
+        };
+        assert_same_write(&etcd, &with(&["put", "{}k", "v1"]), None);
+        assert_same_write(&etcd, &with(&["put", "{}k", "v2", "--prev-kv"]), None);
+        assert_same_write(
+            &etcd,
+            &with(&["put", "{}k", "--ignore-value", "--prev-kv"]),
+            None,
+        );
+        // The value from stdin.
+        assert_same_write(
+            &etcd,
+            &with(&["put", "{}k", "--prev-kv"]),
+            Some("from stdin"),
+        );
+        assert_same_write(&etcd, &with(&["del", "{}k", "--prev-kv"]), None);
+        // Deleting nothing changes nothing: compared as a read.
+        assert_same(&etcd, &with(&["del", "nothing"]));
+        assert_same(&etcd, &with(&["del", "nothing", "--prefix", "--prev-kv"]));
+        assert_same_write(&etcd, &with(&["put", "{}1", "a"]), None);
+        assert_same_write(&etcd, &with(&["put", "{}2", "b"]), None);
+        assert_same_write(&etcd, &with(&["del", "{}", "--prefix", "--prev-kv"]), None);
+        assert_same_write(&etcd, &with(&["put", "{}1", "a"]), None);
+        assert_same_write(&etcd, &with(&["del", "{}", "--prefix"]), None);
+    }
+    // What was written reads back the same through both.
+    assert_same(&etcd, &["get", "", "--prefix", "-w", "json"]);
+}
+
+const READ_ONLY_TXN: &str = "value(\"a\") = \"not 1\"\nmod(\"a\") > \"0\"\n\nput a never\n\nget a\nget k/ --prefix --keys-only\nget k/1 k/3\nget missing\n\n";
+
+#[tokio::test]
+async fn txn_from_stdin_reads_etcdctl_syntax_and_prints_what_etcdctl_prints() {
+    let etcd = Etcd::start().await;
+    seed(&etcd).await;
+    // A transaction that changes nothing, compared as it is.
+    for format in ["simple", "json", "fields"] {
+        assert_same_with(
+            &etcd,
+            &["txn", "-w", format],
+            Some(READ_ONLY_TXN.as_bytes()),
+        );
+    }
+    // Interactive mode prompts on stdout.
+    assert_same_with(&etcd, &["txn", "-i"], Some(READ_ONLY_TXN.as_bytes()));
+
+    // Transactions that write, on the parallel keys.
+    for format in ["simple", "json", "fields"] {
+        let txn = "version(\"{}t\") = \"0\"\n\nput {}t v1\nput {}u \"two words\"\nget {}t\n\nput {}t other\n\n";
+        assert_same_write(&etcd, &["txn", "-w", format], Some(txn));
+        let txn =
+            "version(\"{}t\") = \"0\"\n\nput {}t v1\n\nput {}t v2 --prev-kv\ndel {}u --prev-kv\n\n";
+        assert_same_write(&etcd, &["txn", "-w", format], Some(txn));
+        let txn = "create(\"{}t\") > \"0\"\nvalue(\"{}t\") != \"v1\"\n\ndel {}t --prev-kv\n\n\n";
+        assert_same_write(&etcd, &["txn", "-w", format], Some(txn));
+    }
+
+    // Input errors, with etcdctl's messages and codes.
+    for bad in [
+        "value(\"a\") = \"1\"\n\nput a 2\n", // ends before the failure section: EOF
+        "\nbogus a\n\n\n",                   // an unknown operation
+        "\nput a\n\n\n",                     // a put without a value: bad args
+        "\nget\n\n\n",                       // a get without a key
+        "\nget a --bogus\n\n\n",             // an unknown flag
+    ] {
+        assert_same_with(&etcd, &["txn"], Some(bad.as_bytes()));
+    }
+    // etcdctl panics on these two; etcdgw reports them as invalid input.
+    for bad in ["value(\"a\") == \"1\"\n\n\n\n", "value(a) = \"1\"\n\n\n\n"] {
+        let out = run(&etcd.endpoint(), &["txn"], Some(bad.as_bytes()));
+        assert_eq!(out.status.code(), Some(3), "{bad:?}");
+        assert!(
+            error_line(&out)
+                .unwrap()
+                .starts_with("Error: malformed comparison: "),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+    // Lease compares take the ID in hex, as every lease flag does.
+    let client = etcd.client().await;
+    let lease = client.lease_grant(60, None).await.unwrap().id();
+    client
+        .put("leased", "v", Some(PutOptions::new().with_lease(lease)))
+        .await
+        .unwrap();
+    let txn = format!("lease(\"leased\") = \"{lease:x}\"\n\nget leased --print-value-only\n\n\n");
+    let out = run(&etcd.endpoint(), &["txn"], Some(txn.as_bytes()));
+    assert_eq!(
+        text(&out.stdout),
+        "SUCCESS\n\nleased\nv\n",
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[tokio::test]
+async fn member_list_and_endpoint_status_print_what_etcdctl_prints() {
+    let cluster = Cluster::start(3).await;
+    // Through one member: the header names the member that answered.
+    let first = ClusterView(cluster.endpoints()[0].clone());
+    for format in ["simple", "json", "fields", "table"] {
+        first.assert_same(&["member", "list", "-w", format]);
+    }
+    if !is_34() {
+        first.assert_same(&["member", "list", "-w", "json", "--hex"]);
+    }
+    first.assert_same(&["endpoint", "status", "--cluster"]);
+    // Status is per member; nothing is written meanwhile, so the answers do not change.
+    let all = ClusterView(cluster.endpoints().join(","));
+    for format in ["simple", "json", "table", "fields"] {
+        all.assert_same(&["endpoint", "status", "-w", format]);
+    }
+    // Health takes a different time each run: compare what does not.
+    let ours = run(
+        &cluster.endpoints().join(","),
+        &["endpoint", "health", "-w", "json"],
+        None,
+    );
+    assert!(ours.status.success(), "{}", text(&ours.stderr));
+    let list: serde_json::Value = serde_json::from_slice(&ours.stdout).unwrap();
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), 3);
+    for (entry, endpoint) in list.iter().zip(cluster.endpoints()) {
+        assert_eq!(entry["endpoint"], endpoint.as_str());
+        assert_eq!(entry["health"], true);
+        assert!(entry["took"].as_str().unwrap().ends_with('s'));
+        assert!(entry.get("error").is_none());
+    }
+    let simple = run(&cluster.endpoints()[0], &["endpoint", "health"], None);
+    let line = text(&simple.stdout);
+    assert!(
+        line.starts_with(&format!(
+            "{} is healthy: successfully committed proposal: took = ",
+            cluster.endpoints()[0]
+        )),
+        "{line}"
+    );
+}
+
+/// A cluster seen through these endpoints (comma separated) by both tools.
+struct ClusterView(String);
+
+impl ClusterView {
+    /// A fresh cluster may still be applying its start-up entries (member attributes, the
+    /// cluster version), which move the raft index between the two commands: compare again
+    /// until the cluster is quiet, a second at most.
+    #[track_caller]
+    fn assert_same(&self, args: &[&str]) {
+        let endpoints = &self.0;
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let ours = run(endpoints, args, None);
+            let theirs = Command::new(crate::support::etcd::etcdctl_bin())
+                .env("ETCDCTL_API", "3")
+                .arg(format!("--endpoints={endpoints}"))
+                .args(args)
+                .output()
+                .expect("etcdctl");
+            if attempts < 10 && ours.stdout != theirs.stdout {
+                std::thread::sleep(Duration::from_millis(100));
+                continue;
+            }
+            assert_eq!(
+                text(&ours.stdout),
+                text(&theirs.stdout),
+                "{args:?}\netcdgw stderr: {}\netcdctl stderr: {}",
+                text(&ours.stderr),
+                text(&theirs.stderr)
+            );
+            assert_eq!(ours.status.code(), theirs.status.code(), "{args:?}");
+            return;
+        }
+    }
+}
+
+/// Reads a child's stdout lines on a thread, so a test can wait for them with a deadline.
+fn lines_of(stdout: ChildStdout) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { return };
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    rx
+}
+
+#[track_caller]
+fn next_lines(rx: &mpsc::Receiver<String>, n: usize, who: &str) -> Vec<String> {
+    (0..n)
+        .map(|i| {
+            rx.recv_timeout(Duration::from_secs(10))
+                .unwrap_or_else(|_| panic!("{who}: line {i} of {n} did not come"))
+        })
+        .collect()
+}
+
+/// How many watchers the member has, from its metrics.
+async fn watchers(endpoint: &str) -> u64 {
+    let Ok(resp) = reqwest::get(format!("{endpoint}/metrics")).await else {
+        return 0;
+    };
+    let text = resp.text().await.unwrap_or_default();
+    text.lines()
+        .find_map(|l| l.strip_prefix("etcd_debugging_mvcc_watcher_total "))
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .map_or(0, |v| v as u64)
+}
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn watch_prints_the_events_etcdctl_writes_as_etcdctl_does() {
+    let etcd = Etcd::start().await;
+    let endpoint = etcd.endpoint();
+    let spawn_gw = |args: &[&str]| {
+        let mut child = etcdgw_command(&endpoint)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("etcdgw watch");
+        let rx = lines_of(child.stdout.take().expect("stdout"));
+        (Killed(child), rx)
+    };
+    let spawn_ctl = |args: &[&str]| {
+        let mut child = Command::new(crate::support::etcd::etcdctl_bin())
+            .env("ETCDCTL_API", "3")
+            .arg(format!("--endpoints={endpoint}"))
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("etcdctl watch");
+        let rx = lines_of(child.stdout.take().expect("stdout"));
+        (Killed(child), rx)
+    };
+    let simple = ["watch", "w/", "--prefix", "--prev-kv"];
+    let json = ["watch", "w/", "--prefix", "-w", "json"];
+    let (_gw, gw_simple) = spawn_gw(&simple);
+    let (_gwj, gw_json) = spawn_gw(&json);
+    let (_ctl, ctl_simple) = spawn_ctl(&simple);
+    let (_ctlj, ctl_json) = spawn_ctl(&json);
+
+    // Wait until all four are watching.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while watchers(&endpoint).await < 4 {
+        assert!(Instant::now() < deadline, "the watches did not start");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    // Each write, then its event on every watch, before the next write: one event per answer.
+    let writes: [(&[&str], usize); 4] = [
+        (&["put", "w/1", "a"], 3),
+        (&["put", "w/1", "b b"], 5),
+        (&["del", "w/1"], 5),
+        (&["put", "w/2", "c"], 3),
+    ];
+    let mut printed = Vec::new();
+    for (write, simple_lines) in writes {
+        etcd.etcdctl(write);
+        let ours = next_lines(&gw_simple, simple_lines, "etcdgw watch");
+        let theirs = next_lines(&ctl_simple, simple_lines, "etcdctl watch");
+        assert_eq!(ours, theirs, "after {write:?}");
+        let ours = next_lines(&gw_json, 1, "etcdgw watch -w json");
+        let theirs = next_lines(&ctl_json, 1, "etcdctl watch -w json");
+        assert_eq!(ours, theirs, "after {write:?}");
+        printed.push(ours[0].clone());
+    }
+    let first: serde_json::Value = serde_json::from_str(&printed[0]).unwrap();
+    assert_eq!(first["Events"][0]["kv"]["value"], "YQ==");
+    let delete: serde_json::Value = serde_json::from_str(&printed[2]).unwrap();
+    assert_eq!(delete["Events"][0]["type"], 1);
+}
+
+#[tokio::test]
+async fn snapshot_save_writes_a_file_that_restores() {
+    let etcd = Etcd::start().await;
+    let client = etcd.client().await;
+    for i in 0..50 {
+        client
+            .put(format!("snap/{i:02}"), "v".repeat(100), None)
+            .await
+            .unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("snap.db");
+    let path_text = path.to_str().unwrap();
+    let out = gw(&etcd, &["snapshot", "save", path_text]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        format!("Snapshot saved at {path_text}\n")
+    );
+    // Not a terminal: no progress bar on stderr.
+    assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
+    assert!(!dir.path().join("snap.db.part").exists());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "a snapshot holds secrets");
+    }
+
+    // etcdutl (etcdctl on 3.4) restores it into a member that has the keys.
+    let restored = Etcd::builder().restore_from(&path).start().await;
+    let resp = restored
+        .client()
+        .await
+        .get("snap/", Some(GetOptions::new().with_prefix()))
+        .await
+        .unwrap();
+    assert_eq!(resp.count(), 50);
+    assert_eq!(resp.kvs()[7].value(), "v".repeat(100).as_bytes());
+
+    // One endpoint only, as etcdctl: ExitInterrupted otherwise.
+    let two = format!("{},{}", etcd.endpoint(), etcd.endpoint());
+    let out = run(&two, &["snapshot", "save", path_text], None);
+    assert_eq!(out.status.code(), Some(5));
+    assert!(error_line(&out)
+        .unwrap()
+        .starts_with("Error: snapshot must be requested to one selected node, not multiple"));
+}
+
+#[tokio::test]
+async fn exit_codes_and_errors_follow_etcdctl() {
+    let etcd = Etcd::start().await;
+    etcd.etcdctl(&["put", "k", "v"]);
+    // Bad arguments: 128, etcdctl's message.
+    for args in [
+        &["get"][..],
+        &["get", "--prefix", "--from-key", "k"],
+        &["get", "k", "z", "--prefix"],
+        &["del"],
+        &["put"],
+        &["put", "k", "v", "--lease", "zz"],
+        &["lease", "revoke", "zz"],
+        &["lease", "grant"],
+        &["lease", "timetolive"],
+        &["compaction"],
+        &["elect", "e"],
+        &["elect", "e", "p", "-l"],
+        &["user", "add"],
+        &["role", "grant-permission", "r", "read"],
+        &["snapshot", "save"],
+    ] {
+        assert_same(&etcd, args);
+        assert_eq!(gw(&etcd, args).status.code(), Some(128), "{args:?}");
+    }
+    if !is_34() {
+        // etcdctl 3.4 has no --count-only.
+        assert_same(&etcd, &["get", "k", "--keys-only", "--count-only"]);
+    }
+    // An empty stdin for put's value.
+    assert_same_with(&etcd, &["put", "k"], Some(b""));
+    // print-value-only needs the simple format; formats a command lacks: 4.
+    for args in [
+        &["get", "k", "--print-value-only", "-w", "fields"][..],
+        &["get", "k", "-w", "table"],
+        &["get", "k", "-w", "xml"],
+        &["put", "k", "v", "-w", "table"],
+        &["get", "k", "--order", "SIDEWAYS"],
+        &["get", "k", "--consistency", "x"],
+    ] {
+        assert_same(&etcd, args);
+    }
+    // What the flag parser refuses: 1, as cobra's errors in etcdctl.
+    for args in [
+        &["get", "k", "--bogus"][..],
+        &["get", "k", "--limit", "many"],
+        &["bogus"],
+    ] {
+        let ours = gw(&etcd, args);
+        let theirs = etcd.etcdctl_raw(args, None);
+        assert_eq!(
+            ours.status.code(),
+            Some(1),
+            "{args:?}: {}",
+            text(&ours.stderr)
+        );
+        assert_eq!(theirs.status.code(), Some(1), "{args:?}");
+    }
+    // etcd's refusals: 1, etcd's message.
+    for args in [
+        &["get", "k", "--rev", "1000"][..],
+        &["compaction", "1000"],
+        &["lease", "revoke", "1234"],
+        &["lease", "keep-alive", "--once", "1234"],
+        &["role", "get", "nobody"],
+        &["user", "delete", "nobody"],
+    ] {
+        assert_same(&etcd, args);
+    }
+    // No member reachable: 2, at once (etcdctl retries until its command timeout, then
+    // reports `context deadline exceeded` with 1).
+    let dead = format!("127.0.0.1:{}", free_port());
+    let start = Instant::now();
+    let out = run(&dead, &["get", "k", "--dial-timeout", "1s"], None);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(error_line(&out).is_some(), "{}", text(&out.stderr));
+    assert!(start.elapsed() < Duration::from_secs(5));
+    assert!(out.stdout.is_empty());
+    // A bad endpoint URL is a bad argument.
+    let out = run("http://", &["get", "k"], None);
+    assert_eq!(out.status.code(), Some(128), "{}", text(&out.stderr));
+    // --help documents the exit codes.
+    let help = run(&etcd.endpoint(), &["--help"], None);
+    assert!(help.status.success());
+    let help = text(&help.stdout);
+    assert!(
+        help.contains("128  wrong arguments") && help.contains("2    no member"),
+        "{help}"
+    );
+}
+
+#[tokio::test]
+async fn leases_print_what_etcdctl_prints() {
+    let etcd = Etcd::start().await;
+    let granted = gw(&etcd, &["lease", "grant", "100"]);
+    assert!(granted.status.success(), "{}", text(&granted.stderr));
+    let line = text(&granted.stdout);
+    let id = line
+        .strip_prefix("lease ")
+        .and_then(|l| l.strip_suffix(" granted with TTL(100s)\n"))
+        .unwrap_or_else(|| panic!("{line}"))
+        .to_string();
+    assert_eq!(id.len(), 16, "{line}");
+    let json = gw(&etcd, &["lease", "grant", "100", "-w", "json"]);
+    let json: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(json["TTL"], 100);
+    assert_eq!(json["Error"], "");
+    assert!(json["ID"].as_i64().unwrap() > 0 && json["revision"].as_i64().unwrap() > 0);
+
+    assert_same(&etcd, &["put", "leased", "v", "--lease", &id]);
+    for format in ["simple", "json", "fields"] {
+        assert_same(&etcd, &["lease", "list", "-w", format]);
+        assert_same(&etcd, &["lease", "keep-alive", "--once", &id, "-w", format]);
+    }
+    let ttl = text(&gw(&etcd, &["lease", "timetolive", &id, "--keys"]).stdout);
+    assert!(
+        ttl.starts_with(&format!("lease {id} granted with TTL(100s), remaining("))
+            && ttl.ends_with("s), attached keys([leased])\n"),
+        "{ttl}"
+    );
+    let revoked = gw(&etcd, &["lease", "revoke", &id]);
+    assert_eq!(text(&revoked.stdout), format!("lease {id} revoked\n"));
+    for format in ["simple", "json", "fields"] {
+        assert_same(&etcd, &["lease", "timetolive", &id, "-w", format]);
+    }
+    assert_same(&etcd, &["get", "leased"]);
+    // keep-alive on a lease that is gone says so and succeeds.
+    assert_same(&etcd, &["lease", "keep-alive", &id]);
+}
+
+#[tokio::test]
+async fn lock_runs_a_command_under_the_lock_and_elect_campaigns() {
+    let etcd = Etcd::start().await;
+    let out = gw(
+        &etcd,
+        &[
+            "lock",
+            "jobs",
+            "sh",
+            "-c",
+            "echo \"$ETCD_LOCK_KEY $ETCD_LOCK_REV\"; exit 3",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(3), "the command's exit code");
+    let printed = text(&out.stdout);
+    let (key, rev) = printed.trim().split_once(' ').unwrap();
+    assert!(
+        key.starts_with("jobs/") && rev.parse::<i64>().unwrap() > 0,
+        "{printed}"
+    );
+    // Released: nothing is left under the lock's name, and the lease is revoked.
+    assert_same(&etcd, &["get", "jobs/", "--prefix", "--keys-only"]);
+    assert!(etcd
+        .client()
+        .await
+        .get("jobs/", Some(GetOptions::new().with_prefix()))
+        .await
+        .unwrap()
+        .kvs()
+        .is_empty());
+    let out = gw(&etcd, &["lock", "jobs", "--", "true"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    // A campaign prints the leader key and its value once elected; etcdctl sees it.
+    let mut elect = etcdgw_command(&etcd.endpoint())
+        .args(["elect", "chief", "me"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let lines = lines_of(elect.stdout.take().unwrap());
+    let _elect = Killed(elect);
+    let printed = next_lines(&lines, 2, "etcdgw elect");
+    assert!(printed[0].starts_with("chief/"), "{printed:?}");
+    assert_eq!(printed[1], "me");
+    let value = etcd.etcdctl(&["get", &printed[0], "--print-value-only"]);
+    assert_eq!(text(&value), "me\n");
+    // An observer prints the leader the same way.
+    let mut observe = etcdgw_command(&etcd.endpoint())
+        .args(["elect", "-l", "chief"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let observed = lines_of(observe.stdout.take().unwrap());
+    let _observe = Killed(observe);
+    assert_eq!(next_lines(&observed, 2, "etcdgw elect -l"), printed);
+}
+
+#[tokio::test]
+async fn users_roles_and_auth() {
+    let etcd = Etcd::start().await;
+    for args in [
+        &["user", "add", "root:rootpw"][..],
+        &["user", "grant-role", "root", "root"],
+        &["user", "add", "alice:secret"],
+        &["role", "add", "reader"],
+        &[
+            "role",
+            "grant-permission",
+            "reader",
+            "read",
+            "k/",
+            "--prefix",
+        ],
+        &["role", "grant-permission", "reader", "readwrite", "a", "b"],
+        &[
+            "role",
+            "grant-permission",
+            "reader",
+            "write",
+            "",
+            "--from-key",
+        ],
+        &["user", "grant-role", "alice", "reader"],
+    ] {
+        let out = gw(&etcd, args);
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+    }
+    for format in ["simple", "json", "fields"] {
+        assert_same(&etcd, &["role", "get", "reader", "-w", format]);
+        assert_same(&etcd, &["role", "list", "-w", format]);
+    }
+    for format in ["simple", "json"] {
+        assert_same(&etcd, &["user", "get", "alice", "-w", format]);
+        assert_same(&etcd, &["user", "list", "-w", format]);
+    }
+    assert_same(&etcd, &["user", "get", "alice", "--detail"]);
+
+    let enabled = gw(&etcd, &["auth", "enable"]);
+    assert_eq!(text(&enabled.stdout), "Authentication Enabled\n");
+    etcd.etcdctl(&["put", "k/1", "v", "--user", "root:rootpw"]);
+    // Credentials as user:password, or with --password.
+    let read = gw(&etcd, &["get", "k/1", "--user", "alice:secret"]);
+    assert_eq!(text(&read.stdout), "k/1\nv\n", "{}", text(&read.stderr));
+    let read = gw(
+        &etcd,
+        &["get", "k/1", "--user", "alice", "--password", "secret"],
+    );
+    assert_eq!(text(&read.stdout), "k/1\nv\n", "{}", text(&read.stderr));
+    // Refusals with etcdctl's messages and codes; no password in any output.
+    assert_same(&etcd, &["put", "k/1", "w", "--user", "alice:secret"]);
+    assert_same(&etcd, &["get", "k/1"]);
+    let wrong = gw(&etcd, &["get", "k/1", "--user", "alice:wrong-secret"]);
+    assert_eq!(
+        wrong.status.code(),
+        Some(2),
+        "as etcdctl, which authenticates when it connects"
+    );
+    assert_eq!(
+        error_line(&wrong).as_deref(),
+        Some("Error: etcdserver: authentication failed, invalid user ID or password")
+    );
+    for out in [&read, &wrong] {
+        let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+        assert!(!all.contains("secret"), "{all}");
+    }
+    let disabled = gw(&etcd, &["auth", "disable", "--user", "root:rootpw"]);
+    assert_eq!(
+        text(&disabled.stdout),
+        "Authentication Disabled\n",
+        "{}",
+        text(&disabled.stderr)
+    );
+    // Revoking: each tool revokes a permission granted again in between.
+    for (grant, revoke) in [
+        (
+            &[
+                "role",
+                "grant-permission",
+                "reader",
+                "read",
+                "k/",
+                "--prefix",
+            ][..],
+            &["role", "revoke-permission", "reader", "k/", "--prefix"][..],
+        ),
+        (
+            &[
+                "role",
+                "grant-permission",
+                "reader",
+                "write",
+                "",
+                "--from-key",
+            ],
+            &["role", "revoke-permission", "reader", "", "--from-key"],
+        ),
+        (
+            &["role", "grant-permission", "reader", "readwrite", "a", "b"],
+            &[
+                "role",
+                "revoke-permission",
+                "reader",
+                "a",
+                "b",
+                "-w",
+                "json",
+            ],
+        ),
+    ] {
+        let ours = gw(&etcd, revoke);
+        assert!(gw(&etcd, grant).status.success());
+        let theirs = etcd.etcdctl_raw(revoke, None);
+        assert_eq!(text(&ours.stdout), text(&theirs.stdout), "{revoke:?}");
+        assert_eq!(ours.status.code(), theirs.status.code(), "{revoke:?}");
+    }
+    assert_same(
+        &etcd,
+        &["role", "revoke-permission", "reader", "k/", "--prefix"],
+    );
+}
