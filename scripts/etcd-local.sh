@@ -19,7 +19,9 @@ print(*[x.getsockname()[1] for x in s])')
     >"$dir/etcd.log" 2>&1 &
   ETCDGW_LOCAL_PID=$!
   ETCDGW_LOCAL_DIR=$dir
-  trap 'kill "$ETCDGW_LOCAL_PID" 2>/dev/null; wait "$ETCDGW_LOCAL_PID" 2>/dev/null; rm -rf "$ETCDGW_LOCAL_DIR"' EXIT
+  # Keeps the script's own exit status: etcd's (143, from the TERM) must neither replace it
+  # nor, under `set -e`, end the trap early.
+  trap 'etcdgw_rc=$?; kill "$ETCDGW_LOCAL_PID" 2>/dev/null; wait "$ETCDGW_LOCAL_PID" 2>/dev/null || true; rm -rf "$ETCDGW_LOCAL_DIR"; exit $etcdgw_rc' EXIT
   export ETCDGW_ENDPOINT="http://127.0.0.1:$client"
   python3 - "$ETCDGW_ENDPOINT" <<'PY' || { cat "$dir/etcd.log" >&2; return 1; }
 import sys, time, urllib.request
