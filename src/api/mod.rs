@@ -144,9 +144,18 @@ impl fmt::Debug for KeyValue {
 }
 
 /// Wraps wire key-values without copying them (same layout: the vector is reused in place).
+/// A large answer's vector, grown by doubling while it was decoded, gives back its unused
+/// capacity (up to half of it): the caller may keep the answer long after (BENCHMARKS.md, W6).
 pub(crate) fn key_values(kvs: Vec<wire::KeyValue>) -> Vec<KeyValue> {
-    kvs.into_iter().map(KeyValue).collect()
+    let mut kvs: Vec<KeyValue> = kvs.into_iter().map(KeyValue).collect();
+    if kvs.capacity() - kvs.len() > SPARE_KEY_VALUES {
+        kvs.shrink_to_fit();
+    }
+    kvs
 }
+
+/// How many unused key-value slots an answer may keep (a few KiB).
+const SPARE_KEY_VALUES: usize = 64;
 
 /// Which keys an operation covers, as etcd-client's options set it: the last of `with_range`,
 /// `with_prefix`, `with_from_key` and `with_all_keys` wins.
