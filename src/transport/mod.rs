@@ -276,20 +276,9 @@ impl Transport {
         Req: Serialize + ?Sized,
         Resp: DeserializeOwned + wire::Answer,
     {
-        let body = encode(request)?;
-        let (resp, _) = self
-            .with_retries(path, &options, |endpoint, remaining, token| {
-                self.attempt::<Resp>(
-                    endpoint,
-                    path,
-                    body.clone(),
-                    options.server_deadline.then_some(remaining),
-                    token,
-                    options.idempotency,
-                )
-            })
-            .await?;
-        Ok(resp)
+        self.unary(path, request, options)
+            .await
+            .map(|(resp, _)| resp)
     }
 
     /// Like [`call_with`](Self::call_with), and says which endpoint answered: for answers whose
@@ -304,20 +293,36 @@ impl Transport {
         Req: Serialize + ?Sized,
         Resp: DeserializeOwned + wire::Answer,
     {
-        let body = encode(request)?;
-        let (resp, endpoint) = self
-            .with_retries(path, &options, |endpoint, remaining, token| {
-                self.attempt::<Resp>(
-                    endpoint,
-                    path,
-                    body.clone(),
-                    options.server_deadline.then_some(remaining),
-                    token,
-                    options.idempotency,
-                )
-            })
-            .await?;
+        let (resp, endpoint) = self.unary(path, request, options).await?;
         Ok((resp, endpoint.url().clone()))
+    }
+
+    /// The one unary path: encodes once, then each attempt (within [`with_retries`]) sends
+    /// the same bytes; returns the answer and the endpoint that gave it.
+    ///
+    /// [`with_retries`]: Self::with_retries
+    async fn unary<Req, Resp>(
+        &self,
+        path: &'static str,
+        request: &Req,
+        options: CallOptions,
+    ) -> Result<(Resp, Arc<Endpoint>)>
+    where
+        Req: Serialize + ?Sized,
+        Resp: DeserializeOwned + wire::Answer,
+    {
+        let body = encode(request)?;
+        self.with_retries(path, &options, |endpoint, remaining, token| {
+            self.attempt::<Resp>(
+                endpoint,
+                path,
+                body.clone(),
+                options.server_deadline.then_some(remaining),
+                token,
+                options.idempotency,
+            )
+        })
+        .await
     }
 
     /// Opens a streaming call (watch, keep-alive, observe, snapshot) and waits for the
