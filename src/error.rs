@@ -284,6 +284,8 @@ fn scheme_hint(endpoint: &Url, cause: &str) -> Option<&'static str> {
                 "handshake",
                 "peer closed",
                 "eof",
+                // A plain-text etcd sometimes resets a TLS hello instead of answering it.
+                "connection reset",
             ]
             .iter()
             .any(|m| cause.contains(m))
@@ -640,6 +642,33 @@ server_error_kinds! {
 
 #[cfg(test)]
 mod tests {
+    use super::scheme_hint;
+
+    #[test]
+    fn a_scheme_mix_up_gets_a_hint_whatever_the_failure_says() {
+        let tls = url::Url::parse("https://127.0.0.1:2379").unwrap();
+        let plain = url::Url::parse("http://127.0.0.1:2379").unwrap();
+        for cause in [
+            "received corrupt message of type InvalidContentType",
+            "Connection reset by peer (os error 104)",
+            "peer closed connection without sending TLS close_notify",
+        ] {
+            assert!(
+                scheme_hint(&tls, cause).unwrap().contains("http://"),
+                "{cause}"
+            );
+        }
+        assert_eq!(
+            scheme_hint(&tls, "invalid peer certificate: UnknownIssuer"),
+            None
+        );
+        assert!(
+            scheme_hint(&plain, "connection closed before message completed")
+                .unwrap()
+                .contains("https://")
+        );
+    }
+
     use super::*;
     use crate::wire::{fixtures, status};
 
