@@ -478,7 +478,7 @@ impl Code {
 }
 
 macro_rules! server_error_kinds {
-    ($($(#[$doc:meta])* $kind:ident => $message:literal,)+) => {
+    ($($(#[$doc:meta])* $kind:ident => $($message:literal)|+,)+) => {
         /// What etcd's error means, read from its message as etcd's own client does
         /// (`api/v3rpc/rpctypes/error.go`). A message this crate does not know is
         /// [`ServerErrorKind::Other`]; its code and text stay in [`ServerError`].
@@ -508,7 +508,7 @@ macro_rules! server_error_kinds {
             /// The one place where etcd's text becomes a kind.
             fn from_message(_code: i32, message: &str) -> Self {
                 match message {
-                    $($message => Self::$kind,)+
+                    $($($message)|+ => Self::$kind,)+
                     m if m.starts_with("grpc: received message larger than max") => Self::MessageTooLarge,
                     _ => Self::Other,
                 }
@@ -580,8 +580,9 @@ server_error_kinds! {
     RoleEmpty => "etcdserver: role name is empty",
     /// Wrong user name or password.
     AuthFailed => "etcdserver: authentication failed, invalid user ID or password",
-    /// The user may not do this.
-    PermissionDenied => "etcdserver: permission denied",
+    /// The user may not do this. (3.5.34 says `auth: permission denied`, with code 2, to a
+    /// non-admin user's HashKV.)
+    PermissionDenied => "etcdserver: permission denied" | "auth: permission denied",
     /// The role is not granted to the user.
     RoleNotGranted => "etcdserver: role is not granted to the user",
     /// The permission is not granted to the role.

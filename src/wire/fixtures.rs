@@ -39,6 +39,29 @@ pub(crate) fn capture(name: &str) -> Vec<Exchange> {
     parse(&text)
 }
 
+/// The versions captures are named after: `v34` is etcd 3.4.23, `v35` 3.5.1, `v3534` 3.5.34,
+/// `v36` 3.6.15, `v37` 3.7.2 (`scripts/capture.py` records them).
+pub(crate) const VERSIONS: [&str; 5] = ["v34", "v35", "v3534", "v36", "v37"];
+
+/// Every version of a capture that exists: `[(version, exchanges)]`; at least one.
+pub(crate) fn every(name: &str) -> Vec<(&'static str, Vec<Exchange>)> {
+    let found: Vec<_> = VERSIONS
+        .into_iter()
+        .filter(|v| path(&format!("{name}.{v}.txt")).exists())
+        .map(|v| (v, capture(&format!("{name}.{v}.txt"))))
+        .collect();
+    assert!(!found.is_empty(), "no capture named {name}");
+    found
+}
+
+/// The first exchange's response body of every version there is.
+pub(crate) fn every_body(name: &str) -> Vec<(&'static str, Vec<u8>)> {
+    every(name)
+        .into_iter()
+        .map(|(v, ex)| (v, ex[0].body()))
+        .collect()
+}
+
 /// Both versions of a capture: `[(version, exchanges)]`.
 pub(crate) fn both(name: &str) -> Vec<(&'static str, Vec<Exchange>)> {
     ["v34", "v35"]

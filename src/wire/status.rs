@@ -1,9 +1,11 @@
 //! The gateway's error bodies (GATEWAY.md 3). No I/O.
 //!
-//! Two shapes reach a client:
-//! - unary: `{"error":"<msg>","message":"<msg>","code":<grpc code>}` (3.4; 3.5 puts `code` second);
-//! - stream: `{"error":{"grpc_code":4,"http_code":504,"message":"...","http_status":"..."}}`, with
-//!   no trailing newline, inside a 200 stream or as the whole body of a failed stream.
+//! Two shapes reach a client, each in an older and a newer form:
+//! - unary: `{"error":"<msg>","message":"<msg>","code":<grpc code>}` (3.4; 3.5 puts `code` second),
+//!   `{"code":<grpc code>,"message":"<msg>"[,"details":[]]}` (3.6 and 3.7: no `error` field);
+//! - stream: `{"error":{"grpc_code":4,"http_code":504,"message":"...","http_status":"..."}}` (3.4,
+//!   3.5), `{"error":{"code":4,"message":"..."[,"details":[]]}}` (3.6, 3.7), inside a 200 stream or
+//!   as the whole body of a failed stream.
 //!
 //! Both are read here into one [`Status`]; which HTTP status came with it does not matter, since
 //! it differs between versions for the same error (412 on 3.4 and 400 on 3.5 for code 9).
@@ -37,6 +39,8 @@ enum ErrorField {
 
 #[derive(Deserialize)]
 struct StreamError {
+    // `grpc_code` up to 3.5, `code` from 3.6 on.
+    #[serde(alias = "code")]
     grpc_code: i32,
     #[serde(default)]
     message: String,
@@ -104,6 +108,66 @@ mod tests {
             // 3.4 says DeadlineExceeded (4), 3.5 Unknown (2): the message is what is stable.
             assert_eq!(status.message, "context deadline exceeded", "{v}");
             assert!(status.code == 4 || status.code == 2, "{v}");
+        }
+    }
+
+    #[test]
+    fn error_bodies_of_every_version_read_alike() {
+        for (name, code, message) in [
+            (
+                "30-err-compacted-range",
+                11,
+                "etcdserver: mvcc: required revision has been compacted",
+            ),
+            ("30-err-empty-key-put", 3, "etcdserver: key is not provided"),
+            (
+                "31-err-txn-too-many-ops",
+                3,
+                "etcdserver: too many operations in txn request",
+            ),
+            (
+                "33-err-lease-not-found-revoke",
+                5,
+                "etcdserver: requested lease not found",
+            ),
+            (
+                "74-auth-token-garbage",
+                16,
+                "etcdserver: invalid auth token",
+            ),
+            ("90-hdr-grpc-timeout-lock", 4, "context deadline exceeded"),
+        ] {
+            let found = fixtures::every_body(name);
+            assert!(found.len() >= 4, "{name}: {found:?}");
+            for (v, body) in found {
+                let status = parse(&body).unwrap_or_else(|| panic!("{name} {v}"));
+                assert_eq!(
+                    (status.code, status.message.as_str()),
+                    (code, message),
+                    "{name} {v}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn stream_errors_of_every_version_are_read() {
+        for (name, message) in [
+            ("90-hdr-grpc-timeout-watch", "context deadline exceeded"),
+            // "transport is closing" on 3.4, "error reading from server: EOF" later.
+            ("99-watch-member-stops", ""),
+        ] {
+            for (v, body) in fixtures::every_body(name) {
+                let text = String::from_utf8_lossy(&body);
+                let line = text
+                    .lines()
+                    .find(|l| l.starts_with("{\"error\""))
+                    .unwrap_or_else(|| panic!("{name} {v}"));
+                assert!(looks_like_error(line.as_bytes()), "{name} {v}");
+                let status = parse(line.as_bytes()).unwrap_or_else(|| panic!("{name} {v}"));
+                assert!(status.message.contains(message), "{name} {v}: {status:?}");
+                assert!(status.code != 0, "{name} {v}");
+            }
         }
     }
 

@@ -46,6 +46,16 @@ pub fn etcd_version() -> (u32, u32) {
     (parts.next().unwrap_or(0), parts.next().unwrap_or(0))
 }
 
+/// A server flag as the etcd under test spells it: 3.6 renamed the `--experimental-*` flags
+/// the tests use (`--experimental-watch-progress-notify-interval` is
+/// `--watch-progress-notify-interval`), and 3.7 no longer accepts the old names.
+pub fn flag_for_this_version(flag: &str) -> String {
+    match flag.strip_prefix("--experimental-") {
+        Some(rest) if etcd_version() >= (3, 6) => format!("--{rest}"),
+        _ => flag.to_string(),
+    }
+}
+
 /// A loopback port nobody listens on right now.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -129,7 +139,7 @@ impl Member {
             args.push(format!("--trusted-ca-file={}", certs.ca_file.display()));
             args.push("--client-cert-auth".to_string());
         }
-        args.extend(spec.extra);
+        args.extend(spec.extra.iter().map(|a| flag_for_this_version(a)));
         let mut member = Member {
             name: spec.name,
             client_port: spec.client_port,
