@@ -374,6 +374,158 @@ async fn request_progress_answers_with_the_current_revision() {
     assert!(progress.header().unwrap().revision() >= rev);
 }
 
+/// Reads `stream` until the answer to a progress request, and returns its revision and the
+/// revisions of every event delivered before it.
+async fn events_until_progress(stream: &mut WatchStream) -> (i64, Vec<i64>) {
+    let mut delivered = Vec::new();
+    loop {
+        let resp = next(stream).await;
+        if resp.watch_id() == -1 {
+            assert!(resp.is_progress_notify(), "{resp:?}");
+            return (resp.header().unwrap().revision(), delivered);
+        }
+        delivered.extend(resp.events().iter().map(|e| e.kv().unwrap().mod_revision()));
+    }
+}
+
+/// Puts `count` revisions under `prefix` (16 at a time) and returns every revision written.
+async fn write_revisions(client: &Client, prefix: &str, count: usize) -> Vec<i64> {
+    let mut revisions = Vec::new();
+    for chunk in (0..count).collect::<Vec<_>>().chunks(16) {
+        let puts = chunk.iter().map(|i| {
+            let client = client.clone();
+            let key = format!("{prefix}{}", i % 7);
+            async move { client.put(key, i.to_string(), None).await }
+        });
+        for put in futures_util::future::join_all(puts).await {
+            revisions.push(put.unwrap().header().unwrap().revision());
+        }
+    }
+    revisions.sort_unstable();
+    revisions
+}
+
+#[tokio::test]
+async fn request_progress_waits_for_a_watch_that_has_not_caught_up() {
+    let etcd = Etcd::start().await;
+    let client = etcd.client().await;
+    // More revisions than etcd's catch-up batch (1000), so the replay takes several batches.
+    let written = write_revisions(&client, "behind/", 1500).await;
+    let mut stream = client
+        .watch(
+            "behind/",
+            Some(
+                WatchOptions::new()
+                    .with_prefix()
+                    .with_start_revision(written[0]),
+            ),
+        )
+        .await
+        .unwrap();
+    assert!(next(&mut stream).await.created());
+    // Asked before a single replayed event was read.
+    stream.request_progress().await.unwrap();
+    let (progress, delivered) = events_until_progress(&mut stream).await;
+    let last = *written.last().unwrap();
+    assert!(
+        progress >= last,
+        "progress {progress} behind the writes ({last})"
+    );
+    // Never ahead of what was delivered: every write up to it came first, once each.
+    assert_eq!(delivered, written);
+}
+
+#[tokio::test]
+async fn request_progress_covers_every_watch_of_the_stream() {
+    let etcd = Etcd::start().await;
+    let client = etcd.client().await;
+    client.put("many/idle", "old", None).await.unwrap();
+    let mut stream = client.watch("many/idle", None).await.unwrap();
+    assert!(next(&mut stream).await.created());
+    // A key never written, a prefix with a backlog, and deletes only (a NOPUT filter).
+    stream.watch("many/never", None).await.unwrap();
+    assert!(next(&mut stream).await.created());
+    let first = client.put("many/busy/0", "0", None).await.unwrap();
+    let busy_from = first.header().unwrap().revision();
+    let backlog = write_revisions(&client, "many/busy/", 300).await;
+    stream
+        .watch(
+            "many/busy/",
+            Some(
+                WatchOptions::new()
+                    .with_prefix()
+                    .with_start_revision(busy_from),
+            ),
+        )
+        .await
+        .unwrap();
+    stream
+        .watch(
+            "many/busy/",
+            Some(
+                WatchOptions::new()
+                    .with_prefix()
+                    .with_filters([WatchFilterType::NoPut]),
+            ),
+        )
+        .await
+        .unwrap();
+    let mut created = 0;
+    let mut early = Vec::new();
+    while created < 2 {
+        let resp = next(&mut stream).await;
+        created += usize::from(resp.created());
+        early.extend(resp.events().iter().map(|e| e.kv().unwrap().mod_revision()));
+    }
+    let deletion = client
+        .delete("many/busy/", Some(DeleteOptions::new().with_prefix()))
+        .await
+        .unwrap();
+    let deleted = deletion.header().unwrap().revision();
+    let store = client
+        .put("elsewhere", "x", None)
+        .await
+        .unwrap()
+        .header()
+        .unwrap()
+        .revision();
+    stream.request_progress().await.unwrap();
+    let (progress, delivered) = events_until_progress(&mut stream).await;
+    assert!(
+        progress >= store,
+        "progress {progress} behind the store ({store})"
+    );
+    // The busy watch's backlog and the delete (on both busy watches) all came before it.
+    let mut expected = vec![busy_from];
+    expected.extend(&backlog);
+    // One delete event per key, on each of the two busy watches.
+    expected.extend(std::iter::repeat_n(deleted, 2 * deletion.deleted() as usize));
+    let mut seen = early;
+    seen.extend(delivered);
+    seen.sort_unstable();
+    assert_eq!(seen, expected);
+}
+
+#[tokio::test]
+async fn request_progress_on_a_stream_whose_watches_ended_answers_with_the_store_revision() {
+    let etcd = Etcd::start().await;
+    let client = etcd.client().await;
+    let mut stream = client.watch("gone", None).await.unwrap();
+    assert!(next(&mut stream).await.created());
+    stream.cancel(0).await.unwrap();
+    assert!(next(&mut stream).await.canceled());
+    let rev = client
+        .put("k", "v", None)
+        .await
+        .unwrap()
+        .header()
+        .unwrap()
+        .revision();
+    stream.request_progress().await.unwrap();
+    let (progress, delivered) = events_until_progress(&mut stream).await;
+    assert!(progress >= rev && delivered.is_empty());
+}
+
 #[tokio::test]
 async fn progress_notifications_arrive_on_an_idle_watch() {
     let etcd = Etcd::builder()

@@ -28,6 +28,8 @@
 //! A watch that was never established (its first `created` did not arrive) is not retried
 //! beyond the request deadline: the error is reported instead.
 
+mod progress;
+
 use std::collections::VecDeque;
 use std::fmt;
 use std::pin::Pin;
@@ -35,7 +37,9 @@ use std::task::{Context, Poll};
 
 use futures_core::Stream;
 use futures_util::StreamExt;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch as signal};
+
+use progress::{Cursor, Probe};
 
 use super::namespace::Namespace;
 use super::{KeyRange, KeyValue, ResponseHeader};
@@ -457,14 +461,20 @@ impl WatchRequestSender {
         self.send(Command::Cancel(watch_id))
     }
 
-    /// Asks for a progress notification: an answer with `watch_id` -1 whose header revision is
-    /// the store's current revision.
+    /// Asks for a progress notification: an answer with `watch_id` -1 whose header revision
+    /// says that every event up to it, on every watch of this stream, has been delivered
+    /// before it, as over gRPC (since etcd issue 15220).
     ///
-    /// Over HTTP/1.1 the open watch requests cannot carry another message, so the progress
-    /// request goes in a short request of its own and its answer is put on this stream. etcd
-    /// 3.4 and 3.5 answer a progress request with the store's revision right away, whether or
-    /// not the watchers have caught up (etcd issue 15220), so this is the same answer a gRPC
-    /// client gets from these servers. It does not move any watch's resume point.
+    /// Over HTTP/1.1 an open watch request cannot carry another message, so each watch is
+    /// confirmed from the side: a short watch on the same keys replays from the last event it
+    /// delivered (or the newest key in its range), and the server's catch-up batch tells up to
+    /// which revision nothing else is owed; the answer waits until the watch delivered what it
+    /// owes. It is the same answer on every etcd version (3.4's and 3.5.1's own progress
+    /// answers can overtake events; this does not use them). A watch with no key in its range
+    /// and no event delivered yet is confirmed through a watch on all keys when the store moved
+    /// fewer than 1000 revisions since, and the user may read all keys; otherwise its share of
+    /// the answer is the revision it has delivered up to (true, but behind the store). It does
+    /// not move any watch's resume point.
     ///
     /// # Errors
     /// [`Error::StreamClosed`] if the response stream was dropped. A failure of the progress
@@ -490,6 +500,9 @@ pub struct WatchResponseStream {
 
 struct ActiveWatch {
     id: i64,
+    /// Its create request (keys, filters) and how far it got, for progress requests.
+    request: w::WatchCreateRequest,
+    cursor: signal::Receiver<Cursor>,
     last_header: Option<ResponseHeader>,
     stream: rt::BoxStream<'static, Result<WatchResponse>>,
     /// Whether its first answer (`created`, or the error that kept it from starting) was
@@ -574,10 +587,18 @@ impl WatchResponseStream {
                 id
             }
         };
-        let mut task = WatchTask::new(id, self.transport.clone(), request, self.max_message_size);
+        let mut task = WatchTask::new(
+            id,
+            self.transport.clone(),
+            request.clone(),
+            self.max_message_size,
+        );
         task.namespace = self.namespace.clone();
+        let cursor = task.cursor.subscribe();
         self.watches.push(ActiveWatch {
             id,
+            request,
+            cursor,
             last_header: None,
             stream: Box::pin(futures_util::stream::unfold(task, WatchTask::step)),
             announced: false,
@@ -603,25 +624,17 @@ impl WatchResponseStream {
     }
 
     fn request_progress(&mut self) {
-        let transport = self.transport.clone();
-        self.progress.push(Box::pin(async move {
-            let request = w::WatchRequest::Progress(w::WatchProgressRequest {});
-            let mut stream = transport
-                .open_stream(paths::WATCH, &request, CallOptions::new(Idempotency::Read))
-                .await?;
-            match stream.next::<w::WatchResponse>().await? {
-                Some(answer) => {
-                    let id = answer.watch_id.0;
-                    Ok(WatchResponse::from_wire(answer, id))
-                }
-                None => Err(Error::Decode {
-                    endpoint: stream.endpoint().clone(),
-                    status: 200,
-                    reason: "the progress request got no answer".into(),
-                    body_head: String::new(),
-                }),
-            }
-        }));
+        let probes = self
+            .watches
+            .iter()
+            .filter(|w| w.announced && w.cursor.borrow().next > 0)
+            .map(|w| Probe {
+                request: w.request.clone(),
+                cursor: w.cursor.clone(),
+            })
+            .collect();
+        self.progress
+            .push(Box::pin(progress::request(self.transport.clone(), probes)));
     }
 }
 
@@ -788,6 +801,8 @@ struct WatchTask {
     done: bool,
     /// Counts the watch as open while it is established and not ended.
     counted: Option<metrics::OpenWatch>,
+    /// How far the watch got, for progress requests (`next_revision` and the last event).
+    cursor: signal::Sender<Cursor>,
 }
 
 /// The longest pause between two attempts to resume a watch.
@@ -814,7 +829,19 @@ impl WatchTask {
             failures: 0,
             done: false,
             counted: None,
+            cursor: signal::Sender::new(Cursor::default()),
         }
+    }
+
+    /// Publishes how far the watch got: called whenever the resume point moves.
+    fn publish(&self, last_event: Option<i64>) {
+        let next = self.next_revision;
+        self.cursor.send_modify(|c| {
+            c.next = next;
+            if let Some(event) = last_event {
+                c.last_event = event;
+            }
+        });
     }
 
     /// Ends the watch: nothing more is read or resumed.
@@ -960,6 +987,7 @@ impl WatchTask {
                 // Created "now": everything after the header's revision is news.
                 self.next_revision = answer.header.revision.0 + 1;
             }
+            self.publish(None);
             if answer.canceled {
                 // Refused at creation (auth, duplicate id): pass it on and stop.
                 self.end();
@@ -997,6 +1025,7 @@ impl WatchTask {
         if answer.events.is_empty() {
             // A progress notification: everything up to its revision has been seen.
             self.next_revision = self.next_revision.max(answer.header.revision.0 + 1);
+            self.publish(None);
             return Some(Ok(WatchResponse::from_wire(answer, self.id)));
         }
         // Drop what was delivered before a resume (a lagging member may resend it).
@@ -1013,6 +1042,7 @@ impl WatchTask {
         match last {
             Some(last) => {
                 self.next_revision = last + 1;
+                self.publish(Some(last));
                 if let Some(ns) = &self.namespace {
                     ns.watch_response(&mut answer);
                 }
