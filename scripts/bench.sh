@@ -19,7 +19,7 @@ cargo build --release --example bench
 (cd bench/grpc && cargo build --release)
 
 . scripts/etcd-local.sh
-etcdgw_start_local "${ETCD_BIN:-$ETCD35_BIN}"
+etcdgw_start_local "${ETCD_BIN:-$ETCD36_BIN}"
 mkdir -p target/bench
 results=target/bench/results.jsonl
 : > "$results"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The browser suite: etcdgw compiled to wasm32 and run in headless Chromium against etcd 3.4 and
-# 3.5 members on loopback (tests/browser/). Installs what it needs without a prompt: Debian's
+# The browser suite: etcdgw compiled to wasm32 and run in headless Chromium against members of
+# every etcd of the matrix (scripts/etcd-env.sh) on loopback (tests/browser/). Installs what it needs without a prompt: Debian's
 # chromium and chromium-driver, the wasm32 target, and wasm-bindgen-cli at the version Cargo.lock
 # holds (built once into target/tools/). Builds the suite page and the example page into
 # target/browser/, then runs `cargo test --test browser` on each etcd version.
@@ -63,7 +63,7 @@ case "${1:-}" in
     port=${2:-8080}
     . scripts/etcd-env.sh
     . scripts/etcd-local.sh
-    etcdgw_start_local "${ETCD_BIN:-$ETCD35_BIN}"
+    etcdgw_start_local "${ETCD_BIN:-$ETCD36_BIN}"
     echo "etcd is listening on $ETCDGW_ENDPOINT; try: ETCDCTL_API=3 $ETCDCTL35_BIN --endpoints $ETCDGW_ENDPOINT put demo/hello world" >&2
     echo "open http://127.0.0.1:$port/index.html?endpoint=$ETCDGW_ENDPOINT&prefix=demo/  (Ctrl-C stops both)" >&2
     python3 -m http.server --bind 127.0.0.1 --directory target/browser/example "$port" 2>/dev/null
@@ -75,7 +75,7 @@ case "${1:-}" in
     export CHROME_BIN=${CHROME_BIN:-/usr/bin/chromium} CHROMEDRIVER=${CHROMEDRIVER:-/usr/bin/chromedriver}
     # Each test runs one Chromium and one etcd; two at a time is what two cores take.
     threads=${ETCDGW_BROWSER_TEST_THREADS:-2}
-    for v in 34 35; do
+    for v in $ETCDGW_MATRIX; do
       bin_var=ETCD${v}_BIN ctl_var=ETCDCTL${v}_BIN
       echo "== browser tests on $(${!bin_var} --version | head -1)" >&2
       if cargo nextest --version >/dev/null 2>&1; then

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Starts a local etcd (3.5 unless ETCD_BIN says otherwise) and runs the demo example against it.
+# Starts a local etcd (3.6 unless ETCD_BIN says otherwise) and runs the demo example against it.
 # Usage: scripts/demo.sh [example]   (default: demo; e.g. scripts/demo.sh watch)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/etcd-env.sh
 . scripts/etcd-local.sh
-etcdgw_start_local "${ETCD_BIN:-$ETCD35_BIN}"
+etcdgw_start_local "${ETCD_BIN:-$ETCD36_BIN}"
 echo "etcd is listening on $ETCDGW_ENDPOINT" >&2
 example=${1:-demo}
 features=()

@@ -516,7 +516,7 @@ impl HashKvResponse {
         self.compact_revision
     }
 
-    /// The revision it was computed at (etcd 3.6 and later).
+    /// The revision it was computed at (0 from servers that do not say; 3.5.34, 3.6 and 3.7 do).
     pub fn hash_revision(&self) -> i64 {
         self.hash_revision
     }

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use etcdgw::{
-    Client, ConnectOptions, Error, GetOptions, Permission, PermissionType,
+    AlarmAction, AlarmType, Client, ConnectOptions, Error, GetOptions, Permission, PermissionType,
     RoleRevokePermissionOptions, ServerErrorKind, UserAddOptions, WatchOptions,
 };
 
@@ -306,4 +306,69 @@ async fn auth_status_and_auth_disable_with_a_stale_token() {
             .count(),
         1
     );
+}
+
+#[tokio::test]
+async fn a_user_without_the_root_role_gets_answers_or_permission_denied_never_a_decode_error() {
+    // The CVE-2026-33413 fixes (3.5.28, 3.6.9, relaxed in later patches) changed which
+    // cluster and maintenance calls a user without the root role may make; whatever a version
+    // answers, it must arrive as an answer or as PermissionDenied.
+    let etcd = Etcd::start().await;
+    enable_auth(&etcd).await;
+    let root = as_user(&etcd, "root", ROOT_PW).await;
+    root.role_add("app").await.unwrap();
+    root.role_grant_permission("app", Permission::read_write("app/").with_prefix())
+        .await
+        .unwrap();
+    root.user_add("carol", "carol-pw", None).await.unwrap();
+    root.user_grant_role("carol", "app").await.unwrap();
+    let carol = as_user(&etcd, "carol", "carol-pw").await;
+    carol.put("app/x", "1", None).await.unwrap();
+
+    fn answered_or_denied<T: std::fmt::Debug>(call: &str, result: etcdgw::Result<T>) -> bool {
+        match result {
+            Ok(_) => true,
+            Err(e) if e.server_kind() == Some(ServerErrorKind::PermissionDenied) => false,
+            // No HashKV on the gateway of 3.4 and early 3.5.
+            Err(Error::Unsupported { .. }) if call == "hash_kv" => false,
+            Err(e) => panic!("{call}: {e:?}"),
+        }
+    }
+    let calls = [
+        (
+            "member_list",
+            answered_or_denied("member_list", carol.member_list().await),
+        ),
+        ("status", answered_or_denied("status", carol.status().await)),
+        (
+            "alarm",
+            answered_or_denied(
+                "alarm",
+                carol.alarm(AlarmAction::Get, AlarmType::None, None).await,
+            ),
+        ),
+        (
+            "hash_kv",
+            answered_or_denied("hash_kv", carol.hash_kv(0).await),
+        ),
+        ("hash", answered_or_denied("hash", carol.hash().await)),
+        (
+            "defragment",
+            answered_or_denied("defragment", carol.defragment().await),
+        ),
+    ];
+    // Whatever the version allows, a key outside the user's permission is refused.
+    let outside = carol.get("other", None).await.unwrap_err();
+    assert_eq!(
+        outside.server_kind(),
+        Some(ServerErrorKind::PermissionDenied)
+    );
+    eprintln!(
+        "etcd {:?} answers a non-root user: {calls:?}",
+        etcd_version()
+    );
+    // Measured on 3.4.23, 3.5.1, 3.5.34, 3.6.15 and 3.7.2 (captures 87-auth-nonadmin-*).
+    let answered = |name: &str| calls.iter().any(|(n, ok)| *n == name && *ok);
+    assert!(answered("member_list") && answered("status") && answered("alarm"));
+    assert!(!answered("hash_kv"), "HashKV is for the root role");
 }

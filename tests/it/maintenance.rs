@@ -8,7 +8,7 @@ use etcdgw::{
     ServerErrorKind,
 };
 
-use crate::support::etcd::etcd_version;
+use crate::support::etcd::{etcd_version, gateway_has_hash_kv};
 use crate::support::{Cluster, Etcd};
 
 #[tokio::test]
@@ -128,28 +128,84 @@ async fn defragment_and_hash_answer_per_member() {
     assert_eq!(h1, h2, "no write, same hash");
     client.put("changes", "the hash", None).await.unwrap();
     assert_ne!(client.hash().await.unwrap().hash(), h1);
-    // HashKV is out of the gateway's reach on these versions: said so, not faked.
-    match client.hash_kv(0).await {
-        Err(Error::Unsupported { path, .. }) => assert_eq!(path, "/v3/maintenance/hashkv"),
-        other => panic!("{other:?}"),
+    if !gateway_has_hash_kv() {
+        // HashKV is out of the gateway's reach on 3.4 and early 3.5: said so, not faked.
+        match client.hash_kv(0).await {
+            Err(Error::Unsupported { path, .. }) => assert_eq!(path, "/v3/maintenance/hashkv"),
+            other => panic!("{other:?}"),
+        }
+        return;
     }
+    let kv1 = client.hash_kv(0).await.unwrap();
+    let kv2 = client.hash_kv(0).await.unwrap();
+    assert_eq!(kv1.hash(), kv2.hash(), "no write, same HashKV");
+    // 3.5 leaves hash_revision out.
+    assert!([0, kv1.header().unwrap().revision()].contains(&kv1.hash_revision()));
+    assert_eq!(kv1.compact_version(), rev, "the compaction above");
+    let put = client.put("changes", "the kv hash", None).await.unwrap();
+    let kv3 = client.hash_kv(0).await.unwrap();
+    assert_ne!(kv3.hash(), kv1.hash());
+    assert!([0, put.header().unwrap().revision()].contains(&kv3.hash_revision()));
+    // At an older revision: the hash of the store as it was then.
+    let then = client
+        .hash_kv(kv1.header().unwrap().revision())
+        .await
+        .unwrap();
+    assert_eq!(then.hash(), kv1.hash());
 }
 
 #[tokio::test]
-async fn downgrade_is_validated_on_35_and_unsupported_on_34() {
+async fn downgrade_is_validated_from_35_enabled_and_cancelled_from_36_and_unsupported_on_34() {
     let etcd = Etcd::start().await;
     let client = etcd.client().await;
-    let result = client
-        .maintenance_client()
-        .downgrade(DowngradeOptions::Validate("3.4".into()))
+    let maintenance = client.maintenance_client();
+    let (major, minor) = etcd_version();
+    // etcd downgrades one minor version at a time.
+    let target = format!("{major}.{}", minor - 1);
+    let result = maintenance
+        .downgrade(DowngradeOptions::Validate(target.clone()))
         .await;
-    match etcd_version() {
-        (3, 4) => assert!(
+    if (major, minor) == (3, 4) {
+        assert!(
             matches!(result, Err(Error::Unsupported { .. })),
             "{result:?}"
-        ),
-        _ => assert!(result.unwrap().version().starts_with("3.")),
+        );
+        return;
     }
+    assert!(result.unwrap().version().starts_with("3."));
+    let two_back = format!("{major}.{}", minor - 2);
+    let refused = maintenance
+        .downgrade(DowngradeOptions::Validate(two_back))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        refused.server_kind(),
+        Some(ServerErrorKind::InvalidDowngradeTargetVersion),
+        "{refused:?}"
+    );
+    if minor < 6 {
+        return;
+    }
+    maintenance
+        .downgrade(DowngradeOptions::Enable(target.clone()))
+        .await
+        .unwrap();
+    let info = client.status().await.unwrap().downgrade_info().unwrap();
+    assert!(info.enabled(), "{info:?}");
+    assert!(info.target_version().starts_with(&target), "{info:?}");
+    maintenance
+        .downgrade(DowngradeOptions::Cancel)
+        .await
+        .unwrap();
+    // The cancel is applied through raft; the status says so shortly after.
+    for _ in 0..50 {
+        let info = client.status().await.unwrap().downgrade_info();
+        if info.as_ref().is_none_or(|i| !i.enabled()) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the downgrade is still enabled after its cancel");
 }
 
 #[tokio::test]

@@ -499,7 +499,10 @@ async fn request_progress_covers_every_watch_of_the_stream() {
     let mut expected = vec![busy_from];
     expected.extend(&backlog);
     // One delete event per key, on each of the two busy watches.
-    expected.extend(std::iter::repeat_n(deleted, 2 * deletion.deleted() as usize));
+    expected.extend(std::iter::repeat_n(
+        deleted,
+        2 * deletion.deleted() as usize,
+    ));
     let mut seen = early;
     seen.extend(delivered);
     seen.sort_unstable();

@@ -25,25 +25,44 @@ pub fn etcdctl_bin() -> String {
 
 /// The etcd version under test, e.g. `(3, 5)`, read from `etcd --version`.
 pub fn etcd_version() -> (u32, u32) {
-    let out = Command::new(etcd_bin())
-        .arg("--version")
-        .output()
-        .unwrap_or_else(|e| {
-            panic!(
-                "cannot run {}: {e} (set ETCD_BIN; scripts/test.sh does)",
-                etcd_bin()
-            )
-        });
-    let text = String::from_utf8_lossy(&out.stdout);
-    let version = text
-        .lines()
-        .find_map(|l| l.strip_prefix("etcd Version: "))
-        .unwrap_or_else(|| panic!("unexpected `etcd --version` output: {text}"));
-    let mut parts = version
-        .trim()
-        .split('.')
-        .map(|p| p.parse::<u32>().unwrap_or(0));
-    (parts.next().unwrap_or(0), parts.next().unwrap_or(0))
+    let (major, minor, _) = etcd_release();
+    (major, minor)
+}
+
+/// The etcd release under test, e.g. `(3, 5, 34)`, read once from `etcd --version`.
+pub fn etcd_release() -> (u32, u32, u32) {
+    static RELEASE: std::sync::OnceLock<(u32, u32, u32)> = std::sync::OnceLock::new();
+    *RELEASE.get_or_init(|| {
+        let out = Command::new(etcd_bin())
+            .arg("--version")
+            .output()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot run {}: {e} (set ETCD_BIN; scripts/test.sh does)",
+                    etcd_bin()
+                )
+            });
+        let text = String::from_utf8_lossy(&out.stdout);
+        let version = text
+            .lines()
+            .find_map(|l| l.strip_prefix("etcd Version: "))
+            .unwrap_or_else(|| panic!("unexpected `etcd --version` output: {text}"));
+        let mut parts = version
+            .trim()
+            .split('.')
+            .map(|p| p.parse::<u32>().unwrap_or(0));
+        (
+            parts.next().unwrap_or(0),
+            parts.next().unwrap_or(0),
+            parts.next().unwrap_or(0),
+        )
+    })
+}
+
+/// Whether the gateway serves `/v3/maintenance/hashkv`: from 3.5.10 on (etcd PR 16490; before
+/// it the path was Hash's).
+pub fn gateway_has_hash_kv() -> bool {
+    etcd_release() >= (3, 5, 10)
 }
 
 /// A server flag as the etcd under test spells it: 3.6 renamed the `--experimental-*` flags
