@@ -364,6 +364,16 @@ pub struct ServerError {
 }
 
 impl ServerError {
+    /// etcd's "requested lease not found", for a keep-alive answer that says so by leaving
+    /// out the TTL.
+    pub(crate) fn lease_not_found(endpoint: Url) -> Self {
+        ServerError::new(
+            Code::NotFound as i32,
+            "etcdserver: requested lease not found".to_string(),
+            endpoint,
+        )
+    }
+
     pub(crate) fn new(code: i32, message: String, endpoint: Url) -> Self {
         ServerError {
             kind: ServerErrorKind::from_message(code, &message),

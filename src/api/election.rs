@@ -12,11 +12,12 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures_core::Stream;
+use url::Url;
 
 use super::{KeyValue, ResponseHeader};
-use crate::client::Client;
-use crate::error::{Code, Error, Result};
-use crate::transport::{retry, rt, CallOptions, Idempotency, OpenStream, Transport};
+use crate::error::{Error, Result};
+use crate::transport::resume::{self, Flow, Next, Resume, StreamRequest};
+use crate::transport::{rt, CallOptions, Idempotency, Transport};
 use crate::wire::codec::{B64, I64};
 use crate::wire::election as w;
 use crate::wire::paths;
@@ -145,17 +146,13 @@ impl ElectionClient {
         if name.is_empty() {
             return Err(Error::invalid("the election name is empty"));
         }
-        let state = ObserveState {
-            transport: self.transport.clone(),
+        let state = Observe {
             request: w::LeaderRequest { name: B64(name) },
-            open: None,
             last: None,
             established: false,
-            failures: 0,
-            done: false,
         };
         Ok(ObserveStream {
-            inner: Box::pin(futures_util::stream::unfold(state, ObserveState::step)),
+            inner: resume::resumable(self.transport.clone(), state),
         })
     }
 
@@ -169,47 +166,6 @@ impl ElectionClient {
             .call(paths::ELECTION_RESIGN, &request, Idempotency::Write)
             .await?;
         Ok(ResignResponse::new(Some(reply.header)))
-    }
-}
-
-impl Client {
-    /// The Election service, sharing this client's connections.
-    pub fn election_client(&self) -> ElectionClient {
-        ElectionClient::new(self.transport.clone())
-    }
-
-    /// Campaigns for leadership; see [`ElectionClient::campaign`].
-    pub async fn campaign(
-        &self,
-        name: impl Into<Vec<u8>>,
-        value: impl Into<Vec<u8>>,
-        lease: i64,
-    ) -> Result<CampaignResponse> {
-        self.election_client().campaign(name, value, lease).await
-    }
-
-    /// Sets the leader's value; see [`ElectionClient::proclaim`].
-    pub async fn proclaim(
-        &self,
-        value: impl Into<Vec<u8>>,
-        options: Option<ProclaimOptions>,
-    ) -> Result<ProclaimResponse> {
-        self.election_client().proclaim(value, options).await
-    }
-
-    /// Tells the current leader; see [`ElectionClient::leader`].
-    pub async fn leader(&self, name: impl Into<Vec<u8>>) -> Result<LeaderResponse> {
-        self.election_client().leader(name).await
-    }
-
-    /// Observes leader changes; see [`ElectionClient::observe`].
-    pub async fn observe(&self, name: impl Into<Vec<u8>>) -> Result<ObserveStream> {
-        self.election_client().observe(name).await
-    }
-
-    /// Gives up leadership; see [`ElectionClient::resign`].
-    pub async fn resign(&self, options: Option<ResignOptions>) -> Result<ResignResponse> {
-        self.election_client().resign(options).await
     }
 }
 
@@ -450,107 +406,45 @@ impl Stream for ObserveStream {
 /// How long an observe request may wait for its first answer, which the server sends only once
 /// the election has a leader.
 const OBSERVE_OPEN_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
-/// The longest pause between two reconnection attempts.
-const LONGEST_RESUME_PAUSE: Duration = Duration::from_secs(2);
 
-struct ObserveState {
-    transport: Transport,
+/// An observe's state: the request, and the leader delivered last (a reconnection starts with
+/// the current leader, which is not news if it is this one).
+struct Observe {
     request: w::LeaderRequest,
-    open: Option<OpenStream>,
-    /// The leader delivered last, as (key, mod revision): a reconnection starts with the
-    /// current leader, which is not news if it is this one.
+    /// The leader delivered last, as (key, mod revision).
     last: Option<(Vec<u8>, i64)>,
     established: bool,
-    failures: u32,
-    done: bool,
 }
 
-impl ObserveState {
-    fn is_transient(err: &Error) -> bool {
-        match err {
-            Error::Transport { .. } | Error::Timeout { .. } => true,
-            Error::Server(e) => matches!(
-                e.code(),
-                Code::Unavailable | Code::DeadlineExceeded | Code::Canceled | Code::Unknown
-            ),
-            _ => false,
+impl Resume for Observe {
+    type Message = w::LeaderResponse;
+    type Item = LeaderResponse;
+
+    fn next(&mut self, pause: Duration) -> Next {
+        let options = CallOptions {
+            timeout: Some(OBSERVE_OPEN_TIMEOUT),
+            ..CallOptions::new(Idempotency::Read)
+        };
+        match StreamRequest::new(paths::ELECTION_OBSERVE, &self.request, options) {
+            Ok(request) => Next::Open(request, pause),
+            Err(err) => Next::Fail(err),
         }
     }
 
-    fn fail(mut self, err: Error) -> Option<(Result<LeaderResponse>, Self)> {
-        self.done = true;
-        self.open = None;
-        Some((Err(err), self))
+    fn on_message(&mut self, answer: w::LeaderResponse, _: &Url) -> Flow<LeaderResponse> {
+        self.established = true;
+        let id = answer
+            .kv
+            .as_ref()
+            .map(|kv| (kv.key.0.clone(), kv.mod_revision.0));
+        if id.is_some() && id == self.last {
+            return Flow::Skip; // the leader delivered before the reconnection
+        }
+        self.last = id;
+        Flow::Yield(LeaderResponse::from(answer))
     }
 
-    async fn step(mut self) -> Option<(Result<LeaderResponse>, Self)> {
-        loop {
-            if self.done {
-                return None;
-            }
-            if self.open.is_none() {
-                if self.failures > 0 {
-                    rt::sleep(retry::backoff(self.failures).min(LONGEST_RESUME_PAUSE)).await;
-                }
-                let options = CallOptions {
-                    timeout: Some(OBSERVE_OPEN_TIMEOUT),
-                    ..CallOptions::new(Idempotency::Read)
-                };
-                match self
-                    .transport
-                    .open_stream(paths::ELECTION_OBSERVE, &self.request, options)
-                    .await
-                {
-                    Ok(stream) => self.open = Some(stream),
-                    Err(err) if self.established && Self::is_transient(&err) => {
-                        self.failures = self.failures.saturating_add(1);
-                        continue;
-                    }
-                    Err(err) => return self.fail(err),
-                }
-            }
-            let Some(stream) = self.open.as_mut() else {
-                continue;
-            };
-            let endpoint = stream.endpoint_handle();
-            match self
-                .transport
-                .watched(&endpoint, stream.next::<w::LeaderResponse>())
-                .await
-            {
-                Ok(Some(answer)) => {
-                    self.established = true;
-                    self.failures = 0;
-                    let id = answer
-                        .kv
-                        .as_ref()
-                        .map(|kv| (kv.key.0.clone(), kv.mod_revision.0));
-                    if id.is_some() && id == self.last {
-                        continue; // the leader we delivered before the reconnection
-                    }
-                    self.last = id;
-                    return Some((Ok(LeaderResponse::from(answer)), self));
-                }
-                Ok(None) if self.established => {
-                    // An observe body never ends by itself: the member went away. Resume.
-                    self.open = None;
-                    self.failures = self.failures.saturating_add(1);
-                }
-                Ok(None) => {
-                    return self.fail(Error::Decode {
-                        endpoint: endpoint.url().clone(),
-                        status: 200,
-                        reason: "the observe stream ended before its first answer".into(),
-                        body_head: String::new(),
-                    });
-                }
-                Err(err) if self.established && Self::is_transient(&err) => {
-                    self.transport.endpoint_failed(&endpoint, &err);
-                    self.open = None;
-                    self.failures = self.failures.saturating_add(1);
-                }
-                Err(err) => return self.fail(err),
-            }
-        }
+    fn established(&self) -> bool {
+        self.established
     }
 }

@@ -14,11 +14,12 @@ use std::time::Duration;
 
 use futures_core::Stream;
 use tokio::sync::{mpsc, oneshot};
+use url::Url;
 
 use super::ResponseHeader;
-use crate::client::Client;
-use crate::error::{Error, Result, ServerError, ServerErrorKind};
-use crate::transport::{metrics, retry, rt, CallOptions, Idempotency, Transport};
+use crate::error::{Error, Result, ServerError};
+use crate::transport::resume::{self, Flow, Next, Resume, StreamRequest};
+use crate::transport::{metrics, rt, CallOptions, Idempotency, Transport};
 use crate::wire::codec::I64;
 use crate::wire::lease as w;
 use crate::wire::{paths, Streamed};
@@ -28,10 +29,6 @@ use crate::wire::{paths, Streamed};
 pub struct LeaseClient {
     transport: Transport,
 }
-
-/// etcd's own words for a lease that does not exist, used when a keep-alive answer says so by
-/// leaving out the TTL.
-const LEASE_NOT_FOUND: &str = "etcdserver: requested lease not found";
 
 impl LeaseClient {
     pub(crate) fn new(transport: Transport) -> Self {
@@ -181,57 +178,13 @@ async fn refresh(transport: &Transport, id: i64) -> Result<w::LeaseKeepAliveResp
             )
             .await?;
         if answer.result.ttl.0 <= 0 {
-            return Err(Error::Server(ServerError::new(
-                5,
-                LEASE_NOT_FOUND.to_string(),
-                endpoint,
-            )));
+            return Err(Error::Server(ServerError::lease_not_found(endpoint)));
         }
         Ok(answer.result)
     }
     .await;
-    metrics::keepalive(&outcome);
+    metrics::keepalive(outcome.as_ref().err());
     outcome
-}
-
-impl Client {
-    /// The Lease service, sharing this client's connections.
-    pub fn lease_client(&self) -> LeaseClient {
-        LeaseClient::new(self.transport.clone())
-    }
-
-    /// Grants a lease; see [`LeaseClient::grant`].
-    pub async fn lease_grant(
-        &self,
-        ttl: i64,
-        options: Option<LeaseGrantOptions>,
-    ) -> Result<LeaseGrantResponse> {
-        self.lease_client().grant(ttl, options).await
-    }
-
-    /// Revokes a lease; see [`LeaseClient::revoke`].
-    pub async fn lease_revoke(&self, id: i64) -> Result<LeaseRevokeResponse> {
-        self.lease_client().revoke(id).await
-    }
-
-    /// Refreshes a lease and returns a keeper and its answers; see [`LeaseClient::keep_alive`].
-    pub async fn lease_keep_alive(&self, id: i64) -> Result<(LeaseKeeper, LeaseKeepAliveStream)> {
-        self.lease_client().keep_alive(id).await
-    }
-
-    /// Tells a lease's remaining TTL; see [`LeaseClient::time_to_live`].
-    pub async fn lease_time_to_live(
-        &self,
-        id: i64,
-        options: Option<LeaseTimeToLiveOptions>,
-    ) -> Result<LeaseTimeToLiveResponse> {
-        self.lease_client().time_to_live(id, options).await
-    }
-
-    /// Lists the leases; see [`LeaseClient::leases`].
-    pub async fn leases(&self) -> Result<LeaseLeasesResponse> {
-        self.lease_client().leases().await
-    }
 }
 
 /// Options for [`LeaseClient::grant`].
@@ -567,22 +520,16 @@ impl fmt::Debug for ManagedLease {
     }
 }
 
-/// The shortest pause between two refreshes, whatever the TTL.
-const SHORTEST_REFRESH: Duration = Duration::from_millis(100);
-
 impl ManagedLease {
     fn start(transport: Transport, id: i64, ttl: i64) -> Self {
         let (lost_tx, lost_rx) = oneshot::channel();
         let (stop_tx, stop_rx) = oneshot::channel();
         let ttl_cell = Arc::new(Mutex::new(ttl));
-        rt::spawn(keep_alive_loop(
+        let refreshes = resume::resumable(
             transport.clone(),
-            id,
-            ttl,
-            ttl_cell.clone(),
-            lost_tx,
-            stop_rx,
-        ));
+            KeepAlive::new(id, ttl, transport.request_timeout()),
+        );
+        rt::spawn(keep_alive(refreshes, ttl_cell.clone(), lost_tx, stop_rx));
         ManagedLease {
             id,
             ttl: ttl_cell,
@@ -636,49 +583,118 @@ impl ManagedLease {
     }
 }
 
-async fn keep_alive_loop(
-    transport: Transport,
-    id: i64,
-    ttl: i64,
+/// Keeps the lease's TTL up to date from its refreshes until the lease is lost (the stream
+/// ends with why) or the handle is dropped.
+async fn keep_alive(
+    mut refreshes: rt::BoxStream<'static, Result<i64>>,
     ttl_cell: Arc<Mutex<i64>>,
     lost: oneshot::Sender<Error>,
     mut stop: oneshot::Receiver<()>,
 ) {
-    let mut ttl = Duration::from_secs(u64::try_from(ttl.max(1)).unwrap_or(1));
-    let mut expires = rt::Instant::now() + ttl;
-    let mut pause = (ttl / 3).max(SHORTEST_REFRESH);
-    let mut failures = 0u32;
+    use futures_util::future::{select, Either};
+    use futures_util::StreamExt;
     loop {
-        // Sleep until the next refresh, or stop when the handle is gone.
-        let stopped = rt::timeout(pause, &mut stop).await;
-        if stopped.is_ok() {
-            return;
-        }
-        let left = expires.saturating_duration_since(rt::Instant::now());
-        if left.is_zero() {
-            metrics::lease_lost("LeaseExpired");
-            let _ = lost.send(Error::LeaseExpired { id });
-            return;
-        }
-        match rt::timeout(left, refresh(&transport, id)).await {
-            Ok(Ok(answer)) => {
-                failures = 0;
-                *ttl_cell.lock().unwrap_or_else(|e| e.into_inner()) = answer.ttl.0;
-                ttl = Duration::from_secs(u64::try_from(answer.ttl.0.max(1)).unwrap_or(1));
-                expires = rt::Instant::now() + ttl;
-                pause = (ttl / 3).max(SHORTEST_REFRESH);
+        let next = std::pin::pin!(refreshes.next());
+        match select(next, &mut stop).await {
+            Either::Left((Some(Ok(ttl)), _)) => {
+                *ttl_cell.lock().unwrap_or_else(|e| e.into_inner()) = ttl;
             }
-            Ok(Err(err)) if err.server_kind() == Some(ServerErrorKind::LeaseNotFound) => {
-                metrics::lease_lost("LeaseNotFound");
+            Either::Left((Some(Err(err)), _)) => {
                 let _ = lost.send(err);
                 return;
             }
-            Ok(Err(_)) | Err(rt::Elapsed) => {
-                // Try again soon, while the lease may still be alive.
-                failures = failures.saturating_add(1);
-                pause = retry::backoff(failures)
-                    .min(expires.saturating_duration_since(rt::Instant::now()));
-            }
+            // The refreshes never end without saying why; the handle went away.
+            Either::Left((None, _)) | Either::Right(_) => return,
         }
+    }
+}
+
+/// A managed lease's refreshes, one short request each: every third of the TTL after a good
+/// one, sooner (with the transport's backoff) after a failure, until the lease is gone on the
+/// server or no refresh got through within its TTL.
+struct KeepAlive {
+    id: i64,
+    ttl: Duration,
+    /// When the lease expires unless refreshed.
+    expires: rt::Instant,
+    /// Whether the last request got its answer (the next one waits a third of the TTL).
+    refreshed: bool,
+    request_timeout: Duration,
+}
+
+impl KeepAlive {
+    fn new(id: i64, ttl: i64, request_timeout: Duration) -> Self {
+        let ttl = ttl_duration(ttl);
+        KeepAlive {
+            id,
+            ttl,
+            expires: rt::deadline_in(ttl),
+            // Granted just now: the first refresh is due after a third of the TTL.
+            refreshed: true,
+            request_timeout,
+        }
+    }
+}
+
+/// A TTL in seconds from the server as a duration, at least one second.
+fn ttl_duration(ttl: i64) -> Duration {
+    Duration::from_secs(u64::try_from(ttl.max(1)).unwrap_or(1))
+}
+
+/// The shortest pause between two refreshes, whatever the TTL.
+const SHORTEST_REFRESH: Duration = Duration::from_millis(100);
+
+impl Resume for KeepAlive {
+    type Message = w::LeaseKeepAliveResponse;
+    type Item = i64;
+
+    fn next(&mut self, backoff: Duration) -> Next {
+        let left = self.expires.saturating_duration_since(rt::Instant::now());
+        let pause = if std::mem::take(&mut self.refreshed) {
+            (self.ttl / 3).max(SHORTEST_REFRESH)
+        } else {
+            backoff
+        }
+        .min(left);
+        let Some(left) = left.checked_sub(pause).filter(|l| !l.is_zero()) else {
+            metrics::lease_lost("LeaseExpired");
+            return Next::Fail(Error::LeaseExpired { id: self.id });
+        };
+        let options = CallOptions {
+            timeout: Some(left.min(self.request_timeout)),
+            ..CallOptions::new(Idempotency::Read)
+        };
+        let request = w::LeaseIdRequest { id: I64(self.id) };
+        match StreamRequest::new(paths::LEASE_KEEPALIVE, &request, options) {
+            Ok(request) => Next::Open(request, pause),
+            Err(err) => Next::Fail(err),
+        }
+    }
+
+    fn on_message(&mut self, answer: w::LeaseKeepAliveResponse, from: &Url) -> Flow<i64> {
+        if answer.ttl.0 <= 0 {
+            // A refresh of a lease that is gone: revoked, or expired on the server.
+            let err = Error::Server(ServerError::lease_not_found(from.clone()));
+            metrics::keepalive(Some(&err));
+            metrics::lease_lost("LeaseNotFound");
+            return Flow::End(Some(Err(err)));
+        }
+        metrics::keepalive(None);
+        self.refreshed = true;
+        self.ttl = ttl_duration(answer.ttl.0);
+        self.expires = rt::deadline_in(self.ttl);
+        Flow::Yield(answer.ttl.0)
+    }
+
+    fn on_failure(&mut self, err: &Error) {
+        metrics::keepalive(Some(err));
+    }
+
+    fn established(&self) -> bool {
+        true // the lease was granted: every failure is worth trying again, within its TTL
+    }
+
+    fn ends_normally(&self) -> bool {
+        true // one answer per request
     }
 }

@@ -14,7 +14,6 @@ use std::time::Duration;
 
 use super::lease::{LeaseClient, LeaseGrantOptions, ManagedLease};
 use super::ResponseHeader;
-use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::transport::{rt, CallOptions, Idempotency, Transport};
 use crate::wire::codec::{B64, I64};
@@ -146,27 +145,6 @@ impl LockClient {
                 Err(err)
             }
         }
-    }
-}
-
-impl Client {
-    /// The Lock service, sharing this client's connections.
-    pub fn lock_client(&self) -> LockClient {
-        LockClient::new(self.transport.clone())
-    }
-
-    /// Takes a lock; see [`LockClient::lock`].
-    pub async fn lock(
-        &self,
-        name: impl Into<Vec<u8>>,
-        options: Option<LockOptions>,
-    ) -> Result<LockResponse> {
-        self.lock_client().lock(name, options).await
-    }
-
-    /// Releases a lock; see [`LockClient::unlock`].
-    pub async fn unlock(&self, key: impl Into<Vec<u8>>) -> Result<UnlockResponse> {
-        self.lock_client().unlock(key).await
     }
 }
 

@@ -10,7 +10,9 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::error::{Error, ServerErrorKind};
+use super::{rt, CallOptions, Idempotency, Transport};
+use crate::error::{Error, Result, ServerErrorKind};
+use crate::wire;
 
 /// A user name and password.
 #[derive(Clone)]
@@ -125,6 +127,82 @@ pub(crate) fn is_auth_cancel(reason: &str) -> bool {
     ]
     .iter()
     .any(|m| reason.contains(m))
+}
+
+impl Transport {
+    /// The token to send: none without credentials, the current one, or a new one.
+    pub(super) async fn token(&self) -> Result<Option<Arc<str>>> {
+        let auth = &self.inner.auth;
+        if !auth.has_credentials() {
+            return Ok(None);
+        }
+        match auth.token() {
+            Some(token) => Ok(Some(token)),
+            None => self.refresh_token_after(None).await,
+        }
+    }
+
+    /// Fetches a new token because `stale` (the one a request used, if any) failed; if another
+    /// request already fetched a newer one meanwhile, that one is used instead.
+    pub(crate) fn refresh_token_after<'a>(
+        &'a self,
+        stale: Option<&'a Arc<str>>,
+    ) -> rt::BoxFuture<'a, Result<Option<Arc<str>>>> {
+        // Boxed: authenticating is itself a call through `with_retries`.
+        Box::pin(async move {
+            let auth = &self.inner.auth;
+            let _one_at_a_time = auth.refreshing.lock().await;
+            let current = auth.token();
+            if Auth::changed_since(&current, stale) {
+                return Ok(current);
+            }
+            let Some(credentials) = auth.credentials() else {
+                auth.set_token(None);
+                return Ok(None);
+            };
+            let request = wire::auth::AuthenticateRequest {
+                name: credentials.name,
+                password: credentials.password,
+            };
+            let options = CallOptions {
+                anonymous: true,
+                ..CallOptions::new(Idempotency::Read)
+            };
+            let answer: Result<wire::auth::AuthenticateResponse> = self
+                .call_with(wire::paths::AUTH_AUTHENTICATE, &request, options)
+                .await;
+            match answer {
+                Ok(answer) => {
+                    let token: Arc<str> = Arc::from(answer.token);
+                    auth.set_token(Some(token.clone()));
+                    Ok(Some(token))
+                }
+                // Auth was turned off: send no token at all (a stale one is refused).
+                Err(err) if err.server_kind() == Some(ServerErrorKind::AuthNotEnabled) => {
+                    auth.set_token(None);
+                    Ok(None)
+                }
+                Err(err) => Err(err),
+            }
+        })
+    }
+
+    /// Replaces the credentials and fetches a token for them now (none: no token at all).
+    pub(crate) async fn set_credentials(&self, credentials: Option<Credentials>) -> Result<()> {
+        self.inner.auth.set_credentials(credentials);
+        self.refresh_token_after(None).await.map(|_| ())
+    }
+
+    /// Fetches a new token with the stored credentials, or drops the token if there are none.
+    pub(crate) async fn refresh_token(&self) -> Result<()> {
+        let current = self.inner.auth.token();
+        self.refresh_token_after(current.as_ref()).await.map(|_| ())
+    }
+
+    /// Whether this client has credentials (and so may fix an auth refusal by re-authenticating).
+    pub(crate) fn has_credentials(&self) -> bool {
+        self.inner.auth.has_credentials()
+    }
 }
 
 #[cfg(test)]

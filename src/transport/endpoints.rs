@@ -7,6 +7,7 @@
 //! so requests do not pay for finding out again.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -18,6 +19,9 @@ use crate::error::{Error, Result};
 /// One validated endpoint.
 #[derive(Debug)]
 pub(crate) struct Endpoint {
+    /// Unique in the process: tells two endpoints apart even with the same URL (one removed
+    /// and added again is a new endpoint, with nothing known about it yet).
+    id: u64,
     url: Url,
     /// The URL as text without a trailing `/`, ready for a `/v3/...` path to be appended.
     base: String,
@@ -59,13 +63,20 @@ impl Endpoint {
             return Err(invalid("the URL must not have a query or a fragment"));
         }
         let base = url.as_str().trim_end_matches('/').to_string();
+        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
         Ok(Endpoint {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             #[cfg(feature = "metrics")]
             label: Arc::from(base.as_str()),
             url,
             base,
             paths: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// The endpoint's process-wide unique id.
+    pub(crate) fn id(&self) -> u64 {
+        self.id
     }
 
     /// The endpoint's URL.
@@ -204,7 +215,7 @@ impl Endpoints {
         state
             .entries
             .iter()
-            .position(|e| std::ptr::eq(Arc::as_ptr(&e.endpoint), endpoint))
+            .position(|e| e.endpoint.id == endpoint.id)
     }
 
     /// Notes that `endpoint` failed at the connection level: it is skipped for a while, and
@@ -222,7 +233,9 @@ impl Endpoints {
         let newly_down = entry.failures == 0;
         entry.failures = entry.failures.saturating_add(1);
         let factor = 1u32 << entry.failures.saturating_sub(1).min(5);
-        entry.skip_until = Some(Instant::now() + (FIRST_SKIP * factor).min(LONGEST_SKIP));
+        entry.skip_until = Some(super::rt::deadline_in(
+            (FIRST_SKIP * factor).min(LONGEST_SKIP),
+        ));
         let start_probe = !entry.probing;
         entry.probing = true;
         if state.current == i && n > 1 {
@@ -240,7 +253,9 @@ impl Endpoints {
         if let Some(i) = Self::position(&state, endpoint) {
             let entry = &mut state.entries[i];
             let factor = 1u32 << entry.failures.saturating_sub(1).min(5);
-            entry.skip_until = Some(Instant::now() + (FIRST_SKIP * factor).min(LONGEST_SKIP));
+            entry.skip_until = Some(super::rt::deadline_in(
+                (FIRST_SKIP * factor).min(LONGEST_SKIP),
+            ));
         }
     }
 

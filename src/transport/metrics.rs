@@ -279,16 +279,16 @@ pub(crate) fn watch_events(n: usize) {
 }
 
 /// A keep-alive was sent; `outcome` is its answer.
-pub(crate) fn keepalive<T>(outcome: &Result<T>) {
+pub(crate) fn keepalive(failure: Option<&Error>) {
     #[cfg(feature = "metrics")]
-    match outcome {
-        Ok(_) => counter!(KEEPALIVES, "outcome" => "ok", "error_kind" => "none").increment(1),
-        Err(err) => {
+    match failure {
+        None => counter!(KEEPALIVES, "outcome" => "ok", "error_kind" => "none").increment(1),
+        Some(err) => {
             counter!(KEEPALIVES, "outcome" => "error", "error_kind" => error_kind(err)).increment(1)
         }
     }
     #[cfg(not(feature = "metrics"))]
-    let _ = outcome;
+    let _ = failure;
 }
 
 /// A lease kept alive in the background was lost: `LeaseNotFound` (revoked or expired on the

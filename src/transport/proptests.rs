@@ -4,8 +4,8 @@
 use proptest::prelude::*;
 use url::Url;
 
-use super::stream::MessageDecoder;
-use super::{decode_response, decode_stream_message};
+use super::decode::{decode_response, decode_stream_message};
+use super::framing::MessageDecoder;
 use crate::error::Error;
 use crate::wire::{fixtures, kv, lease, maintenance, watch};
 

@@ -70,6 +70,26 @@ pub(crate) fn verdict(err: &Error, idempotency: Idempotency) -> Verdict {
     }
 }
 
+/// Whether a failure of an established stream (a watch, an observe, a managed keep-alive) is
+/// one that reopening it cures: the connection broke or timed out, the member went away or lost
+/// its leader, the server cancelled the call. The unary calls' counterpart is [`verdict`].
+pub(crate) fn is_transient(err: &Error) -> bool {
+    match err {
+        Error::Transport { .. } | Error::Timeout { .. } => true,
+        Error::Server(e) => {
+            matches!(
+                e.code(),
+                Code::Unavailable
+                    | Code::DeadlineExceeded
+                    | Code::Canceled
+                    | Code::Unknown
+                    | Code::Aborted
+            ) || e.kind() == ServerErrorKind::NoLeader
+        }
+        _ => false,
+    }
+}
+
 const FIRST_BACKOFF: Duration = Duration::from_millis(25);
 const LONGEST_BACKOFF: Duration = Duration::from_secs(1);
 

@@ -205,12 +205,9 @@ async fn live_watch_answers_validate_against_the_schema() {
             seen.2 |= result.get("events").is_none() && result.get("created").is_none();
         }
     }
-    for request in [
-        json!({"progress_request": {}}),
-        json!({"create_request": {"key": "eA==", "watch_id": "3", "fragment": true}}),
-    ] {
-        assert_valid("WatchRequest", &request);
-    }
+    // What etcdgw sends besides (it sends no progress_request: docs/GATEWAY.md 4.5).
+    let request = json!({"create_request": {"key": "eA==", "watch_id": "3", "fragment": true}});
+    assert_valid("WatchRequest", &request);
 }
 
 fn base64_of(text: &str) -> String {

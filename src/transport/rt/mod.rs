@@ -46,6 +46,17 @@ pub(crate) async fn sleep(duration: Duration) {
     gloo_timers::future::sleep(duration).await;
 }
 
+/// The instant `duration` from now; a duration too long for the clock (a caller's
+/// `Duration::MAX`, a server's huge TTL) saturates to a century from now instead of
+/// overflowing.
+pub(crate) fn deadline_in(duration: Duration) -> Instant {
+    const CENTURY: Duration = Duration::from_secs(100 * 365 * 24 * 60 * 60);
+    let now = Instant::now();
+    now.checked_add(duration)
+        .or_else(|| now.checked_add(CENTURY))
+        .unwrap_or(now)
+}
+
 /// The deadline passed before the future finished.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Elapsed;

@@ -1,5 +1,16 @@
-//! [`Client`] and [`ConnectOptions`]: validating the endpoints and building the shared
-//! transport. The calls themselves live with their service in `api/`.
+//! The face: [`Client`] and [`ConnectOptions`]. This module validates the endpoints and builds
+//! the shared transport; `Client`'s calls are here too, one file per service (`kv.rs`:
+//! `Client::put`, `Client::get`, ...), each a forward to that service's client in `api/`.
+//! `api/` knows nothing of `Client`.
+
+mod auth;
+mod cluster;
+mod election;
+mod kv;
+mod lease;
+mod lock;
+mod maintenance;
+mod watch;
 
 use std::fmt;
 use std::time::Duration;
@@ -241,7 +252,7 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// the check waits, when not set with [`ConnectOptions::with_keep_alive`].
 const DEFAULT_LIVENESS: (Duration, Duration) = (Duration::from_secs(3), Duration::from_secs(2));
 /// The largest stream message accepted when none is set.
-pub const DEFAULT_MAX_MESSAGE_SIZE: usize = crate::transport::stream::DEFAULT_MAX_MESSAGE;
+pub const DEFAULT_MAX_MESSAGE_SIZE: usize = crate::transport::framing::DEFAULT_MAX_MESSAGE;
 
 impl ConnectOptions {
     /// The defaults: a 10 s request deadline, a 3 s connect deadline, no leader required.

@@ -1,0 +1,127 @@
+//! The options of a watch, and the one place a watch is encoded.
+
+use crate::api::KeyRange;
+use crate::error::Result;
+use crate::wire::codec::{B64, I64};
+use crate::wire::watch as w;
+
+pub use crate::wire::watch::WatchFilterType;
+
+/// Options for a watch. Start from [`WatchOptions::new`]; each setter returns `Self`.
+#[derive(Debug, Clone, Default)]
+#[must_use]
+pub struct WatchOptions {
+    key: Vec<u8>,
+    range: KeyRange,
+    start_revision: i64,
+    progress_notify: bool,
+    filters: Vec<WatchFilterType>,
+    prev_kv: bool,
+    watch_id: Option<i64>,
+    fragment: bool,
+}
+
+impl WatchOptions {
+    /// Options that watch the one key from now on.
+    pub const fn new() -> Self {
+        WatchOptions {
+            key: Vec::new(),
+            range: KeyRange::Key,
+            start_revision: 0,
+            progress_notify: false,
+            filters: Vec::new(),
+            prev_kv: false,
+            watch_id: None,
+            fragment: false,
+        }
+    }
+
+    /// Sets the key; the key argument of `watch` replaces it (as in etcd-client).
+    pub fn with_key(mut self, key: impl Into<Vec<u8>>) -> Self {
+        self.key = key.into();
+        self
+    }
+
+    /// Watches the keys in `[key, end)`.
+    pub fn with_range(mut self, end: impl Into<Vec<u8>>) -> Self {
+        self.range = KeyRange::Range(end.into());
+        self
+    }
+
+    /// Watches every key at or after the key (every key, if the key is empty).
+    pub fn with_from_key(mut self) -> Self {
+        self.range = KeyRange::FromKey;
+        self
+    }
+
+    /// Watches every key that starts with the key (every key, if the key is empty).
+    pub fn with_prefix(mut self) -> Self {
+        self.range = KeyRange::Prefix;
+        self
+    }
+
+    /// Watches every key.
+    pub fn with_all_keys(mut self) -> Self {
+        self.range = KeyRange::AllKeys;
+        self
+    }
+
+    /// Starts at this revision, replaying history from there (0: from now on).
+    pub const fn with_start_revision(mut self, revision: i64) -> Self {
+        self.start_revision = revision;
+        self
+    }
+
+    /// Asks the server for periodic progress notifications on an idle watch (every 10 minutes
+    /// unless the server is configured otherwise); they move the resume point forward.
+    pub const fn with_progress_notify(mut self) -> Self {
+        self.progress_notify = true;
+        self
+    }
+
+    /// Leaves out some kinds of events.
+    pub fn with_filters(mut self, filters: impl Into<Vec<WatchFilterType>>) -> Self {
+        self.filters = filters.into();
+        self
+    }
+
+    /// Includes the key-value pair before each event ([`Event::prev_kv`]).
+    pub const fn with_prev_key(mut self) -> Self {
+        self.prev_kv = true;
+        self
+    }
+
+    /// Uses this watch id instead of the next free one.
+    pub const fn with_watch_id(mut self, watch_id: i64) -> Self {
+        self.watch_id = Some(watch_id);
+        self
+    }
+
+    /// Lets the server split answers above its request-size limit into fragments. They are
+    /// put back together here, so every revision is still delivered whole.
+    pub const fn with_fragment(mut self) -> Self {
+        self.fragment = true;
+        self
+    }
+
+    /// The watch id asked for with [`with_watch_id`](Self::with_watch_id).
+    pub(super) const fn requested_id(&self) -> Option<i64> {
+        self.watch_id
+    }
+
+    /// Builds the create request: the one place a watch is encoded.
+    pub(crate) fn into_request(self, key: Vec<u8>) -> Result<w::WatchCreateRequest> {
+        let key = if key.is_empty() { self.key } else { key };
+        let (key, range_end) = self.range.resolve(key)?;
+        Ok(w::WatchCreateRequest {
+            key: B64(key),
+            range_end: B64(range_end),
+            start_revision: I64(self.start_revision),
+            progress_notify: self.progress_notify,
+            filters: self.filters,
+            prev_kv: self.prev_kv,
+            watch_id: I64(0), // one watcher per request: the server's id is always 0
+            fragment: self.fragment,
+        })
+    }
+}
