@@ -70,11 +70,11 @@ pub use api::election::{
 };
 pub use api::kv::{
     CompactionOptions, CompactionResponse, Compare, CompareOp, DeleteOptions, DeleteResponse,
-    GetOptions, GetPages, GetResponse, KvClient, PutOptions, PutResponse, SortOrder, SortTarget,
-    Txn, TxnOp, TxnOpResponse, TxnResponse,
+    GetOptions, GetPages, GetResponse, KvClient, KvClientPrefix, PutOptions, PutResponse,
+    SortOrder, SortTarget, Txn, TxnOp, TxnOpResponse, TxnResponse,
 };
 pub use api::lease::{
-    LeaseClient, LeaseGrantOptions, LeaseGrantResponse, LeaseKeepAliveResponse,
+    LeaseClient, LeaseClientPrefix, LeaseGrantOptions, LeaseGrantResponse, LeaseKeepAliveResponse,
     LeaseKeepAliveStream, LeaseKeeper, LeaseLeasesResponse, LeaseRevokeResponse, LeaseStatus,
     LeaseTimeToLiveOptions, LeaseTimeToLiveResponse, ManagedLease,
 };
@@ -85,10 +85,9 @@ pub use api::maintenance::{
     MaintenanceClient, MoveLeaderResponse, SnapshotInfo, SnapshotResponse, SnapshotStreaming,
     StatusResponse,
 };
-pub use api::namespace::{KvClientPrefix, LeaseClientPrefix, WatchClientPrefix};
 pub use api::watch::{
-    Event, EventType, WatchClient, WatchFilterType, WatchOptions, WatchRequestSender,
-    WatchResponse, WatchResponseStream, WatchStream,
+    Event, EventType, WatchClient, WatchClientPrefix, WatchFilterType, WatchOptions,
+    WatchRequestSender, WatchResponse, WatchResponseStream, WatchStream,
 };
 pub use api::{KeyValue, ResponseHeader};
 pub use client::{

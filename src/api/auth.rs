@@ -398,29 +398,7 @@ impl RoleRevokePermissionOptions {
         }
     }
 
-    /// The permission on `[key, range_end)`.
-    pub fn with_range_end(mut self, range_end: impl Into<Vec<u8>>) -> Self {
-        self.range = KeyRange::Range(range_end.into());
-        self
-    }
-
-    /// The permission on every key starting with the key.
-    pub fn with_prefix(mut self) -> Self {
-        self.range = KeyRange::Prefix;
-        self
-    }
-
-    /// The permission on every key from the key on.
-    pub fn with_from_key(mut self) -> Self {
-        self.range = KeyRange::FromKey;
-        self
-    }
-
-    /// The permission on every key.
-    pub fn with_all_keys(mut self) -> Self {
-        self.range = KeyRange::AllKeys;
-        self
-    }
+    key_range_setters!(with_range_end);
 }
 
 /// A permission of a role: read, write or both, on a key or a range.
@@ -457,30 +435,7 @@ impl Permission {
         Permission::new(PermissionType::Readwrite, key)
     }
 
-    /// Covers `[key, range_end)`.
-    pub fn with_range_end(mut self, range_end: impl Into<Vec<u8>>) -> Self {
-        self.range = KeyRange::Range(range_end.into());
-        self
-    }
-
-    /// Covers every key from the key on.
-    pub fn with_from_key(mut self) -> Self {
-        self.range = KeyRange::FromKey;
-        self
-    }
-
-    /// Covers every key starting with the key.
-    pub fn with_prefix(mut self) -> Self {
-        self.range = KeyRange::Prefix;
-        self
-    }
-
-    /// Covers every key.
-    pub fn with_all_keys(mut self) -> Self {
-        self.range = KeyRange::AllKeys;
-        self
-    }
-
+    key_range_setters!(with_range_end);
     /// The key (the start of the range), as etcd stores it.
     pub fn key(&self) -> &[u8] {
         match self.range {

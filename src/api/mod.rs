@@ -32,6 +32,38 @@ macro_rules! header_response {
     };
 }
 
+/// The key-range setters of etcd-client's options, written once for every type that has them
+/// (the range field is a [`KeyRange`]; the last setter called wins). `$range` names the one
+/// that takes an explicit end: `with_range` in KV and watch options, `with_range_end` in
+/// permissions, as in etcd-client.
+macro_rules! key_range_setters {
+    ($range:ident) => {
+        /// Covers the keys in `[key, end)`.
+        pub fn $range(mut self, end: impl Into<Vec<u8>>) -> Self {
+            self.range = $crate::api::KeyRange::Range(end.into());
+            self
+        }
+
+        /// Covers every key at or after the key (every key, if the key is empty).
+        pub fn with_from_key(mut self) -> Self {
+            self.range = $crate::api::KeyRange::FromKey;
+            self
+        }
+
+        /// Covers every key that starts with the key (every key, if the key is empty).
+        pub fn with_prefix(mut self) -> Self {
+            self.range = $crate::api::KeyRange::Prefix;
+            self
+        }
+
+        /// Covers every key.
+        pub fn with_all_keys(mut self) -> Self {
+            self.range = $crate::api::KeyRange::AllKeys;
+            self
+        }
+    };
+}
+
 pub(crate) mod auth;
 pub(crate) mod cluster;
 pub(crate) mod election;

@@ -1,5 +1,7 @@
-//! Namespaces: clients that put every key under a prefix on the way out and take it off on
-//! the way back, as Go's `namespace.NewKV`, `NewLease` and `NewWatcher` do.
+//! Namespaces: every key put under a prefix on the way out and the prefix taken off on the way
+//! back, as Go's `namespace.NewKV`, `NewLease` and `NewWatcher` do. A namespace is a field of
+//! the KV, lease and watch clients (`KvClientPrefix`, `LeaseClientPrefix` and
+//! `WatchClientPrefix` are those clients with one); the translations are all here.
 //!
 //! Ranges stay inside the namespace: a range end of `"\0"` (from-key, all keys, or a prefix of
 //! all 0xff bytes) becomes the end of the namespace rather than the end of the key space
@@ -8,17 +10,7 @@
 
 use std::sync::Arc;
 
-use super::kv::{
-    DeleteOptions, DeleteResponse, GetOptions, GetResponse, KvClient, PutOptions, PutResponse, Txn,
-    TxnResponse,
-};
-use super::lease::{
-    LeaseClient, LeaseGrantOptions, LeaseGrantResponse, LeaseRevokeResponse,
-    LeaseTimeToLiveOptions, LeaseTimeToLiveResponse,
-};
 use super::prefix_end;
-use super::watch::{WatchClient, WatchOptions, WatchStream};
-use crate::error::Result;
 use crate::wire::codec::B64;
 use crate::wire::kv as w;
 use crate::wire::watch::{WatchCreateRequest, WatchResponse};
@@ -131,157 +123,6 @@ impl Namespace {
                 key.drain(..self.prefix.len());
             }
         }
-    }
-}
-
-/// A KV client whose keys live under a prefix (etcd-client's `KvClientPrefix`).
-///
-/// # Examples
-/// ```no_run
-/// # async fn run(client: etcdgw::Client) -> etcdgw::Result<()> {
-/// use etcdgw::{GetOptions, KvClientPrefix};
-///
-/// let tenant = KvClientPrefix::new(client.kv_client(), "tenants/acme/");
-/// tenant.put("config", "v1", None).await?; // stored as tenants/acme/config
-/// let all = tenant.get("", Some(GetOptions::new().with_all_keys())).await?; // only acme's keys
-/// assert_eq!(all.kvs()[0].key(), b"config");
-/// # Ok(()) }
-/// ```
-#[derive(Debug, Clone)]
-pub struct KvClientPrefix {
-    kv: KvClient,
-    ns: Namespace,
-}
-
-impl KvClientPrefix {
-    /// Puts every key of `kv` under `prefix`.
-    pub fn new(kv: KvClient, prefix: impl Into<Vec<u8>>) -> Self {
-        KvClientPrefix {
-            kv,
-            ns: Namespace::new(prefix.into()),
-        }
-    }
-
-    /// Puts a key in the namespace; see [`KvClient::put`].
-    pub async fn put(
-        &self,
-        key: impl Into<Vec<u8>>,
-        value: impl Into<Vec<u8>>,
-        options: Option<PutOptions>,
-    ) -> Result<PutResponse> {
-        let mut request = options
-            .unwrap_or_default()
-            .into_request(key.into(), value.into())?;
-        self.ns.put_request(&mut request);
-        let mut reply = self.kv.put_raw(&request).await?;
-        self.ns.put_response(&mut reply);
-        Ok(PutResponse::from(reply))
-    }
-
-    /// Gets a key or a range in the namespace; see [`KvClient::get`]. A from-key or all-keys
-    /// range ends at the end of the namespace.
-    pub async fn get(
-        &self,
-        key: impl Into<Vec<u8>>,
-        options: Option<GetOptions>,
-    ) -> Result<GetResponse> {
-        let mut request = options.unwrap_or_default().into_request(key.into())?;
-        self.ns.range_request(&mut request);
-        let mut reply = self.kv.range_raw(&request).await?;
-        self.ns.range_response(&mut reply);
-        Ok(GetResponse::from(reply))
-    }
-
-    /// Deletes a key or a range in the namespace; see [`KvClient::delete`].
-    pub async fn delete(
-        &self,
-        key: impl Into<Vec<u8>>,
-        options: Option<DeleteOptions>,
-    ) -> Result<DeleteResponse> {
-        let mut request = options.unwrap_or_default().into_request(key.into())?;
-        self.ns.delete_request(&mut request);
-        let mut reply = self.kv.delete_raw(&request).await?;
-        self.ns.delete_response(&mut reply);
-        Ok(DeleteResponse::from(reply))
-    }
-
-    /// Runs a transaction in the namespace: compares, operations and nested transactions.
-    pub async fn txn(&self, txn: Txn) -> Result<TxnResponse> {
-        let mut request = txn.into_request()?;
-        self.ns.txn_request(&mut request);
-        let mut reply = self.kv.txn_raw(&request).await?;
-        self.ns.txn_response(&mut reply);
-        Ok(TxnResponse::from(reply))
-    }
-}
-
-/// A lease client whose time-to-live keys are shown without a prefix (etcd-client's
-/// `LeaseClientPrefix`). Leases themselves are not namespaced.
-#[derive(Debug, Clone)]
-pub struct LeaseClientPrefix {
-    lease: LeaseClient,
-    ns: Namespace,
-}
-
-impl LeaseClientPrefix {
-    /// Strips `prefix` from the keys `time_to_live` lists.
-    pub fn new(lease: LeaseClient, prefix: impl Into<Vec<u8>>) -> Self {
-        LeaseClientPrefix {
-            lease,
-            ns: Namespace::new(prefix.into()),
-        }
-    }
-
-    /// Grants a lease; see [`LeaseClient::grant`].
-    pub async fn grant(
-        &self,
-        ttl: i64,
-        options: Option<LeaseGrantOptions>,
-    ) -> Result<LeaseGrantResponse> {
-        self.lease.grant(ttl, options).await
-    }
-
-    /// Revokes a lease; see [`LeaseClient::revoke`].
-    pub async fn revoke(&self, id: i64) -> Result<LeaseRevokeResponse> {
-        self.lease.revoke(id).await
-    }
-
-    /// Tells a lease's TTL and, with keys, those in the namespace without the prefix.
-    pub async fn time_to_live(
-        &self,
-        id: i64,
-        options: Option<LeaseTimeToLiveOptions>,
-    ) -> Result<LeaseTimeToLiveResponse> {
-        let mut resp = self.lease.time_to_live(id, options).await?;
-        self.ns.strip_keys(resp.keys_mut());
-        Ok(resp)
-    }
-}
-
-/// A watch client whose keys live under a prefix (Go's `namespace.NewWatcher`, which
-/// etcd-client lacks): watched keys get the prefix, events come back without it, and a
-/// from-key or all-keys watch stays inside the namespace.
-#[derive(Debug, Clone)]
-pub struct WatchClientPrefix {
-    watch: WatchClient,
-}
-
-impl WatchClientPrefix {
-    /// Puts every key of `watch` under `prefix`.
-    pub fn new(watch: WatchClient, prefix: impl Into<Vec<u8>>) -> Self {
-        WatchClientPrefix {
-            watch: watch.with_namespace(Namespace::new(prefix.into())),
-        }
-    }
-
-    /// Watches a key or a range in the namespace; see [`WatchClient::watch`]. Watches added to
-    /// the returned stream are in the namespace too.
-    pub async fn watch(
-        &self,
-        key: impl Into<Vec<u8>>,
-        options: Option<WatchOptions>,
-    ) -> Result<WatchStream> {
-        self.watch.watch(key, options).await
     }
 }
 

@@ -114,3 +114,30 @@ impl WatchClient {
         .await
     }
 }
+
+/// A watch client whose keys live under a prefix (Go's `namespace.NewWatcher`, which
+/// etcd-client lacks): watched keys get the prefix, events come back without it, and a
+/// from-key or all-keys watch stays inside the namespace.
+#[derive(Debug, Clone)]
+pub struct WatchClientPrefix {
+    watch: WatchClient,
+}
+
+impl WatchClientPrefix {
+    /// Puts every key of `watch` under `prefix`.
+    pub fn new(watch: WatchClient, prefix: impl Into<Vec<u8>>) -> Self {
+        WatchClientPrefix {
+            watch: watch.with_namespace(Namespace::new(prefix.into())),
+        }
+    }
+
+    /// Watches a key or a range in the namespace; see [`WatchClient::watch`]. Watches added to
+    /// the returned stream are in the namespace too.
+    pub async fn watch(
+        &self,
+        key: impl Into<Vec<u8>>,
+        options: Option<WatchOptions>,
+    ) -> Result<WatchStream> {
+        self.watch.watch(key, options).await
+    }
+}

@@ -42,30 +42,7 @@ impl WatchOptions {
         self
     }
 
-    /// Watches the keys in `[key, end)`.
-    pub fn with_range(mut self, end: impl Into<Vec<u8>>) -> Self {
-        self.range = KeyRange::Range(end.into());
-        self
-    }
-
-    /// Watches every key at or after the key (every key, if the key is empty).
-    pub fn with_from_key(mut self) -> Self {
-        self.range = KeyRange::FromKey;
-        self
-    }
-
-    /// Watches every key that starts with the key (every key, if the key is empty).
-    pub fn with_prefix(mut self) -> Self {
-        self.range = KeyRange::Prefix;
-        self
-    }
-
-    /// Watches every key.
-    pub fn with_all_keys(mut self) -> Self {
-        self.range = KeyRange::AllKeys;
-        self
-    }
-
+    key_range_setters!(with_range);
     /// Starts at this revision, replaying history from there (0: from now on).
     pub const fn with_start_revision(mut self, revision: i64) -> Self {
         self.start_revision = revision;

@@ -6,33 +6,33 @@
 //! that no longer exists is answered with 200 and no TTL; it is reported here as the typed
 //! [`LeaseNotFound`](crate::ServerErrorKind::LeaseNotFound) error, never as "TTL 0".
 
-use std::fmt;
-use std::pin::Pin;
-use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
-use std::time::Duration;
+mod keepalive;
 
-use futures_core::Stream;
-use tokio::sync::{mpsc, oneshot};
-use url::Url;
-
+use super::namespace::Namespace;
 use super::ResponseHeader;
-use crate::error::{Error, Result, ServerError};
-use crate::transport::resume::{self, Flow, Next, Resume, StreamRequest};
-use crate::transport::{metrics, rt, CallOptions, Idempotency, Transport};
+use crate::error::Result;
+use crate::transport::{Idempotency, Transport};
 use crate::wire::codec::I64;
 use crate::wire::lease as w;
-use crate::wire::{paths, Streamed};
+use crate::wire::paths;
+
+use keepalive::refresh;
+pub use keepalive::{LeaseKeepAliveStream, LeaseKeeper, ManagedLease};
 
 /// The Lease service of a [`Client`].
 #[derive(Debug, Clone)]
 pub struct LeaseClient {
     transport: Transport,
+    /// The prefix taken off the keys `time_to_live` lists, for [`LeaseClientPrefix`].
+    namespace: Option<Namespace>,
 }
 
 impl LeaseClient {
     pub(crate) fn new(transport: Transport) -> Self {
-        LeaseClient { transport }
+        LeaseClient {
+            transport,
+            namespace: None,
+        }
     }
 
     /// Grants a lease of `ttl` seconds (the server may round it up to its minimum).
@@ -80,15 +80,7 @@ impl LeaseClient {
     /// [`LeaseNotFound`](crate::ServerErrorKind::LeaseNotFound) if the lease does not exist.
     pub async fn keep_alive(&self, id: i64) -> Result<(LeaseKeeper, LeaseKeepAliveStream)> {
         refresh(&self.transport, id).await?;
-        let (tx, rx) = mpsc::unbounded_channel();
-        Ok((
-            LeaseKeeper {
-                id,
-                transport: self.transport.clone(),
-                tx,
-            },
-            LeaseKeepAliveStream { rx },
-        ))
+        Ok(keepalive::keeper(self.transport.clone(), id))
     }
 
     /// Tells how long a lease has left, and with [`LeaseTimeToLiveOptions::with_keys`] which
@@ -107,7 +99,11 @@ impl LeaseClient {
             .transport
             .call(paths::LEASE_TIMETOLIVE, &request, Idempotency::Read)
             .await?;
-        Ok(LeaseTimeToLiveResponse::from(reply))
+        let mut resp = LeaseTimeToLiveResponse::from(reply);
+        if let Some(ns) = &self.namespace {
+            ns.strip_keys(resp.keys_mut());
+        }
+        Ok(resp)
     }
 
     /// Lists the leases that exist.
@@ -165,26 +161,6 @@ impl LeaseClient {
             granted.ttl(),
         ))
     }
-}
-
-/// One keep-alive refresh: a dead lease (an answer without TTL) is the typed "not found".
-async fn refresh(transport: &Transport, id: i64) -> Result<w::LeaseKeepAliveResponse> {
-    let outcome = async {
-        let (answer, endpoint): (Streamed<w::LeaseKeepAliveResponse>, _) = transport
-            .call_answered(
-                paths::LEASE_KEEPALIVE,
-                &w::LeaseIdRequest { id: I64(id) },
-                CallOptions::new(Idempotency::Read),
-            )
-            .await?;
-        if answer.result.ttl.0 <= 0 {
-            return Err(Error::Server(ServerError::lease_not_found(endpoint)));
-        }
-        Ok(answer.result)
-    }
-    .await;
-    metrics::keepalive(outcome.as_ref().err());
-    outcome
 }
 
 /// Options for [`LeaseClient::grant`].
@@ -428,273 +404,54 @@ impl LeaseStatus {
     }
 }
 
-/// Sends keep-alive refreshes for one lease; the answers come on the paired
-/// [`LeaseKeepAliveStream`].
-pub struct LeaseKeeper {
-    id: i64,
-    transport: Transport,
-    tx: mpsc::UnboundedSender<Result<LeaseKeepAliveResponse>>,
+/// A lease client whose time-to-live keys are shown without a prefix (etcd-client's
+/// `LeaseClientPrefix`). Leases themselves are not namespaced.
+#[derive(Debug, Clone)]
+pub struct LeaseClientPrefix {
+    lease: LeaseClient,
 }
 
-impl fmt::Debug for LeaseKeeper {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("LeaseKeeper")
-            .field("id", &self.id)
-            .finish_non_exhaustive()
-    }
-}
-
-impl LeaseKeeper {
-    /// The lease id.
-    pub const fn id(&self) -> i64 {
-        self.id
-    }
-
-    /// Refreshes the lease once; the answer (or the typed error of a dead lease) comes on the
-    /// stream.
-    ///
-    /// # Errors
-    /// A transport error or [`Error::Timeout`] if no endpoint answered; [`Error::StreamClosed`]
-    /// if the stream was dropped.
-    pub async fn keep_alive(&mut self) -> Result<()> {
-        let answer = match refresh(&self.transport, self.id).await {
-            // The server answered: the answer, or its "lease not found", goes on the stream.
-            Ok(answer) => Ok(LeaseKeepAliveResponse::from(answer)),
-            Err(err @ Error::Server(_)) => Err(err),
-            Err(unanswered) => return Err(unanswered),
-        };
-        self.tx.send(answer).map_err(|_| Error::StreamClosed)
-    }
-}
-
-/// The answers to a [`LeaseKeeper`]'s refreshes; ends when the keeper is dropped.
-pub struct LeaseKeepAliveStream {
-    rx: mpsc::UnboundedReceiver<Result<LeaseKeepAliveResponse>>,
-}
-
-impl fmt::Debug for LeaseKeepAliveStream {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("LeaseKeepAliveStream")
-            .finish_non_exhaustive()
-    }
-}
-
-impl LeaseKeepAliveStream {
-    /// The next answer; `None` once the keeper is dropped.
-    ///
-    /// # Errors
-    /// [`LeaseNotFound`](crate::ServerErrorKind::LeaseNotFound) when the lease is gone.
-    pub async fn message(&mut self) -> Result<Option<LeaseKeepAliveResponse>> {
-        self.rx.recv().await.transpose()
-    }
-}
-
-impl Stream for LeaseKeepAliveStream {
-    type Item = Result<LeaseKeepAliveResponse>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.rx.poll_recv(cx)
-    }
-}
-
-/// A lease kept alive in the background (see [`LeaseClient::keep_alive_managed`]).
-///
-/// Dropping it stops the refreshes: the lease then expires after its TTL, and its keys with
-/// it. [`revoke`](Self::revoke) ends it at once.
-pub struct ManagedLease {
-    id: i64,
-    ttl: Arc<Mutex<i64>>,
-    transport: Transport,
-    lost: Option<Error>,
-    lost_rx: oneshot::Receiver<Error>,
-    _stop: oneshot::Sender<()>,
-}
-
-impl fmt::Debug for ManagedLease {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ManagedLease")
-            .field("id", &self.id)
-            .field("ttl", &self.ttl())
-            .field("lost", &self.lost)
-            .finish_non_exhaustive()
-    }
-}
-
-impl ManagedLease {
-    fn start(transport: Transport, id: i64, ttl: i64) -> Self {
-        let (lost_tx, lost_rx) = oneshot::channel();
-        let (stop_tx, stop_rx) = oneshot::channel();
-        let ttl_cell = Arc::new(Mutex::new(ttl));
-        let refreshes = resume::resumable(
-            transport.clone(),
-            KeepAlive::new(id, ttl, transport.request_timeout()),
-        );
-        rt::spawn(keep_alive(refreshes, ttl_cell.clone(), lost_tx, stop_rx));
-        ManagedLease {
-            id,
-            ttl: ttl_cell,
-            transport,
-            lost: None,
-            lost_rx,
-            _stop: stop_tx,
+impl LeaseClientPrefix {
+    /// Strips `prefix` from the keys `time_to_live` lists.
+    pub fn new(lease: LeaseClient, prefix: impl Into<Vec<u8>>) -> Self {
+        LeaseClientPrefix {
+            lease: LeaseClient {
+                namespace: Some(Namespace::new(prefix.into())),
+                ..lease
+            },
         }
     }
 
-    /// The lease id.
-    pub const fn id(&self) -> i64 {
-        self.id
+    /// Grants a lease; see [`LeaseClient::grant`].
+    pub async fn grant(
+        &self,
+        ttl: i64,
+        options: Option<LeaseGrantOptions>,
+    ) -> Result<LeaseGrantResponse> {
+        self.lease.grant(ttl, options).await
     }
 
-    /// The TTL the last refresh reported, in seconds.
-    pub fn ttl(&self) -> i64 {
-        *self.ttl.lock().unwrap_or_else(|e| e.into_inner())
+    /// Revokes a lease; see [`LeaseClient::revoke`].
+    pub async fn revoke(&self, id: i64) -> Result<LeaseRevokeResponse> {
+        self.lease.revoke(id).await
     }
 
-    /// Waits until the lease is lost and says why: [`LeaseNotFound`](crate::ServerErrorKind::LeaseNotFound)
-    /// (revoked or expired on the server) or [`Error::LeaseExpired`] (no refresh got through
-    /// within the TTL). Waits forever while the lease is alive.
-    pub async fn lost(&mut self) -> &Error {
-        let err = match self.lost.take() {
-            Some(err) => err,
-            None => (&mut self.lost_rx)
-                .await
-                .unwrap_or(Error::LeaseExpired { id: self.id }),
-        };
-        self.lost.insert(err)
+    /// Refreshes a lease by hand; see [`LeaseClient::keep_alive`].
+    pub async fn keep_alive(&self, id: i64) -> Result<(LeaseKeeper, LeaseKeepAliveStream)> {
+        self.lease.keep_alive(id).await
     }
 
-    /// Whether the lease is still being kept alive (false once it is known to be lost).
-    pub fn is_alive(&mut self) -> bool {
-        if self.lost.is_none() {
-            if let Ok(err) = self.lost_rx.try_recv() {
-                self.lost = Some(err);
-            }
-        }
-        self.lost.is_none()
+    /// Tells a lease's TTL and, with keys, those in the namespace without the prefix.
+    pub async fn time_to_live(
+        &self,
+        id: i64,
+        options: Option<LeaseTimeToLiveOptions>,
+    ) -> Result<LeaseTimeToLiveResponse> {
+        self.lease.time_to_live(id, options).await
     }
 
-    /// Stops the refreshes and revokes the lease, deleting its keys at once.
-    ///
-    /// # Errors
-    /// [`LeaseNotFound`](crate::ServerErrorKind::LeaseNotFound) if it was already gone.
-    pub async fn revoke(self) -> Result<LeaseRevokeResponse> {
-        let ManagedLease { id, transport, .. } = self; // drops the stop sender first
-        LeaseClient::new(transport).revoke(id).await
-    }
-}
-
-/// Keeps the lease's TTL up to date from its refreshes until the lease is lost (the stream
-/// ends with why) or the handle is dropped.
-async fn keep_alive(
-    mut refreshes: rt::BoxStream<'static, Result<i64>>,
-    ttl_cell: Arc<Mutex<i64>>,
-    lost: oneshot::Sender<Error>,
-    mut stop: oneshot::Receiver<()>,
-) {
-    use futures_util::future::{select, Either};
-    use futures_util::StreamExt;
-    loop {
-        let next = std::pin::pin!(refreshes.next());
-        match select(next, &mut stop).await {
-            Either::Left((Some(Ok(ttl)), _)) => {
-                *ttl_cell.lock().unwrap_or_else(|e| e.into_inner()) = ttl;
-            }
-            Either::Left((Some(Err(err)), _)) => {
-                let _ = lost.send(err);
-                return;
-            }
-            // The refreshes never end without saying why; the handle went away.
-            Either::Left((None, _)) | Either::Right(_) => return,
-        }
-    }
-}
-
-/// A managed lease's refreshes, one short request each: every third of the TTL after a good
-/// one, sooner (with the transport's backoff) after a failure, until the lease is gone on the
-/// server or no refresh got through within its TTL.
-struct KeepAlive {
-    id: i64,
-    ttl: Duration,
-    /// When the lease expires unless refreshed.
-    expires: rt::Instant,
-    /// Whether the last request got its answer (the next one waits a third of the TTL).
-    refreshed: bool,
-    request_timeout: Duration,
-}
-
-impl KeepAlive {
-    fn new(id: i64, ttl: i64, request_timeout: Duration) -> Self {
-        let ttl = ttl_duration(ttl);
-        KeepAlive {
-            id,
-            ttl,
-            expires: rt::deadline_in(ttl),
-            // Granted just now: the first refresh is due after a third of the TTL.
-            refreshed: true,
-            request_timeout,
-        }
-    }
-}
-
-/// A TTL in seconds from the server as a duration, at least one second.
-fn ttl_duration(ttl: i64) -> Duration {
-    Duration::from_secs(u64::try_from(ttl.max(1)).unwrap_or(1))
-}
-
-/// The shortest pause between two refreshes, whatever the TTL.
-const SHORTEST_REFRESH: Duration = Duration::from_millis(100);
-
-impl Resume for KeepAlive {
-    type Message = w::LeaseKeepAliveResponse;
-    type Item = i64;
-
-    fn next(&mut self, backoff: Duration) -> Next {
-        let left = self.expires.saturating_duration_since(rt::Instant::now());
-        let pause = if std::mem::take(&mut self.refreshed) {
-            (self.ttl / 3).max(SHORTEST_REFRESH)
-        } else {
-            backoff
-        }
-        .min(left);
-        let Some(left) = left.checked_sub(pause).filter(|l| !l.is_zero()) else {
-            metrics::lease_lost("LeaseExpired");
-            return Next::Fail(Error::LeaseExpired { id: self.id });
-        };
-        let options = CallOptions {
-            timeout: Some(left.min(self.request_timeout)),
-            ..CallOptions::new(Idempotency::Read)
-        };
-        let request = w::LeaseIdRequest { id: I64(self.id) };
-        match StreamRequest::new(paths::LEASE_KEEPALIVE, &request, options) {
-            Ok(request) => Next::Open(request, pause),
-            Err(err) => Next::Fail(err),
-        }
-    }
-
-    fn on_message(&mut self, answer: w::LeaseKeepAliveResponse, from: &Url) -> Flow<i64> {
-        if answer.ttl.0 <= 0 {
-            // A refresh of a lease that is gone: revoked, or expired on the server.
-            let err = Error::Server(ServerError::lease_not_found(from.clone()));
-            metrics::keepalive(Some(&err));
-            metrics::lease_lost("LeaseNotFound");
-            return Flow::End(Some(Err(err)));
-        }
-        metrics::keepalive(None);
-        self.refreshed = true;
-        self.ttl = ttl_duration(answer.ttl.0);
-        self.expires = rt::deadline_in(self.ttl);
-        Flow::Yield(answer.ttl.0)
-    }
-
-    fn on_failure(&mut self, err: &Error) {
-        metrics::keepalive(Some(err));
-    }
-
-    fn established(&self) -> bool {
-        true // the lease was granted: every failure is worth trying again, within its TTL
-    }
-
-    fn ends_normally(&self) -> bool {
-        true // one answer per request
+    /// Lists the leases that exist; see [`LeaseClient::leases`].
+    pub async fn leases(&self) -> Result<LeaseLeasesResponse> {
+        self.lease.leases().await
     }
 }
