@@ -11,7 +11,7 @@ use crate::wire::cluster as w;
 use crate::wire::codec::U64;
 use crate::wire::paths;
 
-/// The Cluster service of a [`Client`].
+/// The Cluster service of a [`Client`](crate::Client).
 #[derive(Debug, Clone)]
 pub struct ClusterClient {
     transport: Transport,

@@ -22,7 +22,7 @@ use crate::wire::codec::{B64, I64};
 use crate::wire::election as w;
 use crate::wire::paths;
 
-/// The Election service of a [`Client`].
+/// The Election service of a [`Client`](crate::Client).
 #[derive(Debug, Clone)]
 pub struct ElectionClient {
     transport: Transport,

@@ -20,7 +20,7 @@ use crate::wire::codec::{B64, I64};
 use crate::wire::lock as w;
 use crate::wire::paths;
 
-/// The Lock service of a [`Client`].
+/// The Lock service of a [`Client`](crate::Client).
 #[derive(Debug, Clone)]
 pub struct LockClient {
     transport: Transport,

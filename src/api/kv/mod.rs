@@ -23,7 +23,7 @@ pub use response::{
 };
 pub use txn::{Compare, CompareOp, Txn, TxnOp};
 
-/// The KV service of a [`Client`]: cheap to clone, sharing the client's connections.
+/// The KV service of a [`Client`](crate::Client): cheap to clone, sharing the client's connections.
 #[derive(Debug, Clone)]
 pub struct KvClient {
     transport: Transport,

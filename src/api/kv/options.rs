@@ -8,7 +8,7 @@ use crate::wire::kv as w;
 
 pub use crate::wire::kv::{SortOrder, SortTarget};
 
-/// Options for [`KvClient::get`]. Start from [`GetOptions::new`]; each setter returns `Self`.
+/// Options for [`KvClient::get`](crate::KvClient::get). Start from [`GetOptions::new`]; each setter returns `Self`.
 #[derive(Debug, Clone, Default)]
 #[must_use]
 pub struct GetOptions {
@@ -46,7 +46,7 @@ impl GetOptions {
     }
 
     key_range_setters!(with_range);
-    /// Returns at most `limit` keys (0: no limit); [`GetResponse::more`] says whether there
+    /// Returns at most `limit` keys (0: no limit); [`GetResponse::more`](crate::GetResponse::more) says whether there
     /// were more.
     pub const fn with_limit(mut self, limit: i64) -> Self {
         self.limit = limit;
@@ -162,7 +162,7 @@ impl GetOptions {
     }
 }
 
-/// Options for [`KvClient::put`].
+/// Options for [`KvClient::put`](crate::KvClient::put).
 #[derive(Debug, Clone, Default)]
 #[must_use]
 pub struct PutOptions {
@@ -189,7 +189,7 @@ impl PutOptions {
         self
     }
 
-    /// Returns the key-value pair as it was before the put ([`PutResponse::prev_key`]).
+    /// Returns the key-value pair as it was before the put ([`PutResponse::prev_key`](crate::PutResponse::prev_key)).
     pub const fn with_prev_key(mut self) -> Self {
         self.prev_kv = true;
         self
@@ -224,7 +224,7 @@ impl PutOptions {
     }
 }
 
-/// Options for [`KvClient::delete`].
+/// Options for [`KvClient::delete`](crate::KvClient::delete).
 #[derive(Debug, Clone, Default)]
 #[must_use]
 pub struct DeleteOptions {
@@ -242,7 +242,7 @@ impl DeleteOptions {
     }
 
     key_range_setters!(with_range);
-    /// Returns the deleted key-value pairs ([`DeleteResponse::prev_kvs`]).
+    /// Returns the deleted key-value pairs ([`DeleteResponse::prev_kvs`](crate::DeleteResponse::prev_kvs)).
     pub const fn with_prev_key(mut self) -> Self {
         self.prev_kv = true;
         self
@@ -259,7 +259,7 @@ impl DeleteOptions {
     }
 }
 
-/// Options for [`KvClient::compact`].
+/// Options for [`KvClient::compact`](crate::KvClient::compact).
 #[derive(Debug, Clone, Default)]
 #[must_use]
 pub struct CompactionOptions {

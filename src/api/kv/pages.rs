@@ -14,7 +14,7 @@ use crate::wire::codec::B64;
 use crate::wire::kv as w;
 use crate::wire::paths;
 
-/// A paged range read: a [`Stream`] of [`GetResponse`] pages, from [`KvClient::get_pages`].
+/// A paged range read: a [`Stream`] of [`GetResponse`] pages, from [`KvClient::get_pages`](crate::KvClient::get_pages).
 pub struct GetPages {
     inner: rt::BoxStream<'static, Result<GetResponse>>,
 }

@@ -82,7 +82,7 @@ impl PutResponse {
         self.header.take()
     }
 
-    /// The key-value pair before the put, with [`PutOptions::with_prev_key`]; `None` if the
+    /// The key-value pair before the put, with [`PutOptions::with_prev_key`](crate::PutOptions::with_prev_key); `None` if the
     /// key was new.
     pub fn prev_key(&self) -> Option<&KeyValue> {
         self.prev_kv.as_ref()
@@ -128,7 +128,7 @@ impl DeleteResponse {
         self.deleted
     }
 
-    /// The deleted key-value pairs, with [`DeleteOptions::with_prev_key`].
+    /// The deleted key-value pairs, with [`DeleteOptions::with_prev_key`](crate::DeleteOptions::with_prev_key).
     pub fn prev_kvs(&self) -> &[KeyValue] {
         &self.prev_kvs
     }

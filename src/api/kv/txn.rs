@@ -113,7 +113,7 @@ enum TxnOpKind {
 pub struct TxnOp(TxnOpKind);
 
 impl TxnOp {
-    /// A put, as [`KvClient::put`].
+    /// A put, as [`KvClient::put`](crate::KvClient::put).
     pub fn put(
         key: impl Into<Vec<u8>>,
         value: impl Into<Vec<u8>>,
@@ -126,12 +126,12 @@ impl TxnOp {
         ))
     }
 
-    /// A get, as [`KvClient::get`].
+    /// A get, as [`KvClient::get`](crate::KvClient::get).
     pub fn get(key: impl Into<Vec<u8>>, options: Option<GetOptions>) -> Self {
         TxnOp(TxnOpKind::Get(key.into(), options.unwrap_or_default()))
     }
 
-    /// A delete, as [`KvClient::delete`].
+    /// A delete, as [`KvClient::delete`](crate::KvClient::delete).
     pub fn delete(key: impl Into<Vec<u8>>, options: Option<DeleteOptions>) -> Self {
         TxnOp(TxnOpKind::Delete(key.into(), options.unwrap_or_default()))
     }

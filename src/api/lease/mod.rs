@@ -19,7 +19,7 @@ use crate::wire::paths;
 use keepalive::refresh;
 pub use keepalive::{LeaseKeepAliveStream, LeaseKeeper, ManagedLease};
 
-/// The Lease service of a [`Client`].
+/// The Lease service of a [`Client`](crate::Client).
 #[derive(Debug, Clone)]
 pub struct LeaseClient {
     transport: Transport,
@@ -125,7 +125,7 @@ impl LeaseClient {
     /// It refreshes at a third of the TTL, retries a failed refresh (on another endpoint if
     /// there is one) until the TTL runs out, and reports a lost lease as soon as it knows:
     /// [`LeaseNotFound`](crate::ServerErrorKind::LeaseNotFound) when a refresh finds it revoked
-    /// or expired, [`Error::LeaseExpired`] when no refresh succeeded within the TTL.
+    /// or expired, [`Error::LeaseExpired`](crate::Error::LeaseExpired) when no refresh succeeded within the TTL.
     ///
     /// # Errors
     /// [`LeaseNotFound`](crate::ServerErrorKind::LeaseNotFound) if the lease does not exist.

@@ -42,7 +42,7 @@ pub use options::{WatchFilterType, WatchOptions};
 pub use response::{Event, EventType, WatchResponse};
 pub use stream::{WatchRequestSender, WatchResponseStream, WatchStream};
 
-/// The Watch service of a [`Client`].
+/// The Watch service of a [`Client`](crate::Client).
 #[derive(Debug, Clone)]
 pub struct WatchClient {
     transport: Transport,
@@ -78,8 +78,8 @@ impl WatchClient {
     /// with [`WatchStream::watch`].
     ///
     /// # Errors
-    /// [`Error::InvalidArgument`] for an empty key without a prefix or from-key option; a
-    /// transport error or [`Error::Timeout`] if no endpoint answered within the request
+    /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) for an empty key without a prefix or from-key option; a
+    /// transport error or [`Error::Timeout`](crate::Error::Timeout) if no endpoint answered within the request
     /// deadline.
     ///
     /// # Examples

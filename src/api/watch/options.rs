@@ -62,7 +62,7 @@ impl WatchOptions {
         self
     }
 
-    /// Includes the key-value pair before each event ([`Event::prev_kv`]).
+    /// Includes the key-value pair before each event ([`Event::prev_kv`](crate::Event::prev_kv)).
     pub const fn with_prev_key(mut self) -> Self {
         self.prev_kv = true;
         self

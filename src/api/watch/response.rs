@@ -35,7 +35,7 @@ impl Event {
     }
 
     /// The key before the event, if the watch asked for it with
-    /// [`WatchOptions::with_prev_key`] and the key existed.
+    /// [`WatchOptions::with_prev_key`](crate::WatchOptions::with_prev_key) and the key existed.
     pub fn prev_kv(&self) -> Option<&KeyValue> {
         self.prev_kv.as_ref()
     }
@@ -108,7 +108,7 @@ impl WatchResponse {
     }
 
     /// The watch this answer belongs to; -1 for the answer to
-    /// [`WatchStream::request_progress`], which speaks for the whole stream.
+    /// [`WatchStream::request_progress`](crate::WatchStream::request_progress), which speaks for the whole stream.
     pub const fn watch_id(&self) -> i64 {
         self.watch_id
     }
@@ -118,13 +118,13 @@ impl WatchResponse {
         self.created
     }
 
-    /// Whether this answer says the watch ended (by [`WatchStream::cancel`] or by the server).
+    /// Whether this answer says the watch ended (by [`WatchStream::cancel`](crate::WatchStream::cancel) or by the server).
     pub const fn canceled(&self) -> bool {
         self.canceled
     }
 
     /// The compaction revision, when the server cancelled the watch because its start
-    /// revision was compacted. (A watch that was running ends with [`Error::Compacted`].)
+    /// revision was compacted. (A watch that was running ends with [`Error::Compacted`](crate::Error::Compacted).)
     pub const fn compact_revision(&self) -> i64 {
         self.compact_revision
     }

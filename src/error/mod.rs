@@ -1,0 +1,411 @@
+//! [`Error`], what etcd said ([`ServerError`], [`ServerErrorKind`], [`Code`]), and whether a
+//! failed request may have reached the server ([`Delivery`]).
+
+mod server;
+
+use std::fmt;
+use std::time::Duration;
+
+use url::Url;
+
+pub use server::{Code, ServerError, ServerErrorKind};
+
+/// `Result` with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A boxed error from a lower layer (HTTP, TLS, I/O), kept as [`std::error::Error::source`].
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Everything that can go wrong, grouped by what the caller can do about it.
+///
+/// `Display` names the endpoint and carries the server's message; it never shows a request
+/// body, a password or a token.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// Refused before anything was sent: an empty key, a bad option, no endpoints.
+    InvalidArgument {
+        /// What is wrong with the argument.
+        reason: String,
+    },
+    /// An endpoint string that is not a usable `http://` or `https://` URL.
+    InvalidEndpoint {
+        /// The endpoint as given.
+        endpoint: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// etcd answered with an error; match on [`ServerError::kind`].
+    Server(ServerError),
+    /// No answer within the request's deadline.
+    Timeout {
+        /// The endpoints tried, in order.
+        tried: Vec<Url>,
+        /// The deadline that passed.
+        after: Duration,
+        /// Whether the request may have reached a server (and, for a write, been applied).
+        delivery: Delivery,
+    },
+    /// The HTTP exchange failed (connection refused, reset, TLS failure, body cut short).
+    Transport {
+        /// The endpoint the request went to.
+        endpoint: Url,
+        /// Whether the request may have reached the server.
+        delivery: Delivery,
+        /// The underlying error.
+        source: BoxError,
+    },
+    /// Something answered, but not with etcd's JSON: the endpoint is probably not etcd's client
+    /// port, or a proxy in between answered instead.
+    Decode {
+        /// The endpoint that answered.
+        endpoint: Url,
+        /// The HTTP status of the answer.
+        status: u16,
+        /// Why the body could not be read.
+        reason: String,
+        /// The first bytes of the body, escaped.
+        body_head: String,
+    },
+    /// The endpoint's gateway does not serve this call (etcd 3.4 has no `auth/status` or
+    /// `maintenance/downgrade`; neither 3.4 nor 3.5.1 reaches HashKV through the gateway).
+    Unsupported {
+        /// The endpoint that answered.
+        endpoint: Url,
+        /// The gateway path it does not serve.
+        path: String,
+    },
+    /// After a failover, a member answered a read at a revision older than one this client
+    /// already saw from another member: it lags behind, and its answer would go back in time.
+    StaleRevision {
+        /// The endpoint that answered.
+        endpoint: Url,
+        /// The highest revision seen before.
+        seen: i64,
+        /// The revision of the refused answer.
+        got: i64,
+    },
+    /// An endpoint answered for another cluster than the one this client talks to.
+    ClusterMismatch {
+        /// The endpoint that answered.
+        endpoint: Url,
+        /// The cluster id seen first.
+        expected: u64,
+        /// The cluster id of this answer.
+        got: u64,
+    },
+    /// A stream message larger than the configured maximum.
+    MessageTooLarge {
+        /// The endpoint that sent it.
+        endpoint: Url,
+        /// The maximum message size, in bytes.
+        limit: usize,
+    },
+    /// A watch cannot go on: the revisions it needs have been compacted away.
+    Compacted {
+        /// The watch that ended.
+        watch_id: i64,
+        /// The oldest revision still available.
+        compact_revision: i64,
+    },
+    /// A lease kept alive by this client could not be refreshed within its TTL: the server
+    /// has let it expire, and its keys are gone.
+    LeaseExpired {
+        /// The lease id.
+        id: i64,
+    },
+    /// The other half of a stream is gone: a request sent on a watch whose response stream
+    /// was dropped.
+    StreamClosed,
+    /// Writing a snapshot to a file or writer failed.
+    Io {
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A key, value or name that is not UTF-8, from a `*_str()` accessor.
+    Utf8 {
+        /// Where the bytes stopped being UTF-8.
+        source: std::str::Utf8Error,
+    },
+}
+
+/// Whether a failed request may have reached etcd. A write is retried only when `NotSent`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Delivery {
+    /// The request certainly never reached a server (the connection could not be made).
+    NotSent,
+    /// The request may have reached a server: a write may have been applied.
+    MaybeSent,
+}
+
+impl Error {
+    pub(crate) fn invalid(reason: impl Into<String>) -> Self {
+        Error::InvalidArgument {
+            reason: reason.into(),
+        }
+    }
+
+    pub(crate) fn empty_key() -> Self {
+        Error::invalid("key is empty (etcd refuses an empty key)")
+    }
+
+    /// The server's error, if etcd answered with one.
+    pub fn server_error(&self) -> Option<&ServerError> {
+        match self {
+            Error::Server(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The kind of the server's error, if etcd answered with one. Watch compaction reads as
+    /// [`ServerErrorKind::Compacted`] too.
+    pub fn server_kind(&self) -> Option<ServerErrorKind> {
+        match self {
+            Error::Server(e) => Some(e.kind()),
+            Error::Compacted { .. } => Some(ServerErrorKind::Compacted),
+            _ => None,
+        }
+    }
+
+    /// Whether the request ran out of time, on the client's clock or the server's.
+    pub fn is_timeout(&self) -> bool {
+        match self {
+            Error::Timeout { .. } => true,
+            Error::Server(e) => matches!(
+                e.kind(),
+                ServerErrorKind::Timeout
+                    | ServerErrorKind::TimeoutDueToLeaderFail
+                    | ServerErrorKind::TimeoutDueToConnectionLost
+                    | ServerErrorKind::DeadlineExceeded
+            ),
+            _ => false,
+        }
+    }
+
+    /// Whether the request may have been applied although it failed: a write that timed out,
+    /// or whose connection broke after it was sent, is "outcome unknown", not "failed"
+    /// (GATEWAY.md 9: such a put was applied once quorum came back).
+    pub fn is_outcome_unknown(&self) -> bool {
+        match self {
+            Error::Timeout { delivery, .. } | Error::Transport { delivery, .. } => {
+                *delivery == Delivery::MaybeSent
+            }
+            Error::Server(e) => e.is_outcome_unknown(),
+            Error::Decode { .. }
+            | Error::MessageTooLarge { .. }
+            | Error::ClusterMismatch { .. } => true,
+            _ => false,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::InvalidArgument { reason } => write!(f, "invalid argument: {reason}"),
+            Error::InvalidEndpoint { endpoint, reason } => {
+                write!(f, "invalid endpoint {endpoint:?}: {reason}")
+            }
+            Error::Server(e) => fmt::Display::fmt(e, f),
+            Error::Timeout { tried, after, delivery } => {
+                write!(f, "no answer within {after:?} from ")?;
+                write_urls(f, tried)?;
+                if *delivery == Delivery::MaybeSent {
+                    f.write_str(" (the request may have been applied)")?;
+                }
+                Ok(())
+            }
+            Error::Transport {
+                endpoint,
+                delivery,
+                source,
+            } => {
+                match delivery {
+                    Delivery::NotSent => write!(f, "could not connect to {endpoint}")?,
+                    Delivery::MaybeSent => write!(
+                        f,
+                        "the exchange with {endpoint} failed (the request may have been applied)"
+                    )?,
+                }
+                // The innermost cause says what actually happened (refused, a certificate
+                // rejected, a connection closed); the layers above it only wrap it.
+                let cause = root_cause(source.as_ref());
+                write!(f, ": {cause}")?;
+                if let Some(hint) = scheme_hint(endpoint, &cause) {
+                    write!(f, " ({hint})")?;
+                }
+                Ok(())
+            }
+            Error::Decode { endpoint, status, reason, body_head } => write!(
+                f,
+                "{endpoint} did not answer as etcd's JSON gateway (HTTP {status}, {reason}): body starts with \"{body_head}\""
+            ),
+            Error::Unsupported { endpoint, path } => {
+                write!(f, "{endpoint} does not serve {path}: this etcd version's gateway lacks the call")
+            }
+            Error::StaleRevision { endpoint, seen, got } => write!(
+                f,
+                "{endpoint} answered at revision {got}, older than revision {seen} already seen: it lags behind"
+            ),
+            Error::ClusterMismatch { endpoint, expected, got } => write!(
+                f,
+                "{endpoint} belongs to cluster {got:x}, not to cluster {expected:x} this client talks to"
+            ),
+            Error::MessageTooLarge { endpoint, limit } => {
+                write!(f, "{endpoint} sent a stream message larger than the {limit} byte limit")
+            }
+            Error::Compacted { watch_id, compact_revision } => write!(
+                f,
+                "watch {watch_id}: required revision has been compacted (oldest available: {compact_revision})"
+            ),
+            Error::LeaseExpired { id } => {
+                write!(f, "lease {id} expired: no keep-alive got through within its TTL")
+            }
+            Error::StreamClosed => f.write_str("the stream's other half was dropped"),
+            Error::Io { source } => write!(f, "I/O error: {source}"),
+            Error::Utf8 { .. } => f.write_str("bytes are not valid UTF-8"),
+        }
+    }
+}
+
+fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut inner = err;
+    while let Some(next) = inner.source() {
+        inner = next;
+    }
+    inner.to_string()
+}
+
+/// A hint for the usual mix-up of a TLS port with a plain one, from what the failure says.
+fn scheme_hint(endpoint: &Url, cause: &str) -> Option<&'static str> {
+    let cause = cause.to_ascii_lowercase();
+    match endpoint.scheme() {
+        "https"
+            if [
+                "corrupt message",
+                "invalidcontenttype",
+                "invalid content type",
+                "handshake",
+                "peer closed",
+                "eof",
+                // A plain-text etcd sometimes resets a TLS hello instead of answering it.
+                "connection reset",
+            ]
+            .iter()
+            .any(|m| cause.contains(m))
+                && !cause.contains("certificate") =>
+        {
+            Some("TLS handshake failed: is this a plain-text port? try http://")
+        }
+        "http"
+            if [
+                "closed before message completed",
+                "incomplete message",
+                "connection reset",
+                "invalid http version",
+                "parse",
+            ]
+            .iter()
+            .any(|m| cause.contains(m)) =>
+        {
+            Some("no HTTP answer: is this a TLS port? try https://")
+        }
+        "https"
+            if cause.contains("alert")
+                && (cause.contains("badcertificate") || cause.contains("certificaterequired")) =>
+        {
+            Some("the server wants a client certificate it trusts: see TlsOptions::identity")
+        }
+        _ => None,
+    }
+}
+
+fn write_urls(f: &mut fmt::Formatter<'_>, urls: &[Url]) -> fmt::Result {
+    if urls.is_empty() {
+        return f.write_str("no endpoint");
+    }
+    for (i, url) in urls.iter().enumerate() {
+        if i > 0 {
+            f.write_str(", ")?;
+        }
+        write!(f, "{url}")?;
+    }
+    Ok(())
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Transport { source, .. } => Some(source.as_ref()),
+            Error::Utf8 { source } => Some(source),
+            Error::Io { source } => Some(source),
+            Error::Server(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<ServerError> for Error {
+    fn from(e: ServerError) -> Self {
+        Error::Server(e)
+    }
+}
+
+impl From<std::str::Utf8Error> for Error {
+    fn from(source: std::str::Utf8Error) -> Self {
+        Error::Utf8 { source }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_scheme_mix_up_gets_a_hint_whatever_the_failure_says() {
+        let tls = url::Url::parse("https://127.0.0.1:2379").unwrap();
+        let plain = url::Url::parse("http://127.0.0.1:2379").unwrap();
+        for cause in [
+            "received corrupt message of type InvalidContentType",
+            "Connection reset by peer (os error 104)",
+            "peer closed connection without sending TLS close_notify",
+        ] {
+            assert!(
+                scheme_hint(&tls, cause).unwrap().contains("http://"),
+                "{cause}"
+            );
+        }
+        assert_eq!(
+            scheme_hint(&tls, "invalid peer certificate: UnknownIssuer"),
+            None
+        );
+        assert!(
+            scheme_hint(&plain, "connection closed before message completed")
+                .unwrap()
+                .contains("https://")
+        );
+    }
+
+    #[test]
+    fn timed_out_writes_are_outcome_unknown_and_refusals_are_not() {
+        let url = Url::parse("http://h:1").unwrap();
+        let timeout = Error::Server(ServerError::new(
+            14,
+            "etcdserver: request timed out".into(),
+            url.clone(),
+        ));
+        assert!(timeout.is_outcome_unknown() && timeout.is_timeout());
+        let refused = Error::Server(ServerError::new(
+            3,
+            "etcdserver: key is not provided".into(),
+            url.clone(),
+        ));
+        assert!(!refused.is_outcome_unknown());
+        let not_sent = Error::Transport {
+            endpoint: url,
+            delivery: Delivery::NotSent,
+            source: "refused".into(),
+        };
+        assert!(!not_sent.is_outcome_unknown());
+    }
+}
