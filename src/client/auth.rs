@@ -1,5 +1,6 @@
 //! `Client`'s Auth calls: users, roles, permissions, auth on and off (see `api::auth`).
 
+use super::Client;
 use crate::api::auth::{
     AuthClient, AuthDisableResponse, AuthEnableResponse, AuthStatusResponse, Permission,
     RoleAddResponse, RoleDeleteResponse, RoleGetResponse, RoleGrantPermissionResponse,
@@ -8,7 +9,6 @@ use crate::api::auth::{
     UserGrantRoleResponse, UserListResponse, UserRevokeRoleResponse,
 };
 use crate::error::Result;
-use crate::Client;
 
 impl Client {
     /// The Auth service, sharing this client's connections.

@@ -1,11 +1,11 @@
 //! `Client`'s Cluster calls: members (see `api::cluster`).
 
+use super::Client;
 use crate::api::cluster::{
     ClusterClient, MemberAddOptions, MemberAddResponse, MemberListResponse, MemberPromoteResponse,
     MemberRemoveResponse, MemberUpdateResponse,
 };
 use crate::error::Result;
-use crate::Client;
 
 impl Client {
     /// The Cluster service, sharing this client's connections.

@@ -1,11 +1,11 @@
 //! `Client`'s Election calls (see `api::election`).
 
+use super::Client;
 use crate::api::election::{
     CampaignResponse, ElectionClient, LeaderResponse, ObserveStream, ProclaimOptions,
     ProclaimResponse, ResignOptions, ResignResponse,
 };
 use crate::error::Result;
-use crate::Client;
 
 impl Client {
     /// The Election service, sharing this client's connections.

@@ -1,11 +1,11 @@
 //! `Client`'s KV calls: put, get, delete, compact, txn and paged reads (see `api::kv`).
 
+use super::Client;
 use crate::api::kv::{
     CompactionOptions, CompactionResponse, DeleteOptions, DeleteResponse, GetOptions, GetPages,
     GetResponse, PutOptions, PutResponse, Txn, TxnResponse,
 };
 use crate::error::Result;
-use crate::Client;
 
 impl Client {
     /// Puts a key; see [`KvClient::put`](crate::KvClient::put).

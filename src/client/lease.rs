@@ -1,11 +1,11 @@
 //! `Client`'s Lease calls: grant, revoke, keep-alive, time-to-live, list (see `api::lease`).
 
+use super::Client;
 use crate::api::lease::{
     LeaseClient, LeaseGrantOptions, LeaseGrantResponse, LeaseKeepAliveStream, LeaseKeeper,
     LeaseLeasesResponse, LeaseRevokeResponse, LeaseTimeToLiveOptions, LeaseTimeToLiveResponse,
 };
 use crate::error::Result;
-use crate::Client;
 
 impl Client {
     /// The Lease service, sharing this client's connections.

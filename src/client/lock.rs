@@ -1,8 +1,8 @@
 //! `Client`'s Lock calls (see `api::lock`).
 
+use super::Client;
 use crate::api::lock::{LockClient, LockOptions, LockResponse, UnlockResponse};
 use crate::error::Result;
-use crate::Client;
 
 impl Client {
     /// The Lock service, sharing this client's connections.

@@ -1,11 +1,11 @@
 //! `Client`'s Maintenance calls: alarms, status, defragment, hashes, snapshot, leader moves (see `api::maintenance`).
 
+use super::Client;
 use crate::api::maintenance::{
     AlarmAction, AlarmOptions, AlarmResponse, AlarmType, DefragmentResponse, HashKvResponse,
     HashResponse, MaintenanceClient, MoveLeaderResponse, SnapshotStreaming, StatusResponse,
 };
 use crate::error::Result;
-use crate::Client;
 
 impl Client {
     /// The Maintenance service, sharing this client's connections.

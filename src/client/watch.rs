@@ -1,8 +1,8 @@
 //! `Client`'s Watch calls (see `api::watch`).
 
+use super::Client;
 use crate::api::watch::{WatchClient, WatchOptions, WatchStream};
 use crate::error::Result;
-use crate::Client;
 
 impl Client {
     /// The Watch service, sharing this client's connections.

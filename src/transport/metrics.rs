@@ -279,7 +279,7 @@ pub(crate) fn watch_events(n: usize) {
 }
 
 /// A keep-alive was sent; `outcome` is its answer.
-pub(crate) fn keepalive(failure: Option<&crate::Error>) {
+pub(crate) fn keepalive(failure: Option<&crate::error::Error>) {
     #[cfg(feature = "metrics")]
     match failure {
         None => counter!(KEEPALIVES, "outcome" => "ok", "error_kind" => "none").increment(1),

@@ -52,19 +52,18 @@ impl KvClient {
         value: impl Into<Vec<u8>>,
         options: Option<PutOptions>,
     ) -> Result<PutResponse> {
-        let mut request = options
+        let request = options
             .unwrap_or_default()
             .into_request(key.into(), value.into())?;
-        if let Some(ns) = &self.namespace {
-            ns.put_request(&mut request);
-        }
-        let mut reply: w::PutResponse = self
-            .transport
-            .call(paths::KV_PUT, &request, Idempotency::Write)
+        let reply = self
+            .call(
+                paths::KV_PUT,
+                request,
+                Idempotency::Write,
+                Namespace::put_request,
+                Namespace::put_response,
+            )
             .await?;
-        if let Some(ns) = &self.namespace {
-            ns.put_response(&mut reply);
-        }
         Ok(PutResponse::from(reply))
     }
 
@@ -80,17 +79,16 @@ impl KvClient {
         key: impl Into<Vec<u8>>,
         options: Option<GetOptions>,
     ) -> Result<GetResponse> {
-        let mut request = options.unwrap_or_default().into_request(key.into())?;
-        if let Some(ns) = &self.namespace {
-            ns.range_request(&mut request);
-        }
-        let mut reply: w::RangeResponse = self
-            .transport
-            .call(paths::KV_RANGE, &request, Idempotency::Read)
+        let request = options.unwrap_or_default().into_request(key.into())?;
+        let reply = self
+            .call(
+                paths::KV_RANGE,
+                request,
+                Idempotency::Read,
+                Namespace::range_request,
+                Namespace::range_response,
+            )
             .await?;
-        if let Some(ns) = &self.namespace {
-            ns.range_response(&mut reply);
-        }
         Ok(GetResponse::from(reply))
     }
 
@@ -104,18 +102,41 @@ impl KvClient {
         key: impl Into<Vec<u8>>,
         options: Option<DeleteOptions>,
     ) -> Result<DeleteResponse> {
-        let mut request = options.unwrap_or_default().into_request(key.into())?;
-        if let Some(ns) = &self.namespace {
-            ns.delete_request(&mut request);
-        }
-        let mut reply: w::DeleteRangeResponse = self
-            .transport
-            .call(paths::KV_DELETE_RANGE, &request, Idempotency::Write)
+        let request = options.unwrap_or_default().into_request(key.into())?;
+        let reply = self
+            .call(
+                paths::KV_DELETE_RANGE,
+                request,
+                Idempotency::Write,
+                Namespace::delete_request,
+                Namespace::delete_response,
+            )
             .await?;
-        if let Some(ns) = &self.namespace {
-            ns.delete_response(&mut reply);
-        }
         Ok(DeleteResponse::from(reply))
+    }
+
+    /// Sends one KV request, in the client's namespace if it has one: `into` puts the
+    /// request's keys in it, `out_of` takes the answer's keys out of it.
+    async fn call<Req, Resp>(
+        &self,
+        path: &'static str,
+        mut request: Req,
+        idempotency: Idempotency,
+        into: fn(&Namespace, &mut Req),
+        out_of: fn(&Namespace, &mut Resp),
+    ) -> Result<Resp>
+    where
+        Req: serde::Serialize,
+        Resp: serde::de::DeserializeOwned + crate::wire::Answer,
+    {
+        if let Some(ns) = &self.namespace {
+            into(ns, &mut request);
+        }
+        let mut reply = self.transport.call(path, &request, idempotency).await?;
+        if let Some(ns) = &self.namespace {
+            out_of(ns, &mut reply);
+        }
+        Ok(reply)
     }
 
     /// Compacts the key-value history up to `revision`: older revisions can no longer be read
@@ -145,17 +166,16 @@ impl KvClient {
     /// such as [`TooManyOps`](crate::ServerErrorKind::TooManyOps) and
     /// [`DuplicateKey`](crate::ServerErrorKind::DuplicateKey).
     pub async fn txn(&self, txn: Txn) -> Result<TxnResponse> {
-        let mut request = txn.into_request()?;
-        if let Some(ns) = &self.namespace {
-            ns.txn_request(&mut request);
-        }
-        let mut reply: w::TxnResponse = self
-            .transport
-            .call(paths::KV_TXN, &request, Idempotency::Write)
+        let request = txn.into_request()?;
+        let reply = self
+            .call(
+                paths::KV_TXN,
+                request,
+                Idempotency::Write,
+                Namespace::txn_request,
+                Namespace::txn_response,
+            )
             .await?;
-        if let Some(ns) = &self.namespace {
-            ns.txn_response(&mut reply);
-        }
         Ok(TxnResponse::from(reply))
     }
 

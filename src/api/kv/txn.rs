@@ -232,7 +232,7 @@ mod tests {
             Txn::new().and_then([TxnOp::txn(Txn::new().and_then([TxnOp::put("", "v", None)]))]);
         assert!(matches!(
             txn.into_request(),
-            Err(crate::Error::InvalidArgument { .. })
+            Err(crate::error::Error::InvalidArgument { .. })
         ));
         let txn = Txn::new().when([Compare::version("", CompareOp::Equal, 0)]);
         assert!(txn.into_request().is_err());

@@ -39,6 +39,30 @@ use crate::error::Result;
 use crate::transport::Transport;
 
 pub use options::{WatchFilterType, WatchOptions};
+
+use crate::wire::watch as w;
+
+/// Puts an answer split into fragments (`fragment: true` on all but the last) back together:
+/// the whole answer once its last piece came, `None` while pieces are kept in `partial`.
+fn reassemble(
+    partial: &mut Option<w::WatchResponse>,
+    piece: w::WatchResponse,
+) -> Option<w::WatchResponse> {
+    let answer = match partial.take() {
+        Some(mut whole) => {
+            whole.events.extend(piece.events);
+            whole.header = piece.header;
+            whole.fragment = piece.fragment;
+            whole
+        }
+        None => piece,
+    };
+    if answer.fragment {
+        *partial = Some(answer);
+        return None;
+    }
+    Some(answer)
+}
 pub use response::{Event, EventType, WatchResponse};
 pub use stream::{WatchRequestSender, WatchResponseStream, WatchStream};
 

@@ -26,7 +26,7 @@
 
 use tokio::sync::watch as signal;
 
-use super::WatchResponse;
+use super::{reassemble, WatchResponse};
 use crate::error::{Delivery, Error, Result};
 use crate::transport::{rt, CallOptions, Idempotency, Transport};
 use crate::wire::codec::{B64, I64};
@@ -236,19 +236,9 @@ async fn replay(
         if message.created {
             continue;
         }
-        let message = match partial.take() {
-            Some(mut whole) => {
-                whole.events.extend(message.events);
-                whole.fragment = message.fragment;
-                whole.header = message.header;
-                whole
-            }
-            None => message,
-        };
-        if message.fragment {
-            partial = Some(message);
+        let Some(message) = reassemble(&mut partial, message) else {
             continue;
-        }
+        };
         let mut revisions = 0usize;
         let mut last = 0;
         for event in &message.events {

@@ -9,7 +9,7 @@ use tokio::sync::watch as signal;
 use url::Url;
 
 use super::progress::Cursor;
-use super::WatchResponse;
+use super::{reassemble, WatchResponse};
 use crate::api::namespace::Namespace;
 use crate::error::Error;
 use crate::transport::resume::{Flow, Next, Resume, StreamRequest};
@@ -101,19 +101,9 @@ impl WatchTask {
             }
             return Flow::End(Some(Ok(self.answer(answer))));
         }
-        let mut answer = match self.partial.take() {
-            Some(mut partial) => {
-                partial.events.extend(answer.events);
-                partial.header = answer.header;
-                partial.fragment = answer.fragment;
-                partial
-            }
-            None => answer,
-        };
-        if answer.fragment {
-            self.partial = Some(answer);
+        let Some(mut answer) = reassemble(&mut self.partial, answer) else {
             return Flow::Skip;
-        }
+        };
         if answer.events.is_empty() {
             // A progress notification: everything up to its revision has been seen.
             self.next_revision = self.next_revision.max(answer.header.revision.0 + 1);
@@ -192,7 +182,7 @@ mod tests {
     }
 
     /// What the caller gets from a flow, and whether the watch ends.
-    fn delivered(flow: Flow<WatchResponse>) -> (Option<crate::Result<WatchResponse>>, bool) {
+    fn delivered(flow: Flow<WatchResponse>) -> (Option<crate::error::Result<WatchResponse>>, bool) {
         match flow {
             Flow::Yield(item) => (Some(Ok(item)), false),
             Flow::Skip => (None, false),
