@@ -70,8 +70,8 @@ pub use api::election::{
 };
 pub use api::kv::{
     CompactionOptions, CompactionResponse, Compare, CompareOp, DeleteOptions, DeleteResponse,
-    GetOptions, GetPages, GetResponse, KvClient, KvClientPrefix, PutOptions, PutResponse,
-    SortOrder, SortTarget, Txn, TxnOp, TxnOpResponse, TxnResponse,
+    GetOptions, GetPages, GetResponse, GetStreamResponse, KvClient, KvClientPrefix, PutOptions,
+    PutResponse, SortOrder, SortTarget, Txn, TxnOp, TxnOpResponse, TxnResponse,
 };
 pub use api::lease::{
     LeaseClient, LeaseClientPrefix, LeaseGrantOptions, LeaseGrantResponse, LeaseKeepAliveResponse,

@@ -35,31 +35,34 @@ macro_rules! header_response {
 /// The key-range setters of etcd-client's options, written once for every type that has them
 /// (the range field is a [`KeyRange`]; the last setter called wins). `$range` names the one
 /// that takes an explicit end: `with_range` in KV and watch options, `with_range_end` in
-/// permissions, as in etcd-client.
+/// permissions, as in etcd-client. `$set`, when given, is how the type takes a new range
+/// (`Permission` keeps the range as etcd stores it, too).
 macro_rules! key_range_setters {
     ($range:ident) => {
+        key_range_setters!($range, |mut this: Self, range| {
+            this.range = range;
+            this
+        });
+    };
+    ($range:ident, $set:expr) => {
         /// Covers the keys in `[key, end)`.
-        pub fn $range(mut self, end: impl Into<Vec<u8>>) -> Self {
-            self.range = $crate::api::KeyRange::Range(end.into());
-            self
+        pub fn $range(self, end: impl Into<Vec<u8>>) -> Self {
+            ($set)(self, $crate::api::KeyRange::Range(end.into()))
         }
 
         /// Covers every key at or after the key (every key, if the key is empty).
-        pub fn with_from_key(mut self) -> Self {
-            self.range = $crate::api::KeyRange::FromKey;
-            self
+        pub fn with_from_key(self) -> Self {
+            ($set)(self, $crate::api::KeyRange::FromKey)
         }
 
         /// Covers every key that starts with the key (every key, if the key is empty).
-        pub fn with_prefix(mut self) -> Self {
-            self.range = $crate::api::KeyRange::Prefix;
-            self
+        pub fn with_prefix(self) -> Self {
+            ($set)(self, $crate::api::KeyRange::Prefix)
         }
 
         /// Covers every key.
-        pub fn with_all_keys(mut self) -> Self {
-            self.range = $crate::api::KeyRange::AllKeys;
-            self
+        pub fn with_all_keys(self) -> Self {
+            ($set)(self, $crate::api::KeyRange::AllKeys)
         }
     };
 }

@@ -116,6 +116,10 @@ pub(crate) fn error_kind(err: &Error) -> &'static str {
         Error::StreamClosed => "StreamClosed",
         Error::Io { .. } => "Io",
         Error::Utf8 { .. } => "Utf8",
+        Error::InvalidArgs(_) => "InvalidArgs",
+        Error::WatchError(_) => "WatchError",
+        Error::LeaseKeepAliveError(_) => "LeaseKeepAliveError",
+        Error::ElectError(_) => "ElectError",
     }
 }
 

@@ -25,7 +25,7 @@ async fn namespaced_kv_never_sees_keys_outside_and_strips_the_prefix() {
     for key in ["ns", "nr/x", "ns/a", "ns/b", "ns0", "nt/z"] {
         client.put(key, format!("raw {key}"), None).await.unwrap();
     }
-    let ns = KvClientPrefix::new(client.kv_client(), "ns/");
+    let ns = KvClientPrefix::new(client.kv_client(), "ns/".into());
 
     assert_eq!(keys(&ns.get("a", None).await.unwrap()), ["a"]);
     assert_eq!(
@@ -192,11 +192,11 @@ async fn namespaced_time_to_live_lists_keys_without_the_prefix() {
     let etcd = Etcd::start().await;
     let client = etcd.client().await;
     let lease = client.lease_grant(30, None).await.unwrap().id();
-    let ns = KvClientPrefix::new(client.kv_client(), "t/");
+    let ns = KvClientPrefix::new(client.kv_client(), "t/".into());
     ns.put("one", "1", Some(PutOptions::new().with_lease(lease)))
         .await
         .unwrap();
-    let leases = LeaseClientPrefix::new(client.lease_client(), "t/");
+    let leases = LeaseClientPrefix::new(client.lease_client(), "t/".into());
     let ttl = leases
         .time_to_live(lease, Some(LeaseTimeToLiveOptions::new().with_keys()))
         .await

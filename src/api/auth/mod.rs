@@ -509,7 +509,7 @@ mod tests {
             (b"data/".to_vec(), b"data0".to_vec())
         );
         let all = Permission::read_write("").with_all_keys();
-        assert_eq!((all.key(), all.range_end()), (&[0u8][..], vec![0]));
+        assert_eq!((all.key(), all.range_end()), (&[0u8][..], &[0u8][..]));
         assert!(all.is_from_key());
         assert_eq!(Permission::write("k").get_type(), 1);
         assert!(

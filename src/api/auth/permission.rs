@@ -46,20 +46,36 @@ impl RoleRevokePermissionOptions {
 }
 
 /// A permission of a role: read, write or both, on a key or a range.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Two permissions are equal when they cover the same keys as etcd stores them: a permission
+/// built with [`with_from_key`](Self::with_from_key) equals the one read back from the server,
+/// whose range is `[key, "\0")`.
+#[derive(Debug, Clone)]
 #[must_use]
 pub struct Permission {
     perm_type: PermissionType,
     key: Vec<u8>,
     range: KeyRange,
+    /// The key and range end as etcd stores them, kept in step with `key` and `range`.
+    stored: (Vec<u8>, Vec<u8>),
 }
+
+impl PartialEq for Permission {
+    fn eq(&self, other: &Self) -> bool {
+        self.perm_type == other.perm_type && self.stored == other.stored
+    }
+}
+
+impl Eq for Permission {}
 
 impl Permission {
     /// A permission of this type on one key.
     pub fn new(perm_type: PermissionType, key: impl Into<Vec<u8>>) -> Self {
+        let key = key.into();
         Permission {
             perm_type,
-            key: key.into(),
+            stored: (key.clone(), Vec::new()),
+            key,
             range: KeyRange::Key,
         }
     }
@@ -79,26 +95,28 @@ impl Permission {
         Permission::new(PermissionType::Readwrite, key)
     }
 
-    key_range_setters!(with_range_end);
-    /// The key (the start of the range), as etcd stores it.
-    pub fn key(&self) -> &[u8] {
-        match self.range {
-            KeyRange::AllKeys => &[0],
-            _ if self.key.is_empty()
-                && matches!(self.range, KeyRange::Prefix | KeyRange::FromKey) =>
-            {
-                &[0]
-            }
-            _ => &self.key,
+    key_range_setters!(with_range_end, Permission::with_key_range);
+
+    /// Takes a new range, and works out how etcd stores it (an empty key that etcd would
+    /// refuse is kept as given; sending it fails with [`Error::InvalidArgument`]).
+    fn with_key_range(self, range: KeyRange) -> Self {
+        let stored = range.resolve(self.key.clone()).unwrap_or_else(|_| {
+            let end = match &range {
+                KeyRange::Range(end) => end.clone(),
+                _ => Vec::new(),
+            };
+            (self.key.clone(), end)
+        });
+        Permission {
+            range,
+            stored,
+            ..self
         }
     }
 
-    /// The end of the range, as etcd stores it (empty for a single key).
-    pub fn range_end(&self) -> Vec<u8> {
-        self.range
-            .resolve(self.key.clone())
-            .map(|(_, end)| end)
-            .unwrap_or_default()
+    /// The key (the start of the range), as etcd stores it (`"\0"` for all keys).
+    pub fn key(&self) -> &[u8] {
+        &self.stored.0
     }
 
     /// The key as UTF-8.
@@ -107,6 +125,21 @@ impl Permission {
     /// [`Error::Utf8`] if it is not UTF-8.
     pub fn key_str(&self) -> Result<&str> {
         std::str::from_utf8(self.key()).map_err(Error::from)
+    }
+
+    /// The end of the range, as etcd stores it: empty for a single key, `"\0"` for every key
+    /// from the key on.
+    pub fn range_end(&self) -> &[u8] {
+        &self.stored.1
+    }
+
+    /// The end of the range as UTF-8.
+    ///
+    /// # Errors
+    /// [`Error::Utf8`] if it is not UTF-8 (a prefix's end often is not: `"\0"`, or a last
+    /// byte above 0x7f).
+    pub fn range_end_str(&self) -> Result<&str> {
+        std::str::from_utf8(self.range_end()).map_err(Error::from)
     }
 
     /// The permission's type as etcd's number (etcd-client's signature).
@@ -121,27 +154,21 @@ impl Permission {
 
     /// Whether it covers every key from its key on.
     pub fn is_from_key(&self) -> bool {
-        matches!(self.range, KeyRange::FromKey) || self.range_end() == [0]
+        self.range_end() == [0]
     }
 
     /// Whether it covers the keys starting with its key.
     pub fn is_prefix(&self) -> bool {
-        match &self.range {
-            KeyRange::Prefix => true,
-            KeyRange::Range(end) => !self.key.is_empty() && *end == prefix_end(&self.key),
-            _ => false,
-        }
+        let (key, end) = &self.stored;
+        !key.is_empty() && !end.is_empty() && *end == prefix_end(key) && end.as_slice() != [0]
     }
 
     pub(super) fn from_wire(p: w::Permission) -> Self {
-        Permission {
-            perm_type: p.perm_type,
-            range: if p.range_end.is_empty() {
-                KeyRange::Key
-            } else {
-                KeyRange::Range(p.range_end.0)
-            },
-            key: p.key.0,
+        let permission = Permission::new(p.perm_type, p.key.0);
+        if p.range_end.is_empty() {
+            permission
+        } else {
+            permission.with_key_range(KeyRange::Range(p.range_end.0))
         }
     }
 

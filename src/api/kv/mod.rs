@@ -17,7 +17,7 @@ use crate::wire::paths;
 pub use options::{
     CompactionOptions, DeleteOptions, GetOptions, PutOptions, SortOrder, SortTarget,
 };
-pub use pages::GetPages;
+pub use pages::{GetPages, GetStreamResponse};
 pub use response::{
     CompactionResponse, DeleteResponse, GetResponse, PutResponse, TxnOpResponse, TxnResponse,
 };
@@ -179,6 +179,49 @@ impl KvClient {
         Ok(TxnResponse::from(reply))
     }
 
+    /// Gets a key or a range as a stream of chunks, as etcd-client's `get_stream` (etcd 3.7's
+    /// `RangeStream`): the keys of one [`get`](Self::get), at one revision, in chunks of
+    /// about a megabyte, so that a large range never has to fit in memory at once. The header,
+    /// [`more`](GetResponse::more) and [`count`](GetResponse::count) of the whole answer are
+    /// on the last chunk; a missing key gives one empty chunk.
+    ///
+    /// `RangeStream` is gRPC-only, so over the gateway the chunks are pages read at the
+    /// revision of the first one; this works on every etcd version, not only 3.7. A sorted
+    /// or count-only read comes as one chunk.
+    ///
+    /// # Errors
+    /// As [`get`](Self::get), for the options here; a chunk that fails ends the stream with
+    /// its error.
+    ///
+    /// # Examples
+    /// ```no_run
+    /// # async fn run(client: etcdgw::Client) -> etcdgw::Result<()> {
+    /// use etcdgw::GetOptions;
+    ///
+    /// let mut chunks = client.kv_client().get_stream("logs/", Some(GetOptions::new().with_prefix())).await?;
+    /// while let Some(chunk) = chunks.message().await? {
+    ///     for kv in chunk.kvs() {
+    ///         println!("{}", kv.key_str()?);
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn get_stream(
+        &self,
+        key: impl Into<Vec<u8>>,
+        options: Option<GetOptions>,
+    ) -> Result<GetStreamResponse> {
+        let mut request = options.unwrap_or_default().into_request(key.into())?;
+        if let Some(ns) = &self.namespace {
+            ns.range_request(&mut request);
+        }
+        Ok(GetStreamResponse::new(
+            self.transport.clone(),
+            request,
+            self.namespace.clone(),
+        ))
+    }
+
     /// Reads a range too large for one response, `page_size` keys at a time, as a stream of
     /// pages. Every page is read at the revision of the first one, so together they are one
     /// consistent snapshot (unless the options name a revision, which is then used).
@@ -234,7 +277,7 @@ impl KvClient {
 /// # async fn run(client: etcdgw::Client) -> etcdgw::Result<()> {
 /// use etcdgw::{GetOptions, KvClientPrefix};
 ///
-/// let tenant = KvClientPrefix::new(client.kv_client(), "tenants/acme/");
+/// let tenant = KvClientPrefix::new(client.kv_client(), "tenants/acme/".into());
 /// tenant.put("config", "v1", None).await?; // stored as tenants/acme/config
 /// let all = tenant.get("", Some(GetOptions::new().with_all_keys())).await?; // only acme's keys
 /// assert_eq!(all.kvs()[0].key(), b"config");
@@ -246,11 +289,12 @@ pub struct KvClientPrefix {
 }
 
 impl KvClientPrefix {
-    /// Puts every key of `kv` under `prefix`.
-    pub fn new(kv: KvClient, prefix: impl Into<Vec<u8>>) -> Self {
+    /// Puts every key of `kv` under `prefix` (a `Vec<u8>`, as in etcd-client, so that
+    /// `"foo/".into()` infers).
+    pub fn new(kv: KvClient, prefix: Vec<u8>) -> Self {
         KvClientPrefix {
             kv: KvClient {
-                namespace: Some(Namespace::new(prefix.into())),
+                namespace: Some(Namespace::new(prefix)),
                 ..kv
             },
         }

@@ -412,11 +412,11 @@ pub struct LeaseClientPrefix {
 }
 
 impl LeaseClientPrefix {
-    /// Strips `prefix` from the keys `time_to_live` lists.
-    pub fn new(lease: LeaseClient, prefix: impl Into<Vec<u8>>) -> Self {
+    /// Strips `prefix` from the keys `time_to_live` lists (a `Vec<u8>`, as in etcd-client).
+    pub fn new(lease: LeaseClient, prefix: Vec<u8>) -> Self {
         LeaseClientPrefix {
             lease: LeaseClient {
-                namespace: Some(Namespace::new(prefix.into())),
+                namespace: Some(Namespace::new(prefix)),
                 ..lease
             },
         }
