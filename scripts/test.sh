@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs every test: unit and doc tests once, then the integration suite against each etcd of
-# the matrix (3.4.23, 3.5.34, 3.6.15, 3.7.2; each test starts its own members on free loopback
-# ports), then the browser suite (wasm32 in headless Chromium) on each of them.
+# Runs every test: unit and doc tests once, then the integration suite and the command line's
+# tests (`cli/`, compared with etcdctl) against each etcd of the matrix (3.4.23, 3.5.34, 3.6.15,
+# 3.7.2; each test starts its own members on free loopback ports), then the browser suite
+# (wasm32 in headless Chromium) on each of them.
 # Extra arguments filter the tests, e.g. `scripts/test.sh watch`; ETCDGW_MATRIX="36 37" runs
 # fewer versions.
 set -euo pipefail
@@ -13,21 +14,26 @@ features=(--all-features)
 threads=${ETCDGW_TEST_THREADS:-4}
 
 cargo test "${features[@]}" --lib --bins -- "$@"
+cargo test -p etcdgw-cli --bins -- "$@"
 cargo test "${features[@]}" --doc -- "$@"
 # cargo-nextest runs each test in its own process (faster here, and a crash stays contained);
 # plain cargo test does the same job where it is missing.
 if cargo nextest --version >/dev/null 2>&1; then
   run_it() { cargo nextest run "${features[@]}" --test it --test metrics --no-fail-fast --test-threads "$threads" "$@"; }
+  run_cli() { cargo nextest run -p etcdgw-cli --test cli --no-fail-fast --no-tests=warn --test-threads "$threads" "$@"; }
 else
   run_it() {
     cargo test "${features[@]}" --test it -- --test-threads "$threads" "$@"
     cargo test "${features[@]}" --test metrics -- "$@"
   }
+  run_cli() { cargo test -p etcdgw-cli --test cli -- --test-threads "$threads" "$@"; }
 fi
 for v in $ETCDGW_MATRIX; do
   bin_var=ETCD${v}_BIN ctl_var=ETCDCTL${v}_BIN
   echo "== integration tests on $(${!bin_var} --version | head -1)" >&2
   ETCD_BIN=${!bin_var} ETCDCTL_BIN=${!ctl_var} ETCDUTL_BIN=${ETCDUTL35_BIN} run_it "$@"
+  echo "== command line tests on $(${!bin_var} --version | head -1)" >&2
+  ETCD_BIN=${!bin_var} ETCDCTL_BIN=${!ctl_var} ETCDUTL_BIN=${ETCDUTL35_BIN} run_cli "$@"
 done
 # Installs Chromium, ChromeDriver and wasm-bindgen-cli when they are missing.
 scripts/browser-test.sh "$@"

@@ -1,11 +1,10 @@
 //! Integration tests against real etcd members started on loopback by `support`. The etcd
-//! binary is `$ETCD_BIN`; `scripts/test.sh` runs this suite on etcd 3.4 and on 3.5.
+//! binary is `$ETCD_BIN`; `scripts/test.sh` runs this suite on every etcd of its matrix. The
+//! command line's tests (`cli/tests/cli.rs`) share `support` by path.
 
 mod support;
 
 mod auth;
-#[cfg(feature = "cli")]
-mod cli;
 mod cluster;
 mod election;
 mod errors;

@@ -14,8 +14,13 @@ use std::time::{Duration, Instant};
 
 use etcdgw::{GetOptions, PutOptions};
 
-use crate::support::etcd::{etcd_version, free_port};
-use crate::support::{Cluster, Etcd};
+// The integration suite's harness, shared rather than copied: real members on free loopback
+// ports, `$ETCD_BIN` and `$ETCDCTL_BIN` of the version under test.
+#[path = "../../tests/it/support/mod.rs"]
+mod support;
+
+use support::etcd::{etcd_version, free_port};
+use support::{Cluster, Etcd};
 
 const BIN: &str = env!("CARGO_BIN_EXE_etcdgw");
 
@@ -466,7 +471,7 @@ impl ClusterView {
         loop {
             attempts += 1;
             let ours = run(endpoints, args, None);
-            let theirs = Command::new(crate::support::etcd::etcdctl_bin())
+            let theirs = Command::new(support::etcd::etcdctl_bin())
                 .env("ETCDCTL_API", "3")
                 .arg(format!("--endpoints={endpoints}"))
                 .args(args)
@@ -550,7 +555,7 @@ async fn watch_prints_the_events_etcdctl_writes_as_etcdctl_does() {
         (Killed(child), rx)
     };
     let spawn_ctl = |args: &[&str]| {
-        let mut child = Command::new(crate::support::etcd::etcdctl_bin())
+        let mut child = Command::new(support::etcd::etcdctl_bin())
             .env("ETCDCTL_API", "3")
             .arg(format!("--endpoints={endpoint}"))
             .args(args)
