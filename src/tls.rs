@@ -80,6 +80,7 @@ pub struct TlsOptions {
     pub(crate) identity: Option<Identity>,
     pub(crate) domain_name: Option<String>,
     pub(crate) native_roots: bool,
+    pub(crate) danger_accept_invalid_certs: bool,
 }
 
 impl TlsOptions {
@@ -113,6 +114,32 @@ impl TlsOptions {
     /// Also trusts the system's roots (feature `tls-roots`).
     pub fn with_native_roots(mut self) -> Self {
         self.native_roots = true;
+        self
+    }
+
+    /// **Dangerous**: with `true`, accepts any server certificate, whoever issued it and
+    /// whatever name it carries (etcdctl's `--insecure-skip-tls-verify`). The connection is
+    /// still encrypted and the handshake's signatures still checked, but anyone on the path
+    /// can pose as the server and read every key, value and password. For tests and
+    /// emergencies only; prefer [`ca_certificate`](Self::ca_certificate).
+    ///
+    /// Native targets only: in a browser, connecting fails with [`Error::InvalidArgument`]
+    /// (the browser does its own checks).
+    ///
+    /// [`Error::InvalidArgument`]: crate::Error::InvalidArgument
+    ///
+    /// # Examples
+    /// ```no_run
+    /// # async fn run() -> etcdgw::Result<()> {
+    /// use etcdgw::{Client, ConnectOptions, TlsOptions};
+    ///
+    /// // A test cluster with a throwaway self-signed certificate.
+    /// let tls = TlsOptions::new().danger_accept_invalid_certs(true);
+    /// let client = Client::connect(["https://127.0.0.1:2379"], Some(ConnectOptions::new().with_tls(tls))).await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn danger_accept_invalid_certs(mut self, accept: bool) -> Self {
+        self.danger_accept_invalid_certs = accept;
         self
     }
 }

@@ -16,14 +16,57 @@ Exit codes (as etcdctl's):
   1    etcd refused the request, or it failed (Error: <etcd's message> on stderr);
        also what the flag parser refuses (unknown flag or command, a value that is not a number)
   2    no member could be reached or none answered in time; the user or password was refused
-  3    unreadable input (txn on stdin)
+  3    unreadable input (txn or watch -i on stdin; a check's prefix already holds keys)
   4    a feature or output format the command does not support (-w table on get, say)
   5    a watch ended by the server; a snapshot that could not be saved
   6    a local file could not be read or written
   128  wrong arguments (missing, extra or conflicting)
 
 Environment: every global flag can also be set as ETCDGW_<FLAG> (ETCDGW_ENDPOINTS,
-ETCDGW_USER, ETCDGW_PASSWORD, ETCDGW_COMMAND_TIMEOUT, ETCDGW_WRITE_OUT, ...).";
+ETCDGW_USER, ETCDGW_PASSWORD, ETCDGW_COMMAND_TIMEOUT, ETCDGW_WRITE_OUT, ...) or, as etcdctl
+reads them, ETCDCTL_<FLAG> (ETCDCTL_ENDPOINTS, ETCDCTL_CACERT, ...); a flag on the command
+line wins, then ETCDGW_*, then ETCDCTL_*. `watch` also reads ETCDCTL_WATCH_KEY and
+ETCDCTL_WATCH_RANGE_END.";
+
+/// The environment variables etcdctl reads that are not global flags.
+const ETCDCTL_OTHER_VARS: [&str; 3] = [
+    "ETCDCTL_API",
+    "ETCDCTL_WATCH_KEY",
+    "ETCDCTL_WATCH_RANGE_END",
+];
+
+/// The command line with each global flag's environment variable chosen: `ETCDGW_<FLAG>` when
+/// it is set, else etcdctl's `ETCDCTL_<FLAG>` when that one is. Warns about `ETCDCTL_*`
+/// variables etcdctl would not recognize either (by name only: values may be secrets).
+pub(crate) fn command() -> clap::Command {
+    use clap::CommandFactory;
+    let mut cmd = Cli::command();
+    let mut known: Vec<String> = ETCDCTL_OTHER_VARS.iter().map(|v| v.to_string()).collect();
+    let globals: Vec<(clap::Id, String)> = cmd
+        .get_arguments()
+        .filter_map(|a| {
+            let env = a.get_env()?.to_str()?;
+            let flag = env.strip_prefix("ETCDGW_")?;
+            Some((a.get_id().clone(), flag.to_string()))
+        })
+        .collect();
+    for (id, flag) in globals {
+        let ours = format!("ETCDGW_{flag}");
+        let theirs = format!("ETCDCTL_{flag}");
+        if std::env::var_os(&ours).is_none() && std::env::var_os(&theirs).is_some() {
+            let name = theirs.clone();
+            cmd = cmd.mut_arg(id, |a| a.env(name));
+        }
+        known.push(theirs);
+    }
+    for (name, _) in std::env::vars_os() {
+        let Some(name) = name.to_str() else { continue };
+        if name.starts_with("ETCDCTL_") && !known.iter().any(|k| k == name) {
+            crate::output::warn(&format!("etcdgw: unrecognized environment variable {name}"));
+        }
+    }
+    cmd
+}
 
 /// etcdctl over etcd's JSON/HTTP gateway: the same commands, flags and output, without gRPC.
 #[derive(Parser, Debug)]
@@ -81,9 +124,59 @@ pub(crate) struct GlobalArgs {
     #[arg(long, global = true, env = "ETCDGW_KEY", value_name = "FILE")]
     pub(crate) key: Option<PathBuf>,
 
-    /// Skip server certificate verification (not supported: give --cacert instead)
-    #[arg(long, global = true)]
+    /// Skip server certificate verification (CAUTION: this option should be enabled only for
+    /// testing purposes; anyone on the path can pose as the server)
+    #[arg(long, global = true, env = "ETCDGW_INSECURE_SKIP_TLS_VERIFY")]
     pub(crate) insecure_skip_tls_verify: bool,
+
+    /// Disable transport security for client connections (with =false, endpoints without a
+    /// scheme use https)
+    #[arg(long, global = true, env = "ETCDGW_INSECURE_TRANSPORT", default_value_t = true,
+          num_args = 0..=1, require_equals = true, default_missing_value = "true",
+          action = ArgAction::Set, value_name = "BOOL")]
+    pub(crate) insecure_transport: bool,
+
+    /// Accept insecure SRV records describing cluster endpoints (with =false, http:// ones are
+    /// ignored and certificates are checked against the --discovery-srv domain)
+    #[arg(long, global = true, env = "ETCDGW_INSECURE_DISCOVERY", default_value_t = true,
+          num_args = 0..=1, require_equals = true, default_missing_value = "true",
+          action = ArgAction::Set, value_name = "BOOL")]
+    pub(crate) insecure_discovery: bool,
+
+    /// Domain name to query for SRV records describing cluster endpoints
+    /// (_etcd-client-ssl._tcp.<domain> and _etcd-client._tcp.<domain>)
+    #[arg(
+        short = 'd',
+        long,
+        global = true,
+        env = "ETCDGW_DISCOVERY_SRV",
+        value_name = "DOMAIN"
+    )]
+    pub(crate) discovery_srv: Option<String>,
+
+    /// Service name to query when using DNS discovery (_etcd-client-<name>._tcp.<domain>)
+    #[arg(
+        long,
+        global = true,
+        env = "ETCDGW_DISCOVERY_SRV_NAME",
+        value_name = "NAME"
+    )]
+    pub(crate) discovery_srv_name: Option<String>,
+
+    /// Enable client-side debug logging (the flags in use, then each request, retry and
+    /// failover, on stderr)
+    #[arg(long, global = true, env = "ETCDGW_DEBUG")]
+    pub(crate) debug: bool,
+
+    /// Client-side response receive limit in bytes (0: the library's default)
+    #[arg(
+        long,
+        global = true,
+        env = "ETCDGW_MAX_RECV_BYTES",
+        default_value_t = 0,
+        value_name = "BYTES"
+    )]
+    pub(crate) max_recv_bytes: usize,
 
     /// Dial timeout for client connections
     #[arg(long, global = true, env = "ETCDGW_DIAL_TIMEOUT", default_value = "2s", value_parser = crate::duration::parse)]
@@ -93,12 +186,14 @@ pub(crate) struct GlobalArgs {
     #[arg(long, global = true, env = "ETCDGW_COMMAND_TIMEOUT", default_value = "5s", value_parser = crate::duration::parse)]
     pub(crate) command_timeout: Duration,
 
-    /// Keepalive time: how long a request may go unanswered before its member is checked
-    #[arg(long, global = true, env = "ETCDGW_KEEPALIVE_TIME", value_parser = crate::duration::parse)]
+    /// Keepalive time for client connections: how long a request or watch may go unanswered
+    /// before its member is checked [default: 2s, when either keepalive flag is given]
+    #[arg(long, global = true, env = "ETCDGW_KEEPALIVE_TIME", value_parser = crate::duration::parse, value_name = "DURATION")]
     pub(crate) keepalive_time: Option<Duration>,
 
-    /// Keepalive timeout: how long that check waits for the member
-    #[arg(long, global = true, env = "ETCDGW_KEEPALIVE_TIMEOUT", value_parser = crate::duration::parse)]
+    /// Keepalive timeout for client connections: how long that check waits for the member
+    /// [default: 6s, when either keepalive flag is given]
+    #[arg(long, global = true, env = "ETCDGW_KEEPALIVE_TIMEOUT", value_parser = crate::duration::parse, value_name = "DURATION")]
     pub(crate) keepalive_timeout: Option<Duration>,
 
     /// Print byte strings as hex encoded strings
@@ -142,8 +237,35 @@ pub(crate) enum Command {
     /// Membership related commands
     #[command(subcommand)]
     Member(MemberCommand),
+    /// Alarm related commands
+    #[command(subcommand)]
+    Alarm(AlarmCommand),
+    /// Transfers leadership to another etcd cluster member
+    MoveLeader {
+        /// <transferee-member-id> in hexadecimal
+        #[arg(value_name = "TRANSFEREE_MEMBER_ID")]
+        args: Vec<String>,
+    },
     /// Endpoint related commands
     Endpoint(EndpointArgs),
+    /// Downgrade related commands (etcd 3.6 and later)
+    #[command(subcommand)]
+    Downgrade(DowngradeCommand),
+    /// Commands for checking properties of the etcd cluster
+    #[command(subcommand)]
+    Check(CheckCommand),
+    /// Prints a shell completion script (bash, zsh, fish, powershell, elvish)
+    Completion {
+        /// The shell
+        #[arg(value_name = "SHELL")]
+        shell: clap_complete::Shell,
+    },
+    /// Prints the man page (roff), or writes one page per command into a directory
+    Man {
+        /// Write etcdgw.1 and etcdgw-<command>.1 pages into this directory
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
     /// Manages etcd node snapshots
     #[command(subcommand)]
     Snapshot(SnapshotCommand),
@@ -252,7 +374,8 @@ pub(crate) struct TxnArgs {
 /// `watch [options] [key or prefix] [range_end] [--] [exec-command arg1 arg2 ...]`
 #[derive(Args, Debug)]
 pub(crate) struct WatchArgs {
-    /// Interactive mode (not supported by etcdgw)
+    /// Interactive mode: reads `watch [options] <key> [range_end] [-- command]` and `progress`
+    /// lines from stdin
     #[arg(short, long)]
     pub(crate) interactive: bool,
     /// Watch on a prefix if prefix is set
@@ -355,11 +478,115 @@ pub(crate) struct ElectArgs {
 /// `member <subcommand>`
 #[derive(Subcommand, Debug)]
 pub(crate) enum MemberCommand {
+    /// Adds a member into the cluster (prints the ETCD_* settings the new member starts with)
+    Add {
+        /// Comma separated peer URLs for the new member
+        #[arg(long, default_value = "", value_name = "URLS")]
+        peer_urls: String,
+        /// Indicates if the new member is raft learner
+        #[arg(long)]
+        learner: bool,
+        /// <memberName>
+        #[arg(value_name = "MEMBER_NAME")]
+        args: Vec<String>,
+    },
+    /// Removes a member from the cluster
+    Remove {
+        /// <memberID> in hexadecimal
+        #[arg(value_name = "MEMBER_ID")]
+        args: Vec<String>,
+    },
+    /// Updates a member in the cluster
+    Update {
+        /// Comma separated peer URLs for the updated member
+        #[arg(long, default_value = "", value_name = "URLS")]
+        peer_urls: String,
+        /// <memberID> in hexadecimal
+        #[arg(value_name = "MEMBER_ID")]
+        args: Vec<String>,
+    },
     /// Lists all members in the cluster
+    List {
+        /// Linearizable(l) or Serializable(s)
+        #[arg(long, default_value = "l")]
+        consistency: String,
+        #[arg(hide = true)]
+        args: Vec<String>,
+    },
+    /// Promotes a non-voting learner member to a voting one in the cluster
+    Promote {
+        /// <memberID> in hexadecimal
+        #[arg(value_name = "MEMBER_ID")]
+        args: Vec<String>,
+    },
+}
+
+/// `alarm <subcommand>`
+#[derive(Subcommand, Debug)]
+pub(crate) enum AlarmCommand {
+    /// Disarms all alarms
+    Disarm {
+        #[arg(hide = true)]
+        args: Vec<String>,
+    },
+    /// Lists all alarms
     List {
         #[arg(hide = true)]
         args: Vec<String>,
     },
+}
+
+/// `downgrade <subcommand>`
+#[derive(Subcommand, Debug)]
+pub(crate) enum DowngradeCommand {
+    /// Validate downgrade capability before starting downgrade
+    Validate {
+        /// <TARGET_VERSION>, e.g. 3.5
+        #[arg(value_name = "TARGET_VERSION")]
+        args: Vec<String>,
+    },
+    /// Start a downgrade action to cluster
+    Enable {
+        /// <TARGET_VERSION>, e.g. 3.5
+        #[arg(value_name = "TARGET_VERSION")]
+        args: Vec<String>,
+    },
+    /// Cancel the ongoing downgrade action to cluster
+    Cancel {
+        #[arg(hide = true)]
+        args: Vec<String>,
+    },
+}
+
+/// `check <subcommand>`
+#[derive(Subcommand, Debug)]
+pub(crate) enum CheckCommand {
+    /// Check the performance of the etcd cluster (writes for 60 s at the load's rate, then
+    /// judges throughput and latency as etcdctl does)
+    Perf(CheckArgs),
+    /// Check the memory usage of holding data for different workloads on a given server
+    /// endpoint (the first of --endpoints)
+    Datascale(CheckArgs),
+}
+
+/// The flags of `check perf` and `check datascale`.
+#[derive(Args, Debug)]
+pub(crate) struct CheckArgs {
+    /// The workload model: s(small), m(medium), l(large), xl(xLarge)
+    #[arg(long, default_value = "s", value_name = "LOAD")]
+    pub(crate) load: String,
+    /// The prefix for writing the check's keys [default: /etcdctl-check-perf/ or
+    /// /etcdctl-check-datascale/]
+    #[arg(long, value_name = "PREFIX")]
+    pub(crate) prefix: Option<String>,
+    /// Compact storage with last revision after test is finished
+    #[arg(long)]
+    pub(crate) auto_compact: bool,
+    /// Defragment storage after test is finished
+    #[arg(long)]
+    pub(crate) auto_defrag: bool,
+    #[arg(hide = true)]
+    pub(crate) args: Vec<String>,
 }
 
 /// `endpoint <subcommand>`
@@ -372,13 +599,20 @@ pub(crate) struct EndpointArgs {
     pub(crate) command: EndpointCommand,
 }
 
-/// `endpoint health|status`
+/// `endpoint health|status|hashkv`
 #[derive(Subcommand, Debug)]
 pub(crate) enum EndpointCommand {
     /// Checks the healthiness of endpoints specified in `--endpoints` flag
     Health,
     /// Prints out the status of endpoints specified in `--endpoints` flag
     Status,
+    /// Prints the KV history hash for each endpoint in --endpoints (the gateway of etcd
+    /// 3.5.10 and later)
+    Hashkv {
+        /// Maximum revision to hash (default: all revisions)
+        #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+        rev: i64,
+    },
 }
 
 /// `snapshot <subcommand>`

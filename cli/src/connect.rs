@@ -1,5 +1,6 @@
-//! The client the global flags describe: endpoints, deadlines, TLS files, user and password
-//! (asked on the terminal, without echo, when `--user` has none, as etcdctl does).
+//! The client the global flags describe: endpoints (given, or discovered through DNS SRV
+//! records), deadlines, TLS, user and password (asked on the terminal, without echo, when
+//! `--user` has none, as etcdctl does).
 
 use etcdgw::{Client, ConnectOptions};
 
@@ -34,10 +35,12 @@ pub(crate) fn ask_password(prompt: &str) -> CliResult<String> {
     })
 }
 
-/// TLS from `--cacert`, `--cert` and `--key`; `None` when none is given (then `https://`
-/// endpoints are checked against the system's roots, and others are plain HTTP).
+/// TLS from `--cacert`, `--cert`, `--key`, `--insecure-skip-tls-verify`,
+/// `--insecure-transport=false` and a secure `--discovery-srv` (whose domain the servers'
+/// certificates must name, as etcdctl checks them); `None` when none asks for it (then
+/// `https://` endpoints are checked against the system's roots, and others are plain HTTP).
 #[cfg(feature = "tls")]
-fn tls(global: &GlobalArgs) -> CliResult<Option<etcdgw::TlsOptions>> {
+fn tls(global: &GlobalArgs, endpoints: &[String]) -> CliResult<Option<etcdgw::TlsOptions>> {
     use etcdgw::{Certificate, Identity, TlsOptions};
 
     let read = |flag: &str, path: &std::path::Path| -> CliResult<Vec<u8>> {
@@ -48,10 +51,33 @@ fn tls(global: &GlobalArgs) -> CliResult<Option<etcdgw::TlsOptions>> {
         }
         std::fs::read(path).map_err(|e| CliError::bad_args(format!("open {}: {e}", path.display())))
     };
-    if global.cacert.is_none() && global.cert.is_none() && global.key.is_none() {
+    let srv_domain = global
+        .discovery_srv
+        .as_deref()
+        .filter(|d| !d.is_empty() && !global.insecure_discovery);
+    // As clientv3: TLS for endpoints without a scheme once anything asks for it. Explicit
+    // http:// endpoints stay plain where the only reason is skipping verification.
+    let all_plain = !endpoints.is_empty()
+        && endpoints
+            .iter()
+            .all(|e| e.trim().to_ascii_lowercase().starts_with("http://"));
+    let skip_verify = global.insecure_skip_tls_verify && !all_plain;
+    if global.cacert.is_none()
+        && global.cert.is_none()
+        && global.key.is_none()
+        && srv_domain.is_none()
+        && !skip_verify
+        && global.insecure_transport
+    {
         return Ok(None);
     }
     let mut options = TlsOptions::new();
+    if let Some(domain) = srv_domain {
+        options = options.domain_name(domain.trim_end_matches('.'));
+    }
+    if skip_verify {
+        options = options.danger_accept_invalid_certs(true);
+    }
     if let Some(path) = &global.cacert {
         options = options.ca_certificate(Certificate::from_pem(read("cacert", path)?));
     }
@@ -69,32 +95,37 @@ fn tls(global: &GlobalArgs) -> CliResult<Option<etcdgw::TlsOptions>> {
     Ok(Some(options))
 }
 
-/// The connection options of every client of this command.
-pub(crate) fn options(global: &GlobalArgs) -> CliResult<ConnectOptions> {
-    if global.insecure_skip_tls_verify {
-        return Err(CliError::bad_feature(
-            "--insecure-skip-tls-verify is not supported: give the server's CA with --cacert",
-        ));
-    }
+/// The connection options of every client of this command, for these endpoints.
+pub(crate) fn options(global: &GlobalArgs, endpoints: &[String]) -> CliResult<ConnectOptions> {
     let mut options = ConnectOptions::new()
         .with_timeout(global.command_timeout)
         .with_connect_timeout(global.dial_timeout);
     if global.keepalive_time.is_some() || global.keepalive_timeout.is_some() {
+        // etcdctl's defaults: 2s and 6s.
         options = options.with_keep_alive(
             global
                 .keepalive_time
-                .unwrap_or(std::time::Duration::from_secs(3)),
+                .unwrap_or(std::time::Duration::from_secs(2)),
             global
                 .keepalive_timeout
-                .unwrap_or(std::time::Duration::from_secs(2)),
+                .unwrap_or(std::time::Duration::from_secs(6)),
         );
     }
+    if global.max_recv_bytes > 0 {
+        options = options.with_max_message_size(global.max_recv_bytes);
+    }
     #[cfg(feature = "tls")]
-    if let Some(tls) = tls(global)? {
+    if let Some(tls) = tls(global, endpoints)? {
         options = options.with_tls(tls);
     }
     #[cfg(not(feature = "tls"))]
-    if global.cacert.is_some() || global.cert.is_some() || global.key.is_some() {
+    if global.cacert.is_some()
+        || global.cert.is_some()
+        || global.key.is_some()
+        || global.insecure_skip_tls_verify
+        || !global.insecure_transport
+    {
+        let _ = endpoints;
         return Err(CliError::bad_feature(
             "TLS needs etcdgw built with the `tls` feature",
         ));
@@ -118,4 +149,110 @@ pub(crate) async fn client_of(endpoints: &[String], options: ConnectOptions) -> 
     Client::connect(&endpoints, Some(options))
         .await
         .map_err(CliError::from)
+}
+
+/// The endpoints to use: those the SRV records of `--discovery-srv` name (etcdctl's
+/// `_etcd-client-ssl._tcp.<domain>` as https and `_etcd-client._tcp.<domain>` as http, with
+/// `--discovery-srv-name` appended to the service), or `--endpoints` when there is no domain or
+/// the records name none. Without `--insecure-discovery`, http:// ones are dropped.
+pub(crate) async fn endpoints(global: &GlobalArgs) -> CliResult<Vec<String>> {
+    let given = || -> Vec<String> {
+        global
+            .endpoints
+            .iter()
+            .map(|e| e.trim().to_string())
+            .collect()
+    };
+    let Some(domain) = global.discovery_srv.as_deref().filter(|d| !d.is_empty()) else {
+        return Ok(given());
+    };
+    let service_name = global.discovery_srv_name.as_deref().unwrap_or_default();
+    let found = crate::srv::client_endpoints(domain, service_name, global.dial_timeout)
+        .await
+        .map_err(|e| CliError::new(exit::ERROR, e))?;
+    let mut endpoints = Vec::with_capacity(found.len());
+    for endpoint in found {
+        if !global.insecure_discovery && endpoint.starts_with("http://") {
+            crate::output::warn(&format!(
+                "ignoring discovered insecure endpoint {endpoint:?}"
+            ));
+            continue;
+        }
+        endpoints.push(endpoint);
+    }
+    if endpoints.is_empty() {
+        return Ok(given());
+    }
+    Ok(endpoints)
+}
+
+/// What `--debug` prints first: every global flag as the `ETCDCTL_*` variable that sets it,
+/// as etcdctl does, passwords hidden.
+pub(crate) fn debug_flags(global: &GlobalArgs) -> String {
+    let duration = |d: std::time::Duration| crate::output::gofmt::duration(d);
+    let opt = |v: &Option<std::path::PathBuf>| {
+        v.as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default()
+    };
+    let user = match global.user.as_deref() {
+        Some(u) => match u.split_once(':') {
+            Some((name, _)) => format!("{name}:<hidden>"),
+            None => u.to_string(),
+        },
+        None => String::new(),
+    };
+    let password = if global.password.as_deref().is_some_and(|p| !p.is_empty()) {
+        "<hidden>"
+    } else {
+        ""
+    };
+    let lines = [
+        ("CACERT", opt(&global.cacert)),
+        ("CERT", opt(&global.cert)),
+        ("COMMAND_TIMEOUT", duration(global.command_timeout)),
+        ("DEBUG", global.debug.to_string()),
+        ("DIAL_TIMEOUT", duration(global.dial_timeout)),
+        (
+            "DISCOVERY_SRV",
+            global.discovery_srv.clone().unwrap_or_default(),
+        ),
+        (
+            "DISCOVERY_SRV_NAME",
+            global.discovery_srv_name.clone().unwrap_or_default(),
+        ),
+        ("ENDPOINTS", format!("[{}]", global.endpoints.join(","))),
+        ("HEX", global.hex.to_string()),
+        ("INSECURE_DISCOVERY", global.insecure_discovery.to_string()),
+        (
+            "INSECURE_SKIP_TLS_VERIFY",
+            global.insecure_skip_tls_verify.to_string(),
+        ),
+        ("INSECURE_TRANSPORT", global.insecure_transport.to_string()),
+        (
+            "KEEPALIVE_TIME",
+            duration(
+                global
+                    .keepalive_time
+                    .unwrap_or(std::time::Duration::from_secs(2)),
+            ),
+        ),
+        (
+            "KEEPALIVE_TIMEOUT",
+            duration(
+                global
+                    .keepalive_timeout
+                    .unwrap_or(std::time::Duration::from_secs(6)),
+            ),
+        ),
+        ("KEY", opt(&global.key)),
+        ("MAX_RECV_BYTES", global.max_recv_bytes.to_string()),
+        ("PASSWORD", password.to_string()),
+        ("USER", user),
+        ("WRITE_OUT", global.write_out.clone()),
+    ];
+    lines
+        .iter()
+        .map(|(name, value)| format!("ETCDCTL_{name}={value}\n"))
+        .collect()
 }

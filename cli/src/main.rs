@@ -10,6 +10,7 @@
 //! - `output/`: the printers, one module per output format, and Go's formatting helpers;
 //! - `txn`: etcdctl's transaction syntax;
 //! - `connect`: the client from the global flags (TLS files, user and password prompt);
+//! - `srv`: DNS SRV discovery of the endpoints (`--discovery-srv`);
 //! - `error`: etcdctl's exit codes and how library errors map to them.
 
 #![forbid(unsafe_code)]
@@ -21,17 +22,21 @@ mod connect;
 mod duration;
 mod error;
 mod output;
+mod srv;
 mod txn;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::FromArgMatches;
 
 use crate::args::Cli;
 use crate::error::exit;
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let parsed = args::command()
+        .try_get_matches()
+        .and_then(|matches| Cli::from_arg_matches(&matches));
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(err) => {
             // Help and version are not errors; everything clap refuses is a usage error, which

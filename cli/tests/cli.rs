@@ -24,11 +24,13 @@ use support::{Cluster, Etcd};
 
 const BIN: &str = env!("CARGO_BIN_EXE_etcdgw");
 
-/// etcdgw with none of the caller's `ETCDGW_*` environment.
+/// etcdgw with none of the caller's `ETCDGW_*` or `ETCDCTL_*` environment (which it reads as
+/// etcdctl does; the harness's `ETCDCTL_BIN` would be warned about).
 fn etcdgw_command(endpoint: &str) -> Command {
     let mut cmd = Command::new(BIN);
     for (name, _) in std::env::vars_os() {
-        if name.to_string_lossy().starts_with("ETCDGW_") {
+        let name_text = name.to_string_lossy();
+        if name_text.starts_with("ETCDGW_") || name_text.starts_with("ETCDCTL_") {
             cmd.env_remove(name);
         }
     }
@@ -966,5 +968,755 @@ async fn users_roles_and_auth() {
     assert_same(
         &etcd,
         &["role", "revoke-permission", "reader", "k/", "--prefix"],
+    );
+}
+
+/// Runs etcdctl against `endpoints` (comma separated) with `stdin` (or an empty one).
+fn ctl(endpoints: &str, args: &[&str]) -> Output {
+    Command::new(support::etcd::etcdctl_bin())
+        .env("ETCDCTL_API", "3")
+        .arg(format!("--endpoints={endpoints}"))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("etcdctl")
+}
+
+/// The members of `member list -w json` (etcdctl's), as JSON values.
+fn members_json(endpoints: &str) -> Vec<serde_json::Value> {
+    let out = ctl(endpoints, &["member", "list", "-w", "json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    list["members"].as_array().cloned().unwrap_or_default()
+}
+
+/// The member with this name's ID, from etcdctl's member list.
+fn member_id(endpoints: &str, name: &str) -> u64 {
+    members_json(endpoints)
+        .iter()
+        .find(|m| m["name"].as_str().unwrap_or_default() == name)
+        .and_then(|m| m["ID"].as_u64())
+        .unwrap_or_else(|| panic!("no member {name}"))
+}
+
+/// The leader's ID, as the first endpoint sees it.
+fn leader_id(endpoint: &str) -> u64 {
+    let out = ctl(endpoint, &["endpoint", "status", "-w", "json"]);
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    list[0]["Status"]["leader"].as_u64().unwrap()
+}
+
+#[tokio::test]
+async fn the_nospace_runbook_with_the_cli_alone() {
+    // A member with a tiny quota, filled until etcd raises NOSPACE.
+    let etcd = Etcd::builder()
+        .arg(format!("--quota-backend-bytes={}", 2 * 1024 * 1024))
+        .start()
+        .await;
+    let client = etcd.client().await;
+    let value = vec![b'x'; 100_000];
+    let mut filled = false;
+    for i in 0..200 {
+        if let Err(e) = client.put(format!("fill/{i}"), value.clone(), None).await {
+            assert!(e.to_string().contains("database space exceeded"), "{e}");
+            filled = true;
+            break;
+        }
+    }
+    assert!(filled, "the quota was never reached");
+
+    // alarm list: as etcdctl prints it, in every format it has (etcd 3.4 answers without a
+    // header, on which etcdctl 3.4's fields printer crashes; etcdgw prints zeros there).
+    for format in ["simple", "json", "fields"] {
+        if format == "fields" && is_34() {
+            let out = gw(&etcd, &["alarm", "list", "-w", format]);
+            assert!(
+                text(&out.stdout).ends_with("\"AlarmType\" : NOSPACE\n\n"),
+                "{}",
+                text(&out.stdout)
+            );
+            continue;
+        }
+        assert_same(&etcd, &["alarm", "list", "-w", format]);
+    }
+    let listed = text(&gw(&etcd, &["alarm", "list"]).stdout);
+    let id = listed
+        .strip_prefix("memberID:")
+        .and_then(|l| l.strip_suffix(" alarm:NOSPACE \n"))
+        .unwrap_or_else(|| panic!("{listed:?}"));
+    assert!(id.parse::<u64>().is_ok(), "{listed:?}");
+    assert_same(&etcd, &["alarm", "list", "-w", "table"]);
+    assert_same(&etcd, &["alarm", "list", "extra"]);
+    // Writes are refused until the alarm is disarmed.
+    assert_same(&etcd, &["put", "k", "v"]);
+    let refused = gw(&etcd, &["put", "k", "v"]);
+    assert_eq!(
+        error_line(&refused).as_deref(),
+        Some("Error: etcdserver: mvcc: database space exceeded")
+    );
+
+    // The runbook: compact at the current revision, defragment, disarm, write again.
+    let status = gw(&etcd, &["endpoint", "status", "-w", "json"]);
+    let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    let revision = status[0]["Status"]["header"]["revision"].as_i64().unwrap();
+    let compacted = gw(&etcd, &["compaction", &revision.to_string()]);
+    assert_eq!(
+        text(&compacted.stdout),
+        format!("compacted revision {revision}\n"),
+        "{}",
+        text(&compacted.stderr)
+    );
+    let defrag = gw(&etcd, &["defrag"]);
+    assert_eq!(
+        text(&defrag.stdout),
+        format!("Finished defragmenting etcd member[{}]\n", etcd.endpoint()),
+        "{}",
+        text(&defrag.stderr)
+    );
+    // What was disarmed prints as etcdctl prints the list (clientv3's disarm answers without a
+    // header); JSON checked against the list etcdctl printed.
+    let listed_json = etcd.etcdctl(&["alarm", "list", "-w", "json"]);
+    let listed_json: serde_json::Value = serde_json::from_slice(&listed_json).unwrap();
+    let disarmed = gw(&etcd, &["alarm", "disarm", "-w", "json"]);
+    assert!(disarmed.status.success(), "{}", text(&disarmed.stderr));
+    let disarmed: serde_json::Value = serde_json::from_slice(&disarmed.stdout).unwrap();
+    assert_eq!(
+        disarmed,
+        serde_json::json!({ "alarms": listed_json["alarms"] })
+    );
+    // Nothing left: both print the same (nothing, `{}`).
+    for format in ["simple", "json"] {
+        assert_same(&etcd, &["alarm", "list", "-w", format]);
+        assert_same(&etcd, &["alarm", "disarm", "-w", format]);
+    }
+    let put = gw(&etcd, &["put", "after", "the runbook"]);
+    assert_eq!(text(&put.stdout), "OK\n", "{}", text(&put.stderr));
+    assert_same(&etcd, &["get", "after"]);
+}
+
+#[tokio::test]
+async fn a_rolling_membership_change_with_the_cli_alone() {
+    let mut cluster = Cluster::start(3).await;
+    let all = cluster.endpoints().join(",");
+    let first = ClusterView(cluster.endpoints()[0].clone());
+    first.assert_same(&["member", "list", "-w", "table"]);
+
+    // Refusals, with etcdctl's messages and exit codes.
+    let one = &cluster.endpoints()[0];
+    let n0 = member_id(one, "n0");
+    for args in [
+        &["member", "add"][..],
+        &["member", "add", "x"],
+        &["member", "add", "x", "http://127.0.0.1:1"],
+        &["member", "remove"],
+        &["member", "remove", "zz"],
+        &["member", "promote", "ffffffffffffffffff"],
+        &["member", "update", "1"],
+        &["move-leader"],
+        &["move-leader", "zz"],
+        &["member", "remove", "1234"],
+        &["member", "promote", &format!("{n0:x}")],
+        &["move-leader", "1234"],
+    ] {
+        first.assert_same_with_error(args);
+    }
+    // An update to the same peer URLs changes nothing: both tools can run it.
+    let n1 = member_id(one, "n1");
+    let n1_peer = format!("http://127.0.0.1:{}", cluster.members[1].peer_port);
+    for format in ["simple", "json"] {
+        first.assert_same(&[
+            "member",
+            "update",
+            &format!("{n1:x}"),
+            &format!("--peer-urls={n1_peer}"),
+            "-w",
+            format,
+        ]);
+    }
+
+    // 1. A learner, added with the CLI; its ETCD_* lines start it.
+    let (client_port, peer_port) = (free_port(), free_port());
+    let peer = format!("http://127.0.0.1:{peer_port}");
+    // etcd refuses membership changes for a few seconds after its members connect
+    // ("unhealthy cluster"), to etcdctl as well.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let added = loop {
+        let out = run(
+            one,
+            &[
+                "member",
+                "add",
+                "n3",
+                &format!("--peer-urls={peer}"),
+                "--learner",
+            ],
+            None,
+        );
+        if out.status.success() || Instant::now() > deadline {
+            break out;
+        }
+        assert_eq!(
+            error_line(&out).as_deref(),
+            Some("Error: etcdserver: unhealthy cluster"),
+            "{}",
+            text(&out.stderr)
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    assert!(added.status.success(), "{}", text(&added.stderr));
+    let members = members_json(one);
+    let new_id = member_id(one, "");
+    let cluster_id = {
+        let out = ctl(one, &["member", "list", "-w", "json"]);
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["header"]["cluster_id"].as_u64().unwrap()
+    };
+    let initial_cluster: Vec<String> = members
+        .iter()
+        .flat_map(|m| {
+            let name = if m["ID"].as_u64() == Some(new_id) {
+                "n3".to_string()
+            } else {
+                m["name"].as_str().unwrap().to_string()
+            };
+            m["peerURLs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(move |u| format!("{name}={}", u.as_str().unwrap()))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let initial_cluster = initial_cluster.join(",");
+    // etcdctl 3.5's sentence (3.6 says "added as learner to cluster").
+    assert_eq!(
+        text(&added.stdout),
+        format!(
+            "Member {new_id:16x} added to cluster {cluster_id:16x}\n\nETCD_NAME=\"n3\"\nETCD_INITIAL_CLUSTER=\"{initial_cluster}\"\nETCD_INITIAL_ADVERTISE_PEER_URLS=\"{peer}\"\nETCD_INITIAL_CLUSTER_STATE=\"existing\"\n"
+        )
+    );
+    first.assert_same(&["member", "list", "-w", "table"]);
+    first.assert_same(&["member", "list", "-w", "json"]);
+    cluster
+        .join("n3", client_port, peer_port, initial_cluster)
+        .await;
+
+    // 2. Promoted once it has caught up (etcd refuses until then).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let promoted = loop {
+        let out = run(one, &["member", "promote", &format!("{new_id:x}")], None);
+        if out.status.success() || Instant::now() > deadline {
+            break out;
+        }
+        assert!(
+            text(&out.stderr).contains("in sync with leader"),
+            "{}",
+            text(&out.stderr)
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(
+        text(&promoted.stdout),
+        format!("Member {new_id:16x} promoted in cluster {cluster_id:16x}\n"),
+        "{}",
+        text(&promoted.stderr)
+    );
+    first.assert_same(&["member", "list", "-w", "table"]);
+
+    // 3. The leadership moved to it (the leader must be among the endpoints, as etcdctl).
+    let old_leader = leader_id(one);
+    let moved = run(&all, &["move-leader", &format!("{new_id:x}")], None);
+    assert_eq!(
+        text(&moved.stdout),
+        format!("Leadership transferred from {old_leader:x} to {new_id:x}\n"),
+        "{}",
+        text(&moved.stderr)
+    );
+    // etcd answers once the transfer is done; a follower may learn of it a moment later.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while leader_id(one) != new_id {
+        assert!(Instant::now() < deadline, "the leadership did not move");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    first.assert_same(&["member", "list", "-w", "table"]);
+
+    // 4. The old leader removed, through a member that stays.
+    let stays = cluster
+        .members
+        .iter()
+        .find(|m| member_id(one, &m.name) != old_leader)
+        .map(|m| m.endpoint())
+        .unwrap();
+    let removed = run(
+        &stays,
+        &["member", "remove", &format!("{old_leader:x}"), "-w", "json"],
+        None,
+    );
+    assert!(removed.status.success(), "{}", text(&removed.stderr));
+    let removed: serde_json::Value = serde_json::from_slice(&removed.stdout).unwrap();
+    assert_eq!(removed["header"]["cluster_id"].as_u64(), Some(cluster_id));
+    assert_eq!(removed["members"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        serde_json::json!(members_json(&stays)),
+        removed["members"],
+        "the answer lists the members that remain"
+    );
+    let after = ClusterView(stays);
+    for format in ["simple", "json", "table", "fields"] {
+        after.assert_same(&["member", "list", "-w", format]);
+    }
+}
+
+impl ClusterView {
+    /// Both tools fail (or succeed) alike: same stdout, exit code and `Error:` line.
+    #[track_caller]
+    fn assert_same_with_error(&self, args: &[&str]) {
+        let ours = run(&self.0, args, None);
+        let theirs = ctl(&self.0, args);
+        assert_eq!(
+            text(&ours.stdout),
+            text(&theirs.stdout),
+            "{args:?}\netcdgw stderr: {}\netcdctl stderr: {}",
+            text(&ours.stderr),
+            text(&theirs.stderr)
+        );
+        assert_eq!(
+            ours.status.code(),
+            theirs.status.code(),
+            "{args:?}\netcdgw stderr: {}\netcdctl stderr: {}",
+            text(&ours.stderr),
+            text(&theirs.stderr)
+        );
+        assert_eq!(error_line(&ours), error_line(&theirs), "{args:?}");
+    }
+}
+
+#[tokio::test]
+async fn check_perf_runs_the_small_load_and_reports_pass_or_fail() {
+    let etcd = Etcd::start().await;
+    // etcdctl's load model `s`: 60 s of 150 writes/s from 50 clients (it cannot be shortened;
+    // this is the one long test).
+    let out = gw(&etcd, &["check", "perf", "--load", "s"]);
+    let printed = text(&out.stdout);
+    let lines: Vec<&str> = printed.lines().collect();
+    let verdict = *lines.last().unwrap_or(&"");
+    assert!(
+        verdict == "PASS" || verdict == "FAIL",
+        "{printed}\n{}",
+        text(&out.stderr)
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(if verdict == "PASS" { 0 } else { 1 })
+    );
+    assert!(
+        lines.iter().any(|l| l.starts_with("PASS: Throughput is ")
+            || l.starts_with("FAIL: Throughput too low: ")),
+        "{printed}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("PASS: Slowest request took ")
+                || l.starts_with("Slowest request took too long: ")),
+        "{printed}"
+    );
+    // Not a terminal: no progress bar.
+    assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
+    // What it wrote is gone.
+    assert_same(
+        &etcd,
+        &["get", "/etcdctl-check-perf/", "--prefix", "--keys-only"],
+    );
+    let left = etcd
+        .client()
+        .await
+        .get(
+            "/etcdctl-check-perf/",
+            Some(GetOptions::new().with_prefix().with_count_only()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(left.count(), 0);
+}
+
+#[tokio::test]
+async fn check_refusals_and_datascale() {
+    let etcd = Etcd::start().await;
+    // A load etcdctl does not know: 4, its message.
+    assert_same(&etcd, &["check", "perf", "--load", "huge"]);
+    assert_same(&etcd, &["check", "datascale", "--load", "huge"]);
+    // A prefix that holds keys is refused (3) before anything is written.
+    etcd.etcdctl(&["put", "/etcdctl-check-perf/mine", "keep"]);
+    let out = gw(&etcd, &["check", "perf"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert_eq!(
+        error_line(&out).as_deref(),
+        Some("Error: prefix \"/etcdctl-check-perf/\" has keys. Delete with 'etcdgw del --prefix /etcdctl-check-perf/' first")
+    );
+    assert_eq!(
+        etcd.etcdctl_raw(&["check", "perf"], None).status.code(),
+        Some(3)
+    );
+    assert_same(&etcd, &["get", "/etcdctl-check-perf/", "--prefix"]);
+
+    // datascale `s`: 10,000 writes of 1 KiB, then the member's memory growth.
+    let out = gw(&etcd, &["check", "datascale", "--auto-compact"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let printed = text(&out.stdout);
+    let lines: Vec<&str> = printed.lines().collect();
+    assert_eq!(
+        lines[0],
+        "Start data scale check for work load [10000 key-value pairs, 1024 bytes per key-value, 50 concurrent clients].",
+        "{printed}"
+    );
+    assert!(
+        lines[1].starts_with("Compacting with revision "),
+        "{printed}"
+    );
+    let used = lines
+        .last()
+        .and_then(|l| l.strip_prefix("PASS: Approximate system memory used : "))
+        .and_then(|l| l.strip_suffix(" MB."))
+        .unwrap_or_else(|| panic!("{printed}"));
+    assert!(used.parse::<f64>().is_ok(), "{printed}");
+    assert_same(
+        &etcd,
+        &[
+            "get",
+            "/etcdctl-check-datascale/",
+            "--prefix",
+            "--keys-only",
+        ],
+    );
+}
+
+#[tokio::test]
+async fn endpoint_hashkv_and_downgrade() {
+    let etcd = Etcd::start().await;
+    seed(&etcd).await;
+    if support::etcd::gateway_has_hash_kv() {
+        for format in ["simple", "json", "fields", "table"] {
+            assert_same(&etcd, &["endpoint", "hashkv", "-w", format]);
+        }
+        assert_same(&etcd, &["endpoint", "hashkv", "--rev", "3"]);
+        assert_same(&etcd, &["endpoint", "hashkv", "--cluster", "-w", "json"]);
+    } else {
+        // The gateway lacks HashKV: a clear message, exit 4.
+        let out = gw(&etcd, &["endpoint", "hashkv"]);
+        assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
+        let message = error_line(&out).unwrap();
+        assert!(
+            message.contains("endpoint hashkv needs etcd 3.5.10 or later"),
+            "{message}"
+        );
+        assert!(out.stdout.is_empty());
+    }
+
+    // downgrade: etcdctl 3.6's commands and sentences (the etcdctl here, 3.5.1, has none).
+    for args in [
+        &["downgrade", "validate"][..],
+        &["downgrade", "enable", "3.5", "3.4"],
+    ] {
+        let out = gw(&etcd, args);
+        assert_eq!(out.status.code(), Some(128), "{args:?}");
+    }
+    let (major, minor) = etcd_version();
+    if (major, minor) >= (3, 6) {
+        let target = format!("{major}.{}", minor - 1);
+        let cluster_version = format!("{major}.{minor}");
+        // A target etcd refuses: its message, 1.
+        let out = gw(&etcd, &["downgrade", "validate", "2.0"]);
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+        assert!(
+            error_line(&out).unwrap().starts_with("Error: etcdserver: "),
+            "{}",
+            text(&out.stderr)
+        );
+        let out = gw(&etcd, &["downgrade", "validate", &target]);
+        assert_eq!(
+            text(&out.stdout),
+            format!("Downgrade validate success, cluster version {cluster_version}\n"),
+            "{}",
+            text(&out.stderr)
+        );
+        let out = gw(&etcd, &["downgrade", "validate", &target, "-w", "json"]);
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(json["version"], cluster_version.as_str());
+        assert!(json["header"]["cluster_id"].as_u64().unwrap() > 0);
+        let out = gw(&etcd, &["downgrade", "enable", &target]);
+        assert_eq!(
+            text(&out.stdout),
+            format!("Downgrade enable success, cluster version {cluster_version}\n"),
+            "{}",
+            text(&out.stderr)
+        );
+        // The cluster version may already be the target's when the downgrade is cancelled.
+        let out = gw(&etcd, &["downgrade", "cancel"]);
+        let cancelled = text(&out.stdout);
+        assert!(
+            cancelled == format!("Downgrade cancel success, cluster version {cluster_version}\n")
+                || cancelled == format!("Downgrade cancel success, cluster version {target}\n"),
+            "{cancelled}{}",
+            text(&out.stderr)
+        );
+        let out = gw(&etcd, &["downgrade", "cancel", "-w", "fields"]);
+        assert_eq!(out.status.code(), Some(4));
+    } else if is_34() {
+        let out = gw(&etcd, &["downgrade", "validate", "3.3"]);
+        assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
+    }
+}
+
+#[tokio::test]
+async fn watch_interactive_reads_watch_and_progress_lines() {
+    let etcd = Etcd::start().await;
+    let endpoint = etcd.endpoint();
+    let spawn = |mut cmd: Command| {
+        let mut child = cmd
+            .args(["watch", "-i"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("watch -i");
+        let stdin = child.stdin.take().unwrap();
+        let rx = lines_of(child.stdout.take().unwrap());
+        (child, stdin, rx)
+    };
+    let mut etcdctl = Command::new(support::etcd::etcdctl_bin());
+    etcdctl
+        .env("ETCDCTL_API", "3")
+        .arg(format!("--endpoints={endpoint}"));
+    let (ours, mut ours_in, ours_rx) = spawn(etcdgw_command(&endpoint));
+    let (theirs, mut theirs_in, theirs_rx) = spawn(etcdctl);
+    for input in [&mut ours_in, &mut theirs_in] {
+        input
+            .write_all(b"bogus\nwatch\nwatch a --prefix --prev-kv\nwatch b c\n")
+            .unwrap();
+        input.flush().unwrap();
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while watchers(&endpoint).await < 4 {
+        assert!(Instant::now() < deadline, "the watches did not start");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    etcd.etcdctl(&["put", "a1", "x"]);
+    assert_eq!(
+        next_lines(&ours_rx, 3, "etcdgw watch -i"),
+        next_lines(&theirs_rx, 3, "etcdctl watch -i")
+    );
+    etcd.etcdctl(&["put", "bb", "y"]);
+    assert_eq!(
+        next_lines(&ours_rx, 3, "etcdgw watch -i"),
+        next_lines(&theirs_rx, 3, "etcdctl watch -i")
+    );
+    etcd.etcdctl(&["put", "a1", "z"]);
+    assert_eq!(
+        next_lines(&ours_rx, 5, "etcdgw watch -i"),
+        next_lines(&theirs_rx, 5, "etcdctl watch -i")
+    );
+    // The end of input ends both: 3, etcdctl's message; the refused lines said why.
+    drop(ours_in);
+    drop(theirs_in);
+    let (ours, theirs) = (
+        ours.wait_with_output().unwrap(),
+        theirs.wait_with_output().unwrap(),
+    );
+    assert_eq!(ours.status.code(), Some(3));
+    assert_eq!(ours.status.code(), theirs.status.code());
+    // etcdctl 3.4 wrote "Error reading"; 3.5 and etcdgw "error reading".
+    assert_eq!(
+        error_line(&ours).map(|l| l.to_lowercase()),
+        error_line(&theirs).map(|l| l.to_lowercase())
+    );
+    let ours_err = text(&ours.stderr);
+    for expected in [
+        "Invalid command bogus (only support watch)",
+        "Invalid command watch (command type or key is not provided)",
+    ] {
+        assert!(ours_err.contains(expected), "{ours_err}");
+        assert!(text(&theirs.stderr).contains(expected));
+    }
+}
+
+#[tokio::test]
+async fn global_flags_and_etcdctl_environment() {
+    let etcd = Etcd::start().await;
+    etcd.etcdctl(&["put", "k", "v"]);
+    // ETCDCTL_* as etcdctl reads them; ETCDGW_* wins over them, a flag over both.
+    let env_run = |vars: &[(&str, &str)], args: &[&str]| {
+        let mut cmd = Command::new(BIN);
+        for (name, _) in std::env::vars_os() {
+            let name = name.to_string_lossy().to_string();
+            if name.starts_with("ETCDGW_") || name.starts_with("ETCDCTL_") {
+                cmd.env_remove(name);
+            }
+        }
+        cmd.envs(vars.iter().copied())
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let endpoint = etcd.endpoint();
+    let json = env_run(
+        &[
+            ("ETCDCTL_ENDPOINTS", &endpoint),
+            ("ETCDCTL_WRITE_OUT", "json"),
+        ],
+        &["get", "k"],
+    );
+    assert!(
+        text(&json.stdout).starts_with("{\"header\""),
+        "{}",
+        text(&json.stderr)
+    );
+    let fields = env_run(
+        &[
+            ("ETCDCTL_ENDPOINTS", &endpoint),
+            ("ETCDCTL_WRITE_OUT", "json"),
+            ("ETCDGW_WRITE_OUT", "fields"),
+        ],
+        &["get", "k"],
+    );
+    assert!(text(&fields.stdout).starts_with("\"ClusterID\""));
+    let simple = env_run(
+        &[
+            ("ETCDCTL_ENDPOINTS", &endpoint),
+            ("ETCDCTL_WRITE_OUT", "json"),
+        ],
+        &["get", "k", "-w", "simple"],
+    );
+    assert_eq!(text(&simple.stdout), "k\nv\n");
+    // An ETCDCTL_ variable etcdctl would not know is named (never its value).
+    let typo = env_run(
+        &[
+            ("ETCDCTL_ENDPOINTS", &endpoint),
+            ("ETCDCTL_PASWORD", "s3cret"),
+        ],
+        &["get", "k"],
+    );
+    assert_eq!(text(&typo.stdout), "k\nv\n");
+    let warned = text(&typo.stderr);
+    assert!(
+        warned.contains("unrecognized environment variable ETCDCTL_PASWORD")
+            && !warned.contains("s3cret"),
+        "{warned}"
+    );
+    // ETCDCTL_WATCH_KEY stands for the key, and conflicts with one given.
+    let conflict = env_run(
+        &[("ETCDCTL_ENDPOINTS", &endpoint), ("ETCDCTL_WATCH_KEY", "k")],
+        &["watch", "other"],
+    );
+    assert_eq!(conflict.status.code(), Some(128));
+    assert_eq!(
+        error_line(&conflict).as_deref(),
+        Some("Error: bad number of arguments (found conflicting environment key)")
+    );
+
+    // --debug: the flags in use as ETCDCTL_* lines and the library's events, on stderr;
+    // never a password.
+    let debug = gw(&etcd, &["get", "k", "--debug", "--user", "root:s3cret"]);
+    let err = text(&debug.stderr);
+    assert!(
+        err.contains(&format!("ETCDCTL_ENDPOINTS=[{endpoint}]")),
+        "{err}"
+    );
+    assert!(err.contains("ETCDCTL_USER=root:<hidden>"), "{err}");
+    assert!(!err.contains("s3cret"), "{err}");
+
+    // Completions and man pages come from the same definitions.
+    let bash = gw(&etcd, &["completion", "bash"]);
+    assert!(bash.status.success());
+    let script = text(&bash.stdout);
+    assert!(
+        script.contains("move-leader") && script.contains("--discovery-srv"),
+        "{script}"
+    );
+    let man = gw(&etcd, &["man"]);
+    assert!(
+        text(&man.stdout).starts_with(".ie \\n(.g .ds Aq \\(aq")
+            || text(&man.stdout).contains(".TH etcdgw")
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let pages = gw(&etcd, &["man", "--dir", dir.path().to_str().unwrap()]);
+    assert!(pages.status.success(), "{}", text(&pages.stderr));
+    let add = std::fs::read_to_string(dir.path().join("etcdgw-member-add.1")).unwrap();
+    assert!(add.contains("peer\\-urls"), "{add}");
+
+    // DNS discovery: a domain without records is an error naming both lookups.
+    let srv = gw(
+        &etcd,
+        &[
+            "get",
+            "k",
+            "--discovery-srv",
+            "nonexistent.invalid",
+            "--dial-timeout",
+            "1s",
+        ],
+    );
+    assert_eq!(srv.status.code(), Some(1), "{}", text(&srv.stderr));
+    let message = error_line(&srv).unwrap();
+    assert!(
+        message.starts_with("Error: dns lookup errors: _etcd-client-ssl._tcp.nonexistent.invalid."),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn insecure_skip_tls_verify_reaches_a_member_whose_ca_is_unknown() {
+    let certs = std::sync::Arc::new(support::certs::Certs::generate());
+    let etcd = Etcd::builder().tls(certs.clone()).start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, pem: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, pem).unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    let cert = write("client.pem", &certs.client_cert_pem);
+    let key = write("client-key.pem", &certs.client_key_pem);
+    let other_ca = write("other-ca.pem", &certs.other_ca_pem);
+    let bare = format!("127.0.0.1:{}", etcd.member.client_port);
+    let client = etcd.client().await;
+    client.put("k", "v", None).await.unwrap();
+
+    let args = |extra: &[&str]| -> Vec<String> {
+        let mut v = vec![
+            "get".to_string(),
+            "k".to_string(),
+            format!("--cert={cert}"),
+            format!("--key={key}"),
+        ];
+        v.extend(extra.iter().map(|s| s.to_string()));
+        v
+    };
+    // Refused without it (the certificate's CA is not the one given)...
+    let refused = args(&[&format!("--cacert={other_ca}")]);
+    let refused: Vec<&str> = refused.iter().map(String::as_str).collect();
+    let out = run(&bare, &refused, None);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    // ... read with it, as etcdctl does, with a warning on stderr.
+    let skip = args(&["--insecure-skip-tls-verify"]);
+    let skip: Vec<&str> = skip.iter().map(String::as_str).collect();
+    let ours = run(&bare, &skip, None);
+    assert_eq!(text(&ours.stdout), "k\nv\n", "{}", text(&ours.stderr));
+    assert!(
+        text(&ours.stderr).contains("WARNING: --insecure-skip-tls-verify"),
+        "{}",
+        text(&ours.stderr)
+    );
+    let theirs = Command::new(support::etcd::etcdctl_bin())
+        .env("ETCDCTL_API", "3")
+        .arg(format!("--endpoints={bare}"))
+        .args(&skip)
+        .output()
+        .unwrap();
+    assert_eq!(
+        text(&ours.stdout),
+        text(&theirs.stdout),
+        "{}",
+        text(&theirs.stderr)
     );
 }

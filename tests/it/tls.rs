@@ -101,6 +101,40 @@ async fn a_client_without_a_certificate_or_with_the_wrong_ca_is_refused_clearly(
         "{err}"
     );
 
+    // Accepting any certificate (etcdctl's --insecure-skip-tls-verify) reaches the member
+    // whose CA is unknown here; the client certificate is still presented.
+    let any = Client::connect(
+        [&endpoint],
+        Some(
+            ConnectOptions::new().with_tls(
+                TlsOptions::new()
+                    .identity(Identity::from_pem(
+                        &certs.client_cert_pem,
+                        &certs.client_key_pem,
+                    ))
+                    .danger_accept_invalid_certs(true),
+            ),
+        ),
+    )
+    .await
+    .unwrap();
+    any.put("k", "v", None).await.unwrap();
+    // ... and so does a wrong name, which is otherwise refused.
+    let any_name = Client::connect(
+        [&endpoint],
+        Some(
+            ConnectOptions::new().with_tls(
+                certs
+                    .client_tls()
+                    .domain_name("not-etcd.example")
+                    .danger_accept_invalid_certs(true),
+            ),
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(any_name.get("k", None).await.unwrap().count(), 1);
+
     // Bad PEM is refused when the client is built, naming what is wrong.
     let bad = Client::connect(
         [&endpoint],

@@ -1,29 +1,232 @@
-//! `member list`, `endpoint health`, `endpoint status`.
+//! `member add|remove|update|promote|list`, `move-leader`, `endpoint health|status|hashkv`,
+//! `downgrade validate|enable|cancel`.
 
 use std::time::Instant;
 
-use etcdgw::{AlarmAction, AlarmType, ServerErrorKind};
+use etcdgw::{
+    AlarmAction, AlarmType, DowngradeOptions, MemberAddOptions, MemberListOptions, ServerErrorKind,
+};
 
-use super::Ctx;
-use crate::args::{EndpointArgs, EndpointCommand, MemberCommand};
+use super::{parse_member_id, Ctx};
+use crate::args::{DowngradeCommand, EndpointArgs, EndpointCommand, MemberCommand};
 use crate::connect;
 use crate::error::{exit, message_of, CliError, CliResult};
-use crate::output::{emit, warn, warn_bytes, EpHealth, EpStatus, Kind};
+use crate::output::{emit, warn, warn_bytes, EpHashKv, EpHealth, EpStatus, Kind, MemberChange};
+
+/// The one member ID argument of `member remove|update|promote`.
+fn member_id(args: &[String]) -> CliResult<u64> {
+    match args {
+        [id] => parse_member_id(id),
+        _ => Err(CliError::bad_args("member ID is not provided")),
+    }
+}
+
+/// `--peer-urls` split at commas, as etcdctl does (an empty flag is refused).
+fn peer_urls(flag: &str) -> CliResult<Vec<String>> {
+    if flag.is_empty() {
+        return Err(CliError::bad_args("member peer urls not provided"));
+    }
+    Ok(flag.split(',').map(str::to_string).collect())
+}
 
 pub(crate) async fn member(ctx: &Ctx, cmd: MemberCommand) -> CliResult {
+    let p = &ctx.printer;
     match cmd {
-        MemberCommand::List { .. } => {
-            ctx.printer.check(Kind::MemberList)?;
-            let resp = ctx.client().await?.member_list().await?;
-            emit(&ctx.printer.member_list(&resp)?)
+        MemberCommand::List { consistency, .. } => {
+            p.check(Kind::MemberList)?;
+            let mut options = MemberListOptions::new();
+            // etcdctl's IsSerializable: "s" is serializable, anything else linearizable.
+            if consistency == "s" {
+                options = options.with_serializable();
+            }
+            let resp = ctx
+                .client()
+                .await?
+                .cluster_client()
+                .member_list_with(Some(options))
+                .await?;
+            emit(&p.member_list(&resp)?)
+        }
+        MemberCommand::Add {
+            peer_urls: urls,
+            learner,
+            args,
+        } => {
+            let name = match args.as_slice() {
+                [] => return Err(CliError::bad_args("member name not provided")),
+                [name] => name,
+                _ => {
+                    let mut message = String::from("too many arguments");
+                    for arg in &args {
+                        if arg.to_lowercase().starts_with("http") {
+                            message.push_str(&format!(", did you mean --peer-urls={arg}"));
+                        }
+                    }
+                    return Err(CliError::bad_args(message));
+                }
+            };
+            let list = peer_urls(&urls)?;
+            p.check(Kind::MemberAdd)?;
+            let mut options = MemberAddOptions::new();
+            if learner {
+                options = options.with_is_learner();
+            }
+            let resp = ctx
+                .client()
+                .await?
+                .cluster_client()
+                .member_add(list, Some(options))
+                .await?;
+            emit(&p.member_add(&resp, name, &urls)?)
+        }
+        MemberCommand::Remove { args } => {
+            let id = member_id(&args)?;
+            p.check(Kind::MemberChange)?;
+            let resp = ctx.client().await?.member_remove(id).await?;
+            emit(&p.member_change(&MemberChange {
+                verb: "removed from",
+                id,
+                header: resp.header(),
+                members: resp.members(),
+            })?)
+        }
+        MemberCommand::Update {
+            peer_urls: urls,
+            args,
+        } => {
+            let id = member_id(&args)?;
+            let list = peer_urls(&urls)?;
+            p.check(Kind::MemberChange)?;
+            let resp = ctx.client().await?.member_update(id, list).await?;
+            emit(&p.member_change(&MemberChange {
+                verb: "updated in",
+                id,
+                header: resp.header(),
+                members: resp.members(),
+            })?)
+        }
+        MemberCommand::Promote { args } => {
+            let id = member_id(&args)?;
+            p.check(Kind::MemberChange)?;
+            let resp = ctx.client().await?.member_promote(id).await?;
+            emit(&p.member_change(&MemberChange {
+                verb: "promoted in",
+                id,
+                header: resp.header(),
+                members: resp.members(),
+            })?)
         }
     }
+}
+
+/// etcdctl's `move-leader`: the leader must be one of the endpoints (each is asked for its
+/// status; the first that says it leads sends the request), as in etcdctl.
+pub(crate) async fn move_leader(ctx: &Ctx, args: &[String]) -> CliResult {
+    let [target] = args else {
+        return Err(CliError::bad_args("move-leader command needs 1 argument"));
+    };
+    let target = u64::from_str_radix(target, 16).map_err(|e| {
+        let why = match e.kind() {
+            std::num::IntErrorKind::PosOverflow => "value out of range",
+            _ => "invalid syntax",
+        };
+        CliError::bad_args(format!("strconv.ParseUint: parsing {target:?}: {why}"))
+    })?;
+    ctx.printer.check(Kind::MoveLeader)?;
+    let client = ctx.client().await?;
+    let maintenance = client.maintenance_client();
+    let mut leader = None;
+    for endpoint in &ctx.endpoints {
+        let at = maintenance.at(endpoint)?;
+        let status = at.status().await?;
+        let member = status.header().map(|h| h.member_id()).unwrap_or_default();
+        if member != 0 && member == status.leader() {
+            leader = Some((at, member));
+            break;
+        }
+    }
+    let Some((at_leader, leader_id)) = leader else {
+        return Err(CliError::bad_args(format!(
+            "no leader endpoint given at [{}]",
+            ctx.endpoints.join(" ")
+        )));
+    };
+    let resp = at_leader.move_leader(target).await?;
+    emit(&ctx.printer.move_leader(resp.header(), leader_id, target)?)
+}
+
+pub(crate) async fn downgrade(ctx: &Ctx, cmd: DowngradeCommand) -> CliResult {
+    let version = |args: &[String]| -> CliResult<String> {
+        match args {
+            [] => Err(CliError::bad_args("TARGET_VERSION not provided")),
+            [v] if v.is_empty() => Err(CliError::bad_args("target version not provided")),
+            [v] => Ok(v.clone()),
+            _ => Err(CliError::bad_args("too many arguments")),
+        }
+    };
+    let (action, options) = match cmd {
+        DowngradeCommand::Validate { args } => {
+            ("validate", DowngradeOptions::Validate(version(&args)?))
+        }
+        DowngradeCommand::Enable { args } => ("enable", DowngradeOptions::Enable(version(&args)?)),
+        // etcdctl 3.6 ignores arguments to cancel.
+        DowngradeCommand::Cancel { .. } => ("cancel", DowngradeOptions::Cancel),
+    };
+    ctx.printer.check(Kind::Downgrade)?;
+    let resp = ctx
+        .client()
+        .await?
+        .maintenance_client()
+        .downgrade(options)
+        .await?;
+    emit(&ctx.printer.downgrade(action, &resp)?)
 }
 
 pub(crate) async fn endpoint(ctx: &Ctx, args: EndpointArgs) -> CliResult {
     match args.command {
         EndpointCommand::Health => health(ctx, args.cluster).await,
         EndpointCommand::Status => status(ctx, args.cluster).await,
+        EndpointCommand::Hashkv { rev } => hash_kv(ctx, args.cluster, rev).await,
+    }
+}
+
+/// Each endpoint's KV hash, one by one; a failure is reported and the others still printed.
+/// The gateway reaches HashKV from etcd 3.5.10 on: before, every endpoint fails with a
+/// message that says so (exit 4).
+async fn hash_kv(ctx: &Ctx, cluster: bool, rev: i64) -> CliResult {
+    ctx.printer.check(Kind::EndpointHashKv)?;
+    let endpoints = ctx.endpoints(cluster).await?;
+    let client = ctx.client().await?;
+    let maintenance = client.maintenance_client();
+    let mut list = Vec::new();
+    let mut last_error = None;
+    for endpoint in endpoints {
+        let answer = match maintenance.at(&endpoint) {
+            Ok(at) => at.hash_kv(rev).await,
+            Err(e) => Err(e),
+        };
+        match answer {
+            Ok(hash) => list.push(EpHashKv { endpoint, hash }),
+            Err(e) => {
+                warn(&format!(
+                    "Failed to get the hash of endpoint {endpoint} ({})",
+                    message_of(&e)
+                ));
+                last_error = Some(e);
+            }
+        }
+    }
+    emit(&ctx.printer.endpoint_hash_kv(&list)?)?;
+    match last_error {
+        Some(e @ etcdgw::Error::Unsupported { .. }) => Err(CliError::new(
+            exit::BAD_FEATURE,
+            format!(
+                "{} (endpoint hashkv needs etcd 3.5.10 or later: its gateway serves HashKV)",
+                message_of(&e)
+            ),
+        )),
+        Some(e) => Err(CliError::from(&e).with_code(exit::ERROR)),
+        None => Ok(()),
     }
 }
 

@@ -62,10 +62,10 @@ pub(crate) async fn snapshot(ctx: &Ctx, cmd: SnapshotCommand) -> CliResult {
     };
     // etcdctl's errors while saving are all ExitInterrupted.
     let interrupted = |message: String| CliError::new(exit::INTERRUPTED, message);
-    if ctx.global.endpoints.len() != 1 {
+    if ctx.endpoints.len() != 1 {
         return Err(interrupted(format!(
             "snapshot must be requested to one selected node, not multiple {:?}",
-            ctx.global.endpoints
+            ctx.endpoints
         )));
     }
     let client = ctx.client().await?;

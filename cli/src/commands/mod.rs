@@ -1,8 +1,11 @@
 //! The verbs: each a few calls to the library and a printer.
 
+mod alarm;
 mod auth;
+mod check;
 mod cluster;
 mod concurrency;
+mod docs;
 pub(crate) mod kv;
 mod lease;
 mod maintenance;
@@ -15,33 +18,31 @@ use crate::connect;
 use crate::error::{CliError, CliResult};
 use crate::output::{Format, Printer};
 
-/// What every command gets: the global flags and the printer they chose.
+/// What every command gets: the global flags, the endpoints they name and the printer they
+/// chose.
 pub(crate) struct Ctx {
     pub(crate) global: GlobalArgs,
+    /// `--endpoints`, or those `--discovery-srv` found.
+    pub(crate) endpoints: Vec<String>,
     pub(crate) printer: Printer,
 }
 
 impl Ctx {
     /// The connection options (asks for the password now, if it must).
     pub(crate) fn options(&self) -> CliResult<ConnectOptions> {
-        connect::options(&self.global)
+        connect::options(&self.global, &self.endpoints)
     }
 
-    /// A client of `--endpoints`.
+    /// A client of the endpoints.
     pub(crate) async fn client(&self) -> CliResult<Client> {
-        connect::client_of(&self.global.endpoints, self.options()?).await
+        connect::client_of(&self.endpoints, self.options()?).await
     }
 
-    /// The endpoints to visit one by one: `--endpoints`, or with `--cluster` the client URLs
+    /// The endpoints to visit one by one: the given ones, or with `--cluster` the client URLs
     /// of every member.
     pub(crate) async fn endpoints(&self, cluster: bool) -> CliResult<Vec<String>> {
         if !cluster {
-            return Ok(self
-                .global
-                .endpoints
-                .iter()
-                .map(|e| e.trim().to_string())
-                .collect());
+            return Ok(self.endpoints.clone());
         }
         let client = self.client().await?;
         let members = client.member_list().await.map_err(|e| {
@@ -70,10 +71,26 @@ pub(crate) async fn run(cli: Cli) -> CliResult {
             .as_bytes(),
         );
     }
+    match cli.command {
+        Command::Completion { shell } => return docs::completion(shell),
+        Command::Man { dir } => return docs::man(dir.as_deref()),
+        _ => {}
+    }
     let format = Format::parse(&cli.global.write_out)?;
+    if cli.global.debug {
+        crate::output::warn_bytes(connect::debug_flags(&cli.global).as_bytes());
+        debug_logging();
+    }
+    if cli.global.insecure_skip_tls_verify {
+        crate::output::warn(
+            "WARNING: --insecure-skip-tls-verify: server certificates are not checked; anyone on the path can pose as the server",
+        );
+    }
+    let endpoints = connect::endpoints(&cli.global).await?;
     let ctx = Ctx {
         printer: Printer::new(format, cli.global.hex),
         global: cli.global,
+        endpoints,
     };
     match cli.command {
         Command::Get(args) => kv::get(&ctx, args).await,
@@ -86,14 +103,47 @@ pub(crate) async fn run(cli: Cli) -> CliResult {
         Command::Lock(args) => concurrency::lock(&ctx, args).await,
         Command::Elect(args) => concurrency::elect(&ctx, args).await,
         Command::Member(cmd) => cluster::member(&ctx, cmd).await,
+        Command::Alarm(cmd) => alarm::alarm(&ctx, cmd).await,
+        Command::MoveLeader { args } => cluster::move_leader(&ctx, &args).await,
+        Command::Downgrade(cmd) => cluster::downgrade(&ctx, cmd).await,
+        Command::Check(cmd) => check::check(&ctx, cmd).await,
         Command::Endpoint(args) => cluster::endpoint(&ctx, args).await,
         Command::Snapshot(cmd) => maintenance::snapshot(&ctx, cmd).await,
         Command::Defrag(args) => maintenance::defrag(&ctx, args).await,
         Command::Auth(cmd) => auth::auth(&ctx, cmd).await,
         Command::User(cmd) => auth::user(&ctx, cmd).await,
         Command::Role(cmd) => auth::role(&ctx, cmd).await,
-        Command::Version => Ok(()),
+        Command::Version | Command::Completion { .. } | Command::Man { .. } => Ok(()),
     }
+}
+
+/// `--debug`: the library's events (requests, retries, failovers, watch resumes; never keys,
+/// values or secrets) on stderr.
+fn debug_logging() {
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    let _ = tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_ansi(false),
+        )
+        .with(Targets::new().with_target("etcdgw", LevelFilter::TRACE))
+        .try_init();
+}
+
+/// Go's `strconv.ParseUint(text, 16, 64)` for member IDs, with etcdctl's message.
+pub(crate) fn parse_member_id(text: &str) -> CliResult<u64> {
+    u64::from_str_radix(text, 16).map_err(|e| {
+        let why = match e.kind() {
+            std::num::IntErrorKind::PosOverflow => "value out of range",
+            _ => "invalid syntax",
+        };
+        CliError::bad_args(format!(
+            "bad member ID arg (strconv.ParseUint: parsing {text:?}: {why}), expecting ID in Hex"
+        ))
+    })
 }
 
 /// Go's `strconv.ParseInt`, with its error text, which etcdctl puts in its messages.

@@ -8,12 +8,13 @@
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use etcdgw::{
-    DeleteResponse, Event, GetResponse, KeyValue, LeaseGrantResponse, LeaseKeepAliveResponse,
-    LeaseLeasesResponse, LeaseTimeToLiveResponse, Member, MemberListResponse, PutResponse,
-    ResponseHeader, RoleGetResponse, TxnOpResponse, TxnResponse, WatchResponse,
+    AlarmMember, DeleteResponse, DowngradeResponse, Event, GetResponse, KeyValue,
+    LeaseGrantResponse, LeaseKeepAliveResponse, LeaseLeasesResponse, LeaseTimeToLiveResponse,
+    Member, MemberAddResponse, MemberListResponse, PutResponse, ResponseHeader, RoleGetResponse,
+    TxnOpResponse, TxnResponse, WatchResponse,
 };
 
-use super::{gofmt, EpHealth, EpStatus};
+use super::{gofmt, EpHashKv, EpHealth, EpStatus};
 
 /// A JSON object being written, field by field, in order.
 struct Obj {
@@ -346,6 +347,63 @@ pub(super) fn member_list(resp: &MemberListResponse) -> String {
     let mut o = Obj::new();
     with_header(&mut o, resp.header());
     o.list_ne("members", resp.members(), member_object);
+    line(o.finish())
+}
+
+/// `pb.MemberAddResponse`: the header, the new member, then every member.
+pub(super) fn member_add(resp: &MemberAddResponse) -> String {
+    let mut o = Obj::new();
+    with_header(&mut o, resp.header());
+    if let Some(m) = resp.member() {
+        o.raw("member", &member_object(m));
+    }
+    o.list_ne("members", resp.member_list(), member_object);
+    line(o.finish())
+}
+
+/// The answers of member remove, update and promote: the header and the members.
+pub(super) fn members(h: Option<&ResponseHeader>, members: &[Member]) -> String {
+    let mut o = Obj::new();
+    with_header(&mut o, h);
+    o.list_ne("members", members, member_object);
+    line(o.finish())
+}
+
+/// `pb.AlarmResponse`: `alarm` is the enum's number, as encoding/json writes a Go enum.
+pub(super) fn alarms(h: Option<&ResponseHeader>, alarms: &[AlarmMember]) -> String {
+    let mut o = Obj::new();
+    with_header(&mut o, h);
+    o.list_ne("alarms", alarms, |a| {
+        Obj::new()
+            .num_nz("memberID", a.member_id())
+            .num_nz("alarm", a.alarm() as i32)
+            .finish()
+    });
+    line(o.finish())
+}
+
+/// `[{"Endpoint":..,"HashKV":{header, hash, compact_revision}}]`, as etcdctl 3.5 (3.6 adds
+/// `hash_revision`).
+pub(super) fn endpoint_hash_kv(list_: &[EpHashKv]) -> String {
+    line(list(list_, |ep| {
+        let h = &ep.hash;
+        let mut inner = Obj::new();
+        with_header(&mut inner, h.header());
+        inner
+            .num_nz("hash", h.hash())
+            .num_nz("compact_revision", h.compact_version());
+        Obj::new()
+            .string("Endpoint", &ep.endpoint)
+            .raw("HashKV", &inner.finish())
+            .finish()
+    }))
+}
+
+/// `pb.DowngradeResponse`: the header and the cluster version.
+pub(super) fn downgrade(resp: &DowngradeResponse) -> String {
+    let mut o = Obj::new();
+    with_header(&mut o, resp.header());
+    o.string_ne("version", resp.version());
     line(o.finish())
 }
 

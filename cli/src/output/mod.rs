@@ -16,9 +16,10 @@ use std::io::Write;
 use std::time::Duration;
 
 use etcdgw::{
-    DeleteResponse, GetResponse, KeyValue, LeaseGrantResponse, LeaseKeepAliveResponse,
-    LeaseLeasesResponse, LeaseTimeToLiveResponse, MemberListResponse, PutResponse, ResponseHeader,
-    RoleGetResponse, StatusResponse, TxnResponse, WatchResponse,
+    AlarmMember, DeleteResponse, DowngradeResponse, GetResponse, HashKvResponse, KeyValue,
+    LeaseGrantResponse, LeaseKeepAliveResponse, LeaseLeasesResponse, LeaseTimeToLiveResponse,
+    Member, MemberAddResponse, MemberListResponse, PutResponse, ResponseHeader, RoleGetResponse,
+    StatusResponse, TxnResponse, WatchResponse,
 };
 
 use crate::error::{exit, io_error, CliError, CliResult};
@@ -72,8 +73,15 @@ pub(crate) enum Kind {
     TimeToLive,
     Leases,
     MemberList,
+    MemberAdd,
+    /// `member remove`, `update` and `promote`: the members after the change.
+    MemberChange,
+    MoveLeader,
+    Alarm,
     EndpointHealth,
     EndpointStatus,
+    EndpointHashKv,
+    Downgrade,
     AuthStatus,
     UserAdd,
     UserGet,
@@ -97,6 +105,23 @@ pub(crate) struct EpHealth {
     pub(crate) health: bool,
     pub(crate) took: Option<Duration>,
     pub(crate) error: String,
+}
+
+/// A member's KV hash, as `endpoint hashkv` reports it.
+#[derive(Debug)]
+pub(crate) struct EpHashKv {
+    pub(crate) endpoint: String,
+    pub(crate) hash: HashKvResponse,
+}
+
+/// What `member remove`, `update` and `promote` print: the verb of etcdctl's sentence, the
+/// member and the answer's header and members.
+#[derive(Debug)]
+pub(crate) struct MemberChange<'a> {
+    pub(crate) verb: &'static str,
+    pub(crate) id: u64,
+    pub(crate) header: Option<&'a ResponseHeader>,
+    pub(crate) members: &'a [Member],
 }
 
 /// A member's status, as `endpoint status` reports it.
@@ -129,9 +154,21 @@ impl Printer {
             Format::Simple | Format::Json => true,
             Format::Table => matches!(
                 kind,
-                Kind::MemberList | Kind::EndpointHealth | Kind::EndpointStatus
+                Kind::MemberList
+                    | Kind::EndpointHealth
+                    | Kind::EndpointStatus
+                    | Kind::EndpointHashKv
             ),
-            Format::Fields => !matches!(kind, Kind::UserGet | Kind::UserList | Kind::AuthStatus),
+            Format::Fields => !matches!(
+                kind,
+                Kind::UserGet
+                    | Kind::UserList
+                    | Kind::AuthStatus
+                    | Kind::MemberAdd
+                    | Kind::MemberChange
+                    | Kind::MoveLeader
+                    | Kind::Downgrade
+            ),
         }
     }
 
@@ -267,6 +304,91 @@ impl Printer {
             Format::Fields => fields::member_list(resp),
             Format::Table => table::member_list(resp),
             Format::Simple => simple::member_list(resp),
+        }
+        .into_bytes())
+    }
+
+    /// `member add`: etcdctl's sentence and, in the simple format, the `ETCD_*` settings the
+    /// new member (`name`, at `peer_urls` as given) starts with.
+    pub(crate) fn member_add(
+        &self,
+        resp: &MemberAddResponse,
+        name: &str,
+        peer_urls: &str,
+    ) -> CliResult<Vec<u8>> {
+        self.check(Kind::MemberAdd)?;
+        Ok(match self.format {
+            Format::Json => json::member_add(resp),
+            _ => simple::member_add(resp, name, peer_urls),
+        }
+        .into_bytes())
+    }
+
+    pub(crate) fn member_change(&self, change: &MemberChange<'_>) -> CliResult<Vec<u8>> {
+        self.check(Kind::MemberChange)?;
+        Ok(match self.format {
+            Format::Json => json::members(change.header, change.members),
+            _ => format!(
+                "Member {:16x} {} cluster {:16x}\n",
+                change.id,
+                change.verb,
+                change.header.map(|h| h.cluster_id()).unwrap_or_default()
+            ),
+        }
+        .into_bytes())
+    }
+
+    /// `move-leader`: the answer's header in JSON, etcdctl's sentence otherwise.
+    pub(crate) fn move_leader(
+        &self,
+        header: Option<&ResponseHeader>,
+        from: u64,
+        to: u64,
+    ) -> CliResult<Vec<u8>> {
+        self.check(Kind::MoveLeader)?;
+        Ok(match self.format {
+            Format::Json => json::header_only(header),
+            _ => format!("Leadership transferred from {from:x} to {to:x}\n"),
+        }
+        .into_bytes())
+    }
+
+    /// `alarm list` and `alarm disarm` (whose answer, gathered from one disarm per alarm as
+    /// clientv3 does it, has no header).
+    pub(crate) fn alarms(
+        &self,
+        header: Option<&ResponseHeader>,
+        alarms: &[AlarmMember],
+    ) -> CliResult<Vec<u8>> {
+        self.check(Kind::Alarm)?;
+        Ok(match self.format {
+            Format::Json => json::alarms(header, alarms),
+            Format::Fields => fields::alarms(header, alarms, self.hex),
+            _ => simple::alarms(alarms),
+        }
+        .into_bytes())
+    }
+
+    pub(crate) fn endpoint_hash_kv(&self, list: &[EpHashKv]) -> CliResult<Vec<u8>> {
+        self.check(Kind::EndpointHashKv)?;
+        Ok(match self.format {
+            Format::Json => json::endpoint_hash_kv(list),
+            Format::Fields => fields::endpoint_hash_kv(list),
+            Format::Table => table::endpoint_hash_kv(list),
+            Format::Simple => simple::endpoint_hash_kv(list),
+        }
+        .into_bytes())
+    }
+
+    /// `downgrade validate|enable|cancel` (`action` is etcdctl's word for it).
+    pub(crate) fn downgrade(&self, action: &str, resp: &DowngradeResponse) -> CliResult<Vec<u8>> {
+        self.check(Kind::Downgrade)?;
+        Ok(match self.format {
+            Format::Json => json::downgrade(resp),
+            _ => format!(
+                "Downgrade {action} success, cluster version {}\n",
+                resp.version()
+            ),
         }
         .into_bytes())
     }

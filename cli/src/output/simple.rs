@@ -4,11 +4,12 @@
 use std::fmt::Write as _;
 
 use etcdgw::{
-    DeleteResponse, KeyValue, LeaseLeasesResponse, LeaseTimeToLiveResponse, MemberListResponse,
-    PermissionType, PutResponse, RoleGetResponse, TxnOpResponse, TxnResponse, WatchResponse,
+    AlarmMember, DeleteResponse, KeyValue, LeaseLeasesResponse, LeaseTimeToLiveResponse,
+    MemberAddResponse, MemberListResponse, PermissionType, PutResponse, RoleGetResponse,
+    TxnOpResponse, TxnResponse, WatchResponse,
 };
 
-use super::{gofmt, table, EpHealth, EpStatus, Printer};
+use super::{gofmt, table, EpHashKv, EpHealth, EpStatus, Printer};
 
 /// etcdctl's `printKV`: the key (unless value-only) and the value, each on its own line, raw
 /// or in `\x` hex.
@@ -122,6 +123,60 @@ pub(super) fn leases(resp: &LeaseLeasesResponse) -> String {
 pub(super) fn member_list(resp: &MemberListResponse) -> String {
     let mut out = String::new();
     for row in table::member_rows(resp) {
+        out.push_str(&row.join(", "));
+        out.push('\n');
+    }
+    out
+}
+
+/// etcdctl 3.5's `member add`: the sentence, a blank line and the `ETCD_*` settings, the
+/// cluster listing every member's peer URLs under its name (the new one's as given).
+pub(super) fn member_add(resp: &MemberAddResponse, name: &str, peer_urls: &str) -> String {
+    let new_id = resp.member().map(|m| m.id()).unwrap_or_default();
+    let cluster = resp.header().map(|h| h.cluster_id()).unwrap_or_default();
+    let mut out = format!("Member {new_id:16x} added to cluster {cluster:16x}\n");
+    let mut conf = Vec::new();
+    for m in resp.member_list() {
+        let member_name = if m.id() == new_id { name } else { m.name() };
+        for url in m.peer_urls() {
+            conf.push(format!("{member_name}={url}"));
+        }
+    }
+    out.push('\n');
+    let _ = writeln!(out, "ETCD_NAME={}", gofmt::quote(name.as_bytes()));
+    let _ = writeln!(
+        out,
+        "ETCD_INITIAL_CLUSTER={}",
+        gofmt::quote(conf.join(",").as_bytes())
+    );
+    let _ = writeln!(
+        out,
+        "ETCD_INITIAL_ADVERTISE_PEER_URLS={}",
+        gofmt::quote(peer_urls.as_bytes())
+    );
+    out.push_str("ETCD_INITIAL_CLUSTER_STATE=\"existing\"\n");
+    out
+}
+
+/// Each alarm as Go's `%+v` of the protobuf message prints it (its compact text form:
+/// `memberID:<id> alarm:NOSPACE `, trailing space included).
+pub(super) fn alarms(alarms: &[AlarmMember]) -> String {
+    let mut out = String::new();
+    for a in alarms {
+        if a.member_id() != 0 {
+            let _ = write!(out, "memberID:{} ", a.member_id());
+        }
+        if a.alarm() != etcdgw::AlarmType::None {
+            let _ = write!(out, "alarm:{} ", a.alarm().as_str_name());
+        }
+        out.push('\n');
+    }
+    out
+}
+
+pub(super) fn endpoint_hash_kv(list: &[EpHashKv]) -> String {
+    let mut out = String::new();
+    for row in table::hash_kv_rows(list) {
         out.push_str(&row.join(", "));
         out.push('\n');
     }

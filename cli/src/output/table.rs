@@ -1,11 +1,11 @@
-//! The `table` format: the three tables etcdctl draws (member list, endpoint health and
-//! status), drawn as its table library (olekukonko/tablewriter 0.0.5) draws them: borders of
+//! The `table` format: the four tables etcdctl draws (member list, endpoint health, status
+//! and hashkv), drawn as its table library (olekukonko/tablewriter 0.0.5) draws them: borders of
 //! `+-|`, centred upper-case headers, right-aligned cells, and cells wider than 30 columns
 //! wrapped at spaces with minimal raggedness.
 
 use etcdgw::MemberListResponse;
 
-use super::{gofmt, EpHealth, EpStatus};
+use super::{gofmt, EpHashKv, EpHealth, EpStatus};
 
 /// tablewriter's `MAX_ROW_WIDTH`: cells wider than this are wrapped (at spaces).
 const MAX_WIDTH: usize = 30;
@@ -99,6 +99,17 @@ pub(super) fn endpoint_status(list: &[EpStatus]) -> String {
         ],
         &status_rows(list),
     )
+}
+
+/// etcdctl 3.5's hashkv rows: the endpoint and the hash (3.6 adds the hash revision).
+pub(super) fn hash_kv_rows(list: &[EpHashKv]) -> Vec<Vec<String>> {
+    list.iter()
+        .map(|ep| vec![ep.endpoint.clone(), ep.hash.hash().to_string()])
+        .collect()
+}
+
+pub(super) fn endpoint_hash_kv(list: &[EpHashKv]) -> String {
+    render(&["endpoint", "hash"], &hash_kv_rows(list))
 }
 
 /// Display width (one column per character; etcdctl's cells are ASCII).

@@ -181,9 +181,10 @@ pub(crate) fn http_client(settings: &NativeHttpSettings) -> crate::error::Result
             if !tls.ca_certificates.is_empty()
                 || tls.identity.is_some()
                 || tls.domain_name.is_some()
+                || tls.danger_accept_invalid_certs
             {
                 return Err(crate::error::Error::invalid(
-                    "in a browser, TLS is the browser's: a custom CA, a client certificate or a domain name cannot be set",
+                    "in a browser, TLS is the browser's: a custom CA, a client certificate, a domain name or accepting invalid certificates cannot be set",
                 ));
             }
         }

@@ -39,7 +39,11 @@ pub(crate) fn client_config(tls: &TlsOptions) -> Result<ClientConfig> {
     if tls.native_roots || tls.ca_certificates.is_empty() {
         add_native_roots(&mut roots);
     }
-    let verifier: Arc<dyn ServerCertVerifier> = if roots.is_empty() {
+    let verifier: Arc<dyn ServerCertVerifier> = if tls.danger_accept_invalid_certs {
+        Arc::new(AcceptAnyCertificate {
+            algorithms: provider.signature_verification_algorithms,
+        })
+    } else if roots.is_empty() {
         // Plain-text endpoints need no roots; an https one fails its handshake saying why.
         Arc::new(NoRoots {
             schemes: provider
@@ -178,5 +182,47 @@ impl ServerCertVerifier for FixedName {
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.inner.supported_verify_schemes()
+    }
+}
+
+/// `TlsOptions::danger_accept_invalid_certs`: any certificate chain and name are accepted, but
+/// the handshake's signatures are still verified with the certificate presented.
+#[derive(Debug)]
+struct AcceptAnyCertificate {
+    algorithms: rustls::crypto::WebPkiSupportedAlgorithms,
+}
+
+impl ServerCertVerifier for AcceptAnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> std::result::Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.algorithms.supported_schemes()
     }
 }
