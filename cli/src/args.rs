@@ -163,8 +163,8 @@ pub(crate) struct GlobalArgs {
     )]
     pub(crate) discovery_srv_name: Option<String>,
 
-    /// Enable client-side debug logging (the flags in use, then each request, retry and
-    /// failover, on stderr)
+    /// Enable client-side debug logging (the flags in use, then the client's retries,
+    /// failovers and endpoint health changes, on stderr)
     #[arg(long, global = true, env = "ETCDGW_DEBUG")]
     pub(crate) debug: bool,
 

@@ -886,6 +886,24 @@ async fn users_roles_and_auth() {
         assert_same(&etcd, &["user", "list", "-w", format]);
     }
     assert_same(&etcd, &["user", "get", "alice", "--detail"]);
+    // The formats etcdctl lacks for these (table everywhere, fields for user get and list and
+    // auth status): the same refusal, 4.
+    let mut reads: Vec<&[&str]> = vec![
+        &["user", "get", "alice"],
+        &["user", "list"],
+        &["role", "get", "reader"],
+        &["role", "list"],
+    ];
+    if !is_34() {
+        reads.push(&["auth", "status"]);
+    }
+    for read in reads {
+        for format in ["table", "fields"] {
+            let mut args = read.to_vec();
+            args.extend(["-w", format]);
+            assert_same(&etcd, &args);
+        }
+    }
 
     let enabled = gw(&etcd, &["auth", "enable"]);
     assert_eq!(text(&enabled.stdout), "Authentication Enabled\n");
@@ -1625,6 +1643,15 @@ async fn global_flags_and_etcdctl_environment() {
     );
     assert!(err.contains("ETCDCTL_USER=root:<hidden>"), "{err}");
     assert!(!err.contains("s3cret"), "{err}");
+    // ... and the client's own events: here a failover from a dead endpoint.
+    let dead_first = format!("127.0.0.1:{},{endpoint}", free_port());
+    let debug = run(&dead_first, &["get", "k", "--debug"], None);
+    assert_eq!(text(&debug.stdout), "k\nv\n", "{}", text(&debug.stderr));
+    assert!(
+        text(&debug.stderr).contains("etcdgw: failing over from http://127.0.0.1:"),
+        "{}",
+        text(&debug.stderr)
+    );
 
     // Completions and man pages come from the same definitions.
     let bash = gw(&etcd, &["completion", "bash"]);
