@@ -205,7 +205,7 @@ pub(super) fn role_get(resp: &RoleGetResponse) -> String {
         // Two spaces after the colon, as etcdctl's `Println` of a string ending in a space.
         let _ = writeln!(out, "\"PermType\" :  {}", p.perm_type().as_str_name());
         let _ = writeln!(out, "\"Key\" : {}", quote(p.key()));
-        let _ = writeln!(out, "\"RangeEnd\" : {}", quote(&p.range_end()));
+        let _ = writeln!(out, "\"RangeEnd\" : {}", quote(p.range_end()));
     }
     out
 }

@@ -496,7 +496,7 @@ pub(super) fn role_get(resp: &RoleGetResponse) -> String {
         Obj::new()
             .num_nz("permType", p.get_type())
             .bytes_ne("key", p.key())
-            .bytes_ne("range_end", &p.range_end())
+            .bytes_ne("range_end", p.range_end())
             .finish()
     });
     line(o.finish())

@@ -234,7 +234,7 @@ pub(super) fn role_get(role: &str, resp: &RoleGetResponse) -> Vec<u8> {
                 out.extend_from_slice(key);
                 if end != [0] {
                     out.extend_from_slice(b", ");
-                    out.extend_from_slice(&end);
+                    out.extend_from_slice(end);
                     out.push(b')');
                 } else {
                     out.extend_from_slice(b", <open ended>");
