@@ -41,8 +41,11 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 mod api;
+pub mod cache;
 mod client;
+pub mod concurrency;
 mod error;
+pub mod mirror;
 #[cfg(feature = "tls")]
 mod tls;
 mod transport;

@@ -5,7 +5,9 @@
 mod support;
 
 mod auth;
+mod cache;
 mod cluster;
+mod concurrency;
 mod election;
 mod errors;
 mod failover;
@@ -14,8 +16,10 @@ mod kv;
 mod lease;
 mod lock;
 mod maintenance;
+mod mirror;
 mod namespace;
 #[cfg(feature = "schema")]
 mod schemas;
+mod stm;
 mod tls;
 mod watch;

@@ -6,6 +6,7 @@
 pub mod certs;
 pub mod etcd;
 pub mod faults;
+pub mod proxy;
 
 pub use etcd::{Cluster, Etcd};
 
