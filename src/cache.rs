@@ -768,3 +768,45 @@ fn deleted_between(
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(keys: &[&str]) -> Map {
+        keys.iter()
+            .map(|k| {
+                let kv = KeyValue(crate::wire::KeyValue {
+                    key: crate::wire::codec::B64(k.as_bytes().to_vec()),
+                    ..Default::default()
+                });
+                (k.as_bytes().to_vec(), kv)
+            })
+            .collect()
+    }
+
+    fn deleted(old: &Map, after: Option<&str>, before: Option<&str>) -> Vec<String> {
+        let mut changes = Vec::new();
+        deleted_between(
+            old,
+            after.map(str::as_bytes),
+            before.map(str::as_bytes),
+            9,
+            &mut changes,
+        );
+        changes
+            .iter()
+            .map(|c| String::from_utf8(c.key().to_vec()).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn a_new_read_deletes_exactly_the_keys_it_skipped() {
+        let old = map(&["a", "b", "c", "d"]);
+        assert_eq!(deleted(&old, None, Some("b")), ["a"]);
+        assert_eq!(deleted(&old, Some("a"), Some("d")), ["b", "c"]);
+        assert_eq!(deleted(&old, Some("b"), None), ["c", "d"]);
+        assert_eq!(deleted(&old, Some("b"), Some("b")), Vec::<String>::new());
+        assert_eq!(deleted(&old, None, None), ["a", "b", "c", "d"]);
+    }
+}

@@ -21,6 +21,14 @@
 //! - `api`: one module per etcd service, turning options into requests and answers into
 //!   typed responses.
 //!
+//! # Recipes
+//! Built on the public API alone, as Go's `client/v3/concurrency` and `client/v3/mirror` are:
+//! [`concurrency`] (a [`Session`](concurrency::Session), a [`Mutex`](concurrency::Mutex) with
+//! `try_lock`, an [`Election`](concurrency::Election), software transactional memory
+//! ([`Stm`](concurrency::Stm))), in Go's key layout so that Go programs and etcdctl take the
+//! same locks; [`mirror`] (make-mirror as a library); and [`cache`], a local copy of a prefix
+//! kept consistent with etcd.
+//!
 //! # Cargo features
 //! - `tls` (default): `https://` endpoints through rustls, with `TlsOptions` for a CA and a
 //!   client identity; `tls-roots` (default): trust the system's roots when no CA is given.

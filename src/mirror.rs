@@ -287,20 +287,8 @@ impl Mirror {
         self.progress.clone()
     }
 
-    /// The destination key of a source key: the source prefix replaced by the destination
-    /// prefix (Go's `modifyPrefix`).
     fn dest_key(&self, key: &[u8]) -> Vec<u8> {
-        match &self.options.dest_prefix {
-            None => key.to_vec(),
-            Some(dest) => {
-                let rest = key
-                    .strip_prefix(self.options.prefix.as_slice())
-                    .unwrap_or(key);
-                let mut out = dest.clone();
-                out.extend_from_slice(rest);
-                out
-            }
-        }
+        rename(key, &self.options.prefix, self.options.dest_prefix.as_deref())
     }
 
     fn dest_prefix(&self) -> &[u8] {
@@ -319,22 +307,22 @@ impl Mirror {
     /// [`MirrorOptions::with_start_revision`] at [`MirrorProgress::revision`] + 1);
     /// [`Error::Compacted`] without [`MirrorOptions::with_resync_on_compaction`].
     pub async fn run(&self) -> Result<()> {
-        let mut syncer = Syncer::new(
-            &self.source,
-            self.options.prefix.clone(),
-            self.options.start_revision.saturating_sub(1).max(0),
-        );
-        if self.options.start_revision == 0 {
-            self.copy_base(&mut syncer).await?;
-        }
-        self.progress.reached(syncer.revision());
+        // The last source revision the destination holds.
+        let mut done = match self.options.start_revision {
+            0 => {
+                let mut syncer = Syncer::new(&self.source, self.options.prefix.clone(), 0);
+                self.copy_base(&mut syncer).await?;
+                syncer.revision()
+            }
+            from => from - 1,
+        };
+        self.progress.reached(done);
         self.progress.inner.synced.store(true, Ordering::Release);
         loop {
-            match self.follow(&syncer).await {
+            match self.follow(done).await {
                 Err(Error::Compacted { .. }) if self.options.resync_on_compaction => {
-                    syncer = Syncer::new(&self.source, self.options.prefix.clone(), 0);
-                    self.resync(&mut syncer).await?;
-                    self.progress.reached(syncer.revision());
+                    done = self.resync().await?;
+                    self.progress.reached(done);
                 }
                 Err(err) => return Err(err),
                 Ok(()) => return Ok(()),
@@ -357,9 +345,16 @@ impl Mirror {
         batch.flush().await
     }
 
-    /// Follows the changes after the syncer's revision until the watch ends.
-    async fn follow(&self, syncer: &Syncer) -> Result<()> {
-        let mut updates = syncer.sync_updates().await?;
+    /// Follows the changes after revision `done` until the watch ends (Go's `SyncUpdates`,
+    /// also from revision 1, which Go's cannot).
+    async fn follow(&self, done: i64) -> Result<()> {
+        let options = WatchOptions::new()
+            .with_prefix()
+            .with_start_revision(done.saturating_add(1));
+        let mut updates = self
+            .source
+            .watch(self.options.prefix.clone(), Some(options))
+            .await?;
         while let Some(resp) = updates.next().await {
             let mut resp = resp?;
             if resp.canceled() {
@@ -371,22 +366,14 @@ impl Mirror {
                 }
                 return Err(Error::StreamClosed);
             }
-            let events = resp.take_events();
-            let Some(last) = events
-                .iter()
-                .filter_map(|e| e.kv())
-                .map(KeyValue::mod_revision)
-                .max()
-            else {
-                continue;
-            };
             // One txn per source revision (split at max_txn_ops), as make-mirror does.
             let mut batch = Batch::new(self);
             let mut revision = 0;
-            for event in events {
+            for event in resp.take_events() {
                 let Some(kv) = event.kv() else { continue };
                 if revision != 0 && kv.mod_revision() != revision {
                     batch.flush().await?;
+                    self.progress.reached(revision);
                 }
                 revision = kv.mod_revision();
                 let key = self.dest_key(kv.key());
@@ -397,15 +384,16 @@ impl Mirror {
                 batch.push(op).await?;
             }
             batch.flush().await?;
-            self.progress.reached(last);
+            self.progress.reached(revision);
         }
         Err(Error::StreamClosed)
     }
 
     /// After a compaction: makes the destination prefix equal to the source prefix at the
     /// source's current revision by walking both in key order, one page of each at a time,
-    /// and writing only the difference.
-    async fn resync(&self, syncer: &mut Syncer) -> Result<()> {
+    /// and writing only the difference. Returns that revision.
+    async fn resync(&self) -> Result<i64> {
+        let mut syncer = Syncer::new(&self.source, self.options.prefix.clone(), 0);
         let mut source = syncer.sync_base().await?;
         let mut dest = self.dest.get_pages(
             self.dest_prefix().to_vec(),
@@ -471,7 +459,22 @@ impl Mirror {
                 }
             }
         }
-        batch.flush().await
+        batch.flush().await?;
+        Ok(syncer.revision())
+    }
+}
+
+/// The destination key of a source key: the source prefix replaced by the destination prefix,
+/// if there is one (Go's `modifyPrefix`).
+fn rename(key: &[u8], prefix: &[u8], dest_prefix: Option<&[u8]>) -> Vec<u8> {
+    match dest_prefix {
+        None => key.to_vec(),
+        Some(dest) => {
+            let rest = key.strip_prefix(prefix).unwrap_or(key);
+            let mut out = dest.to_vec();
+            out.extend_from_slice(rest);
+            out
+        }
     }
 }
 
@@ -506,5 +509,20 @@ impl<'a> Batch<'a> {
         self.mirror.dest.txn(Txn::new().and_then(ops)).await?;
         self.mirror.progress.add(n);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rename;
+
+    #[test]
+    fn keys_are_renamed_as_make_mirror_does() {
+        assert_eq!(rename(b"app/a", b"app/", None), b"app/a");
+        assert_eq!(rename(b"app/a", b"app/", Some(b"copy/")), b"copy/a");
+        // --no-dest-prefix: the prefix is taken off.
+        assert_eq!(rename(b"app/a", b"app/", Some(b"")), b"a");
+        // No source prefix: the destination prefix goes in front.
+        assert_eq!(rename(b"a", b"", Some(b"copy/")), b"copy/a");
     }
 }

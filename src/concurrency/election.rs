@@ -180,10 +180,14 @@ impl Election {
     /// looking, but always reaches the latest. The stream goes on across member restarts and
     /// compactions; it ends after an error that retrying cannot cure.
     pub fn observe(&self) -> LeaderStream {
+        let (prefix, phase) = match prefix_of(self.name.clone()) {
+            Ok(prefix) => (prefix, Phase::Find),
+            Err(err) => (Vec::new(), Phase::Failed(err)),
+        };
         let state = Observer {
             client: self.session.client().clone(),
-            prefix: prefix_of(self.name.clone()),
-            phase: Phase::Find,
+            prefix,
+            phase,
             ready: VecDeque::new(),
             last: None,
             failures: 0,
@@ -291,11 +295,14 @@ impl Leadership {
         self.session.client().txn(txn).await.map(|_| ())
     }
 
-    /// Withdraws (best effort) and returns `err`.
+    /// Withdraws (best effort) and returns `err`. A lost session's key went with its lease:
+    /// nothing to wait for then.
     async fn fail(mut self, err: Error) -> Error {
         self.held = false;
-        let txn = delete_if_created_at(self.key.clone(), self.rev);
-        let _ = self.session.client().txn(txn).await;
+        if self.session.is_alive() {
+            let txn = delete_if_created_at(self.key.clone(), self.rev);
+            let _ = self.session.client().txn(txn).await;
+        }
         err
     }
 }
@@ -350,12 +357,14 @@ enum Phase {
     Find,
     /// Watch the leader's key for new values, until it is deleted.
     Follow(WatchStream),
+    /// End with this error.
+    Failed(Error),
     Done,
 }
 
 struct Observer {
     client: Client,
-    prefix: Result<Vec<u8>>,
+    prefix: Vec<u8>,
     phase: Phase,
     ready: VecDeque<KeyValue>,
     /// The leader delivered last, as (key, mod revision): looking again after a failure must
@@ -402,18 +411,10 @@ impl Observer {
             if let Some(kv) = self.ready.pop_front() {
                 return Some((Ok(kv), self));
             }
-            let prefix = match &self.prefix {
-                Ok(prefix) => prefix.clone(),
-                Err(_) => {
-                    let err = std::mem::replace(&mut self.prefix, Ok(Vec::new()))
-                        .err()
-                        .unwrap_or_else(|| Error::invalid("the name is empty"));
-                    self.phase = Phase::Done;
-                    return Some((Err(err), self));
-                }
-            };
+            let prefix = self.prefix.clone();
             match std::mem::replace(&mut self.phase, Phase::Done) {
                 Phase::Done => return None,
+                Phase::Failed(err) => return Some((Err(err), self)),
                 Phase::Find => match self.find(&prefix).await {
                     Ok(()) => self.failures = 0,
                     Err(err) => {

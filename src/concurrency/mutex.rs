@@ -219,8 +219,13 @@ impl Pending {
     }
 
     /// Removes the key (best effort, as Go's `Unlock` after a failed wait) and returns `err`.
-    async fn fail(self, err: Error) -> Error {
-        let _ = self.release().await;
+    /// A lost session's key went with its lease: nothing to wait for then.
+    async fn fail(mut self, err: Error) -> Error {
+        if self.session.is_alive() {
+            let _ = self.release().await;
+        } else {
+            self.armed = false;
+        }
         err
     }
 
