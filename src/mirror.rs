@@ -288,7 +288,11 @@ impl Mirror {
     }
 
     fn dest_key(&self, key: &[u8]) -> Vec<u8> {
-        rename(key, &self.options.prefix, self.options.dest_prefix.as_deref())
+        rename(
+            key,
+            &self.options.prefix,
+            self.options.dest_prefix.as_deref(),
+        )
     }
 
     fn dest_prefix(&self) -> &[u8] {
@@ -314,7 +318,7 @@ impl Mirror {
                 self.copy_base(&mut syncer).await?;
                 syncer.revision()
             }
-            from => from - 1,
+            from => from.saturating_sub(1),
         };
         self.progress.reached(done);
         self.progress.inner.synced.store(true, Ordering::Release);

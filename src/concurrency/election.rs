@@ -126,7 +126,9 @@ impl Election {
             }
             // `candidate` withdraws on drop from here on: a failure or a cancelled wait leaves
             // no key behind.
-            if let Err(err) = key::wait_deletes(&self.session, &prefix, candidate.rev - 1).await {
+            if let Err(err) =
+                key::wait_deletes(&self.session, &prefix, candidate.rev.saturating_sub(1)).await
+            {
                 return Err(candidate.fail(err).await);
             }
             // Still standing? The session may have ended, or the key been deleted, meanwhile.

@@ -34,3 +34,24 @@ pub use election::{Election, LeaderStream, Leadership};
 pub use mutex::{Mutex, MutexGuard};
 pub use session::{Session, SessionEnd, SessionOptions, DEFAULT_SESSION_TTL};
 pub use stm::{Isolation, Stm, StmOptions, StmResponse};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shared<T: Send + Sync>() {}
+
+    #[test]
+    fn handles_can_be_shared_between_tasks() {
+        shared::<Session>();
+        shared::<Mutex>();
+        shared::<MutexGuard>();
+        shared::<Election>();
+        shared::<Leadership>();
+        shared::<Stm>();
+        shared::<crate::cache::Cache>();
+        shared::<crate::cache::CacheSnapshot>();
+        shared::<crate::mirror::Mirror>();
+        shared::<crate::mirror::MirrorProgress>();
+    }
+}

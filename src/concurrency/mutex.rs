@@ -167,7 +167,9 @@ impl Mutex {
                 pending.release().await?;
                 return Ok(None);
             }
-            if let Err(err) = key::wait_deletes(&self.session, &prefix, my_rev - 1).await {
+            if let Err(err) =
+                key::wait_deletes(&self.session, &prefix, my_rev.saturating_sub(1)).await
+            {
                 return Err(pending.fail(err).await);
             }
             // Make sure the key is still ours: the session may have ended, or someone deleted
