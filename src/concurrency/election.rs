@@ -10,7 +10,7 @@ use std::time::Duration;
 use futures_core::Stream;
 use futures_util::StreamExt;
 
-use super::key::{self, contender_key, delete_if_created_at, first_created, prefix_of};
+use super::key::{self, contender_key, first_created, prefix_of, Claim};
 use super::Session;
 use crate::error::{Code, Error, Result};
 use crate::transport::{retry, rt};
@@ -78,6 +78,9 @@ impl Election {
         let lease = self.session.lease();
         let my_key = contender_key(&prefix, lease);
         loop {
+            // Claimed before the request: whatever happens from here on, dropped or failed,
+            // the candidacy does not outlive the campaign.
+            let mut claim = Claim::new(&self.session, my_key.clone(), None);
             let txn = Txn::new()
                 .when([Compare::create_revision(
                     my_key.clone(),
@@ -90,44 +93,46 @@ impl Election {
                     Some(PutOptions::new().with_lease(lease)),
                 )])
                 .or_else([TxnOp::get(my_key.clone(), None)]);
-            let mut resp = client.txn(txn).await?;
+            let mut resp = match client.txn(txn).await {
+                Ok(resp) => resp,
+                Err(err) => return Err(claim.fail(err).await),
+            };
             let header = resp.take_header().unwrap_or_default();
+            let mut rev = header.revision();
+            let mut current = value.clone();
+            if !resp.succeeded() {
+                // This session already stands: take its key over (Go's campaign does).
+                let ops = resp.take_op_responses();
+                let Some(TxnOpResponse::Get(mine)) = ops.first() else {
+                    return Err(claim.fail(unexpected("no key of its own")).await);
+                };
+                let Some(kv) = mine.kvs().first() else {
+                    return Err(claim.fail(unexpected("no key of its own")).await);
+                };
+                rev = kv.create_revision();
+                current = kv.value().to_vec();
+            }
+            claim.set_rev(rev);
             let mut candidate = Leadership {
                 session: self.session.clone(),
                 name: self.name.clone(),
                 key: my_key.clone(),
-                rev: header.revision(),
+                rev,
                 header,
-                held: true,
+                claim: Some(claim),
             };
-            if !resp.succeeded() {
-                let ops = resp.take_op_responses();
-                let Some(TxnOpResponse::Get(mine)) = ops.first() else {
-                    candidate.held = false;
-                    return Err(unexpected("a txn answer without the candidate's key"));
-                };
-                let Some(kv) = mine.kvs().first() else {
-                    candidate.held = false;
-                    return Err(unexpected("the candidate's key vanished inside a txn"));
-                };
-                candidate.rev = kv.create_revision();
-                if kv.value() != value.as_slice() {
-                    match candidate.proclaim(value.clone()).await {
-                        Ok(true) => {}
-                        Ok(false) => {
-                            // Deleted meanwhile: stand again.
-                            candidate.held = false;
-                            self.session.check()?;
-                            continue;
-                        }
-                        Err(err) => return Err(candidate.fail(err).await),
+            if current != value {
+                match candidate.proclaim(value.clone()).await {
+                    Ok(true) => {}
+                    // Deleted meanwhile: stand again.
+                    Ok(false) => {
+                        self.session.check()?;
+                        continue;
                     }
+                    Err(err) => return Err(candidate.fail(err).await),
                 }
             }
-            // `candidate` withdraws on drop from here on: a failure or a cancelled wait leaves
-            // no key behind.
-            if let Err(err) =
-                key::wait_deletes(&self.session, &prefix, candidate.rev.saturating_sub(1)).await
+            if let Err(err) = key::wait_deletes(&self.session, &prefix, rev.saturating_sub(1)).await
             {
                 return Err(candidate.fail(err).await);
             }
@@ -137,9 +142,9 @@ impl Election {
                 Err(err) => return Err(candidate.fail(err).await),
             };
             match mine.kvs().first() {
-                Some(kv) if kv.create_revision() == candidate.rev => return Ok(candidate),
+                Some(kv) if kv.create_revision() == rev => return Ok(candidate),
                 _ => {
-                    candidate.held = false;
+                    candidate.forget();
                     self.session.check()?;
                 }
             }
@@ -151,13 +156,14 @@ impl Election {
     /// `key` and `rev` are its [`Leadership::key`] and [`Leadership::rev`]. Nothing is checked
     /// here; [`Leadership::proclaim`] says whether it still leads.
     pub fn resume(&self, key: impl Into<Vec<u8>>, rev: i64) -> Leadership {
+        let key = key.into();
         Leadership {
             session: self.session.clone(),
             name: self.name.clone(),
-            key: key.into(),
+            claim: Some(Claim::new(&self.session, key.clone(), Some(rev))),
+            key,
             rev,
             header: ResponseHeader::default(),
-            held: true,
         }
     }
 
@@ -201,7 +207,7 @@ impl Election {
 }
 
 fn unexpected(what: &str) -> Error {
-    Error::invalid(format!("unexpected answer from etcd: {what}"))
+    Error::invalid(format!("unexpected answer from etcd to a campaign: {what}"))
 }
 
 /// This session's candidacy, once elected (from [`Election::campaign`]): the leadership ends
@@ -213,14 +219,16 @@ pub struct Leadership {
     key: Vec<u8>,
     rev: i64,
     header: ResponseHeader,
-    held: bool,
+    /// `None` once it is known not to lead any more.
+    claim: Option<Claim>,
 }
 
 impl fmt::Debug for Leadership {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Leadership")
-            .field("key", &self.key.escape_ascii().to_string())
+            .field("key", &self.key().escape_ascii().to_string())
             .field("rev", &self.rev)
+            .field("leading", &self.claim.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -247,15 +255,15 @@ impl Leadership {
         &self.header
     }
 
-    /// The session the leadership is held through.
-    pub fn session(&self) -> &Session {
-        &self.session
-    }
-
     /// A compare that holds while this is still the leader's key: put it in a [`Txn`]'s
     /// `when` to write only while leading.
     pub fn is_leader(&self) -> Compare {
         Compare::create_revision(self.key.clone(), CompareOp::Equal, self.rev)
+    }
+
+    /// The session the leadership is held through.
+    pub fn session(&self) -> &Session {
+        &self.session
     }
 
     /// Announces a new value without a new election (Go's `Proclaim`). Returns `false`, and
@@ -266,7 +274,7 @@ impl Leadership {
     /// The write's errors.
     #[must_use = "false means this is no longer the leader"]
     pub async fn proclaim(&mut self, value: impl Into<Vec<u8>>) -> Result<bool> {
-        if !self.held {
+        if self.claim.is_none() {
             return Ok(false);
         }
         let txn = Txn::new().when([self.is_leader()]).and_then([TxnOp::put(
@@ -276,7 +284,7 @@ impl Leadership {
         )]);
         let mut resp = self.session.client().txn(txn).await?;
         if !resp.succeeded() {
-            self.held = false;
+            self.forget();
             return Ok(false);
         }
         self.header = resp.take_header().unwrap_or_default();
@@ -284,39 +292,30 @@ impl Leadership {
     }
 
     /// Steps down (Go's `Resign`): deletes the leader's key if it is still this one, so the
-    /// next candidate is elected.
+    /// next candidate is elected. If another leadership of the same session holds the same
+    /// key (a second campaign), the key stays until that one resigns too.
     ///
     /// # Errors
     /// The delete's errors; the leadership then still ends with the session.
     pub async fn resign(mut self) -> Result<()> {
-        let was_held = std::mem::replace(&mut self.held, false);
-        if !was_held {
-            return Ok(());
+        match self.claim.take() {
+            Some(claim) => claim.release().await,
+            None => Ok(()),
         }
-        let txn = delete_if_created_at(self.key.clone(), self.rev);
-        self.session.client().txn(txn).await.map(|_| ())
     }
 
-    /// Withdraws (best effort) and returns `err`. A lost session's key went with its lease:
-    /// nothing to wait for then.
+    /// Withdraws (best effort) and returns `err`.
     async fn fail(mut self, err: Error) -> Error {
-        self.held = false;
-        if self.session.is_alive() {
-            let txn = delete_if_created_at(self.key.clone(), self.rev);
-            let _ = self.session.client().txn(txn).await;
+        match self.claim.take() {
+            Some(claim) => claim.fail(err).await,
+            None => err,
         }
-        err
     }
-}
 
-impl Drop for Leadership {
-    fn drop(&mut self) {
-        if self.held {
-            key::release_in_background(
-                self.session.client(),
-                std::mem::take(&mut self.key),
-                self.rev,
-            );
+    /// Lets go of the key without touching it.
+    fn forget(&mut self) {
+        if let Some(claim) = self.claim.take() {
+            claim.forget();
         }
     }
 }
@@ -378,7 +377,11 @@ struct Observer {
 impl Observer {
     fn is_transient(err: &Error) -> bool {
         match err {
-            Error::Transport { .. } | Error::Timeout { .. } | Error::Compacted { .. } => true,
+            // A watch the server ended or cancelled: look again.
+            Error::Transport { .. }
+            | Error::Timeout { .. }
+            | Error::Compacted { .. }
+            | Error::StreamClosed => true,
             Error::Server(e) => matches!(
                 e.code(),
                 Code::Unavailable | Code::DeadlineExceeded | Code::Canceled | Code::Unknown
@@ -426,7 +429,11 @@ impl Observer {
                     }
                 },
                 Phase::Follow(mut stream) => match stream.next().await {
-                    Some(Ok(resp)) if resp.canceled() => self.phase = Phase::Find,
+                    Some(Ok(resp)) if resp.canceled() => {
+                        if let Some(err) = self.failed(Error::StreamClosed).await {
+                            return Some((Err(err), self));
+                        }
+                    }
                     Some(Ok(resp)) => {
                         self.phase = Phase::Follow(stream);
                         for event in resp.events() {
@@ -445,7 +452,11 @@ impl Observer {
                             return Some((Err(err), self));
                         }
                     }
-                    None => self.phase = Phase::Find,
+                    None => {
+                        if let Some(err) = self.failed(Error::StreamClosed).await {
+                            return Some((Err(err), self));
+                        }
+                    }
                 },
             }
         }

@@ -48,22 +48,98 @@ pub(crate) fn first_created() -> GetOptions {
         .with_limit(1)
 }
 
-/// Deletes `key` if it is still the one created at `rev`: a late or repeated release never
-/// removes a newer key of the same session.
-pub(crate) fn delete_if_created_at(key: Vec<u8>, rev: i64) -> Txn {
-    Txn::new()
-        .when([Compare::create_revision(key.clone(), CompareOp::Equal, rev)])
-        .and_then([TxnOp::delete(key, None)])
+/// This process's use of its session's contender key under a prefix, from the request that
+/// queues it up until the lock is released or the candidacy withdrawn.
+///
+/// The session counts its claims on each key: locking one name twice through one session (or
+/// campaigning twice) uses the same key, as in Go, and the key is removed only when the last
+/// claim ends, never under another claim's feet. A claim dropped without an explicit end
+/// removes the key in the background: a wait cancelled by a timeout leaves nothing behind.
+pub(crate) struct Claim {
+    session: Session,
+    key: Vec<u8>,
+    /// The key's create revision, once etcd answered.
+    rev: Option<i64>,
+    /// Whether the claim is still counted (and its key removed when it ends).
+    active: bool,
 }
 
-/// Deletes `key` (created at `rev`) in the background: for guards dropped without an explicit
-/// release, and waits cancelled by dropping them. Without a runtime left, the session's lease
-/// ends it later.
-pub(crate) fn release_in_background(client: &Client, key: Vec<u8>, rev: i64) {
-    let client = client.clone();
-    rt::try_spawn(async move {
-        let _ = client.txn(delete_if_created_at(key, rev)).await;
-    });
+impl Claim {
+    /// Claims `key` before the request that creates it, so that a drop even before etcd's
+    /// answer removes what the request may have created.
+    pub(crate) fn new(session: &Session, key: Vec<u8>, rev: Option<i64>) -> Claim {
+        session.claim(&key);
+        Claim {
+            session: session.clone(),
+            key,
+            rev,
+            active: true,
+        }
+    }
+
+    pub(crate) fn key(&self) -> &[u8] {
+        &self.key
+    }
+
+    pub(crate) fn session(&self) -> &Session {
+        &self.session
+    }
+
+    pub(crate) fn set_rev(&mut self, rev: i64) {
+        self.rev = Some(rev);
+    }
+
+    /// The delete of the key: only if it is still the one created at `rev` (a late or repeated
+    /// release never removes a newer key of the session), or, before etcd answered, only if it
+    /// is the session's.
+    fn delete(&self) -> Txn {
+        let guard = match self.rev {
+            Some(rev) => Compare::create_revision(self.key.clone(), CompareOp::Equal, rev),
+            None => Compare::lease(self.key.clone(), CompareOp::Equal, self.session.lease()),
+        };
+        Txn::new()
+            .when([guard])
+            .and_then([TxnOp::delete(self.key.clone(), None)])
+    }
+
+    /// Ends the claim and removes the key now if it was the last claim on it.
+    pub(crate) async fn release(mut self) -> Result<()> {
+        self.active = false;
+        if !self.session.unclaim(&self.key) {
+            return Ok(());
+        }
+        self.session.client().txn(self.delete()).await.map(|_| ())
+    }
+
+    /// Ends the claim and returns `err`: the key is removed (best effort, as Go's `Unlock`
+    /// after a failed wait) unless the session is over, when it went with the lease.
+    pub(crate) async fn fail(self, err: Error) -> Error {
+        if self.session.is_alive() {
+            let _ = self.release().await;
+        } else {
+            self.forget();
+        }
+        err
+    }
+
+    /// Ends the claim without touching the key (it is gone, or no longer this claim's).
+    pub(crate) fn forget(mut self) {
+        self.active = false;
+        self.session.unclaim(&self.key);
+    }
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        if self.active && self.session.unclaim(&self.key) {
+            // Without a runtime left, the session's lease ends the key later.
+            let client = self.session.client().clone();
+            let txn = self.delete();
+            rt::try_spawn(async move {
+                let _ = client.txn(txn).await;
+            });
+        }
+    }
 }
 
 /// Waits until every key under `prefix` created at or before `max_create_rev` is deleted (Go's

@@ -4,11 +4,11 @@
 
 use std::fmt;
 
-use super::key::{self, contender_key, delete_if_created_at, first_created, prefix_of};
+use super::key::{self, contender_key, first_created, prefix_of, Claim};
 use super::Session;
 use crate::error::{Error, Result};
 use crate::{
-    Compare, CompareOp, GetOptions, PutOptions, ResponseHeader, Txn, TxnOp, TxnOpResponse,
+    Compare, CompareOp, GetOptions, KeyValue, PutOptions, ResponseHeader, Txn, TxnOp, TxnOpResponse,
 };
 
 /// A distributed lock: the lock `name` is held by the session whose key under `name/` was
@@ -18,9 +18,10 @@ use crate::{
 ///
 /// A waiter watches only the key created just before its own: a release wakes one waiter,
 /// not all of them. The lock belongs to the [`Session`], not to a task: locking it again
-/// through the same session returns at once (as in Go), so give each contender its own
-/// session. If the session's lease ends (the process died, the lease was revoked), the lock
-/// is released.
+/// through the same session returns at once with the same key (as in Go), and the lock is
+/// released when the last of the session's guards lets go; so give each contender that must
+/// exclude the others its own session. If the session's lease ends (the process died, the
+/// lease was revoked), the lock is released.
 ///
 /// # Examples
 /// ```no_run
@@ -75,7 +76,9 @@ impl Mutex {
     /// It has no deadline of its own: bound it with your runtime's timeout (e.g.
     /// `tokio::time::timeout`). Dropping the future, by a timeout or otherwise, cancels the
     /// wait and removes this session's key (in the background), so it never takes the lock
-    /// later behind the caller's back.
+    /// later behind the caller's back (Go's leaves the key if its first request is
+    /// cancelled; this one removes it then too, unless that request reaches etcd after the
+    /// removal does).
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] for an empty name or a closed session; the session's loss if
@@ -106,6 +109,9 @@ impl Mutex {
         let lease = self.session.lease();
         let my_key = contender_key(&prefix, lease);
         loop {
+            // Claimed before the request: whatever happens from here on, dropped or failed,
+            // the key does not outlive the attempt.
+            let mut claim = Claim::new(&self.session, my_key.clone(), None);
             // Go's `tryAcquire`: queue up (or find this session's key), and read the holder in
             // the same round trip.
             let txn = Txn::new()
@@ -126,68 +132,56 @@ impl Mutex {
                     TxnOp::get(my_key.clone(), None),
                     TxnOp::get(prefix.clone(), Some(first_created())),
                 ]);
-            let mut resp = client.txn(txn).await?;
+            let mut resp = match client.txn(txn).await {
+                Ok(resp) => resp,
+                Err(err) => return Err(claim.fail(err).await),
+            };
             let header = resp.take_header().unwrap_or_default();
             let ops = resp.take_op_responses();
             let my_rev = if resp.succeeded() {
                 header.revision()
             } else {
-                match ops.first() {
-                    Some(TxnOpResponse::Get(mine)) => match mine.kvs().first() {
-                        Some(kv) => kv.create_revision(),
-                        // Deleted between the compare and the read: impossible in one txn.
-                        None => return Err(unexpected("the lock's own key vanished inside a txn")),
-                    },
-                    _ => return Err(unexpected("a txn answer without the lock's own key")),
+                match ops.first().and_then(first_kv) {
+                    Some(kv) => kv.create_revision(),
+                    None => return Err(claim.fail(unexpected("no key of its own")).await),
                 }
             };
-            // From here on, this session's key exists: it must not outlive a failure or a
-            // cancelled wait.
-            let pending = Pending {
-                session: self.session.clone(),
-                key: my_key.clone(),
-                rev: my_rev,
-                armed: true,
-            };
+            claim.set_rev(my_rev);
             let owner = match ops.get(1) {
                 Some(TxnOpResponse::Get(owner)) => {
                     owner.kvs().first().map(|kv| kv.create_revision())
                 }
-                _ => {
-                    return Err(pending
-                        .fail(unexpected("a txn answer without the lock's holder"))
-                        .await)
-                }
+                _ => return Err(claim.fail(unexpected("no holder")).await),
             };
             if owner.is_none_or(|rev| rev == my_rev) {
-                return Ok(Some(pending.into_guard(header)));
+                return Ok(Some(MutexGuard::new(claim, my_rev, header)));
             }
             if !wait {
                 // Go's `TryLock`: locked, so leave no key behind.
-                pending.release().await?;
+                claim.release().await?;
                 return Ok(None);
             }
             if let Err(err) =
                 key::wait_deletes(&self.session, &prefix, my_rev.saturating_sub(1)).await
             {
-                return Err(pending.fail(err).await);
+                return Err(claim.fail(err).await);
             }
             // Make sure the key is still ours: the session may have ended, or someone deleted
             // the key, while we waited.
             let mine = match client.get(my_key.clone(), Some(GetOptions::new())).await {
                 Ok(mine) => mine,
-                Err(err) => return Err(pending.fail(err).await),
+                Err(err) => return Err(claim.fail(err).await),
             };
             match mine.kvs().first() {
                 Some(kv) if kv.create_revision() == my_rev => {
                     let header = mine.header().cloned().unwrap_or_default();
-                    return Ok(Some(pending.into_guard(header)));
+                    return Ok(Some(MutexGuard::new(claim, my_rev, header)));
                 }
                 // Gone (Go's `ErrSessionExpired`): with the lease gone, queueing again fails
                 // with the server's "lease not found"; with only the key deleted, this session
                 // queues again at the back.
                 _ => {
-                    pending.disarm();
+                    claim.forget();
                     self.session.check()?;
                 }
             }
@@ -195,90 +189,44 @@ impl Mutex {
     }
 }
 
+/// The key-value pair of a txn's read, if it found one.
+fn first_kv(op: &TxnOpResponse) -> Option<&KeyValue> {
+    match op {
+        TxnOpResponse::Get(get) => get.kvs().first(),
+        _ => None,
+    }
+}
+
 fn unexpected(what: &str) -> Error {
-    Error::invalid(format!("unexpected answer from etcd: {what}"))
-}
-
-/// This session's key while the lock is being taken: removed if the attempt fails or is
-/// dropped.
-struct Pending {
-    session: Session,
-    key: Vec<u8>,
-    rev: i64,
-    armed: bool,
-}
-
-impl Pending {
-    fn disarm(mut self) {
-        self.armed = false;
-    }
-
-    /// Removes the key now.
-    async fn release(mut self) -> Result<()> {
-        self.armed = false;
-        let txn = delete_if_created_at(self.key.clone(), self.rev);
-        self.session.client().txn(txn).await.map(|_| ())
-    }
-
-    /// Removes the key (best effort, as Go's `Unlock` after a failed wait) and returns `err`.
-    /// A lost session's key went with its lease: nothing to wait for then.
-    async fn fail(mut self, err: Error) -> Error {
-        if self.session.is_alive() {
-            let _ = self.release().await;
-        } else {
-            self.armed = false;
-        }
-        err
-    }
-
-    fn into_guard(mut self, header: ResponseHeader) -> MutexGuard {
-        self.armed = false;
-        MutexGuard {
-            session: self.session.clone(),
-            key: std::mem::take(&mut self.key),
-            rev: self.rev,
-            header,
-            held: true,
-        }
-    }
-}
-
-impl Drop for Pending {
-    fn drop(&mut self) {
-        if self.armed {
-            key::release_in_background(
-                self.session.client(),
-                std::mem::take(&mut self.key),
-                self.rev,
-            );
-        }
-    }
+    Error::invalid(format!("unexpected answer from etcd to a lock: {what}"))
 }
 
 /// A held [`Mutex`]: the lock is released by [`unlock`](Self::unlock), or in the background
 /// when the guard is dropped, or when the session ends.
 pub struct MutexGuard {
-    session: Session,
-    key: Vec<u8>,
+    claim: Claim,
     rev: i64,
     header: ResponseHeader,
-    held: bool,
 }
 
 impl fmt::Debug for MutexGuard {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MutexGuard")
-            .field("key", &self.key.escape_ascii().to_string())
+            .field("key", &self.key().escape_ascii().to_string())
             .field("rev", &self.rev)
             .finish_non_exhaustive()
     }
 }
 
 impl MutexGuard {
+    fn new(claim: Claim, rev: i64, header: ResponseHeader) -> Self {
+        MutexGuard { claim, rev, header }
+    }
+
     /// The key that holds the lock: the lock's name, `/`, the session's lease in hex (Go's
     /// `Key`).
     pub fn key(&self) -> &[u8] {
-        &self.key
+        self.claim.key()
     }
 
     /// The revision at which the key was created: it grows with every new holder, so it can
@@ -295,34 +243,22 @@ impl MutexGuard {
 
     /// The session the lock is held through.
     pub fn session(&self) -> &Session {
-        &self.session
+        self.claim.session()
     }
 
     /// A compare that holds while this guard still holds the lock (Go's `IsOwner`): put it in
     /// a [`Txn`]'s `when` to write only under the lock.
     pub fn is_owner(&self) -> Compare {
-        Compare::create_revision(self.key.clone(), CompareOp::Equal, self.rev)
+        Compare::create_revision(self.key().to_vec(), CompareOp::Equal, self.rev)
     }
 
-    /// Releases the lock now: the next waiter gets it.
+    /// Releases the lock now (Go's `Unlock`): the next waiter gets it. If another guard of
+    /// the same session holds the same lock, the lock stays held until that one is released
+    /// too.
     ///
     /// # Errors
     /// The delete's errors; the lock is then still released when the session ends.
-    pub async fn unlock(mut self) -> Result<()> {
-        self.held = false;
-        let txn = delete_if_created_at(self.key.clone(), self.rev);
-        self.session.client().txn(txn).await.map(|_| ())
-    }
-}
-
-impl Drop for MutexGuard {
-    fn drop(&mut self) {
-        if self.held {
-            key::release_in_background(
-                self.session.client(),
-                std::mem::take(&mut self.key),
-                self.rev,
-            );
-        }
+    pub async fn unlock(self) -> Result<()> {
+        self.claim.release().await
     }
 }

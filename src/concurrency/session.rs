@@ -1,6 +1,7 @@
 //! [`Session`]: a lease kept alive for as long as the session lives, with a signal for when it is
 //! lost; the base of [`Mutex`](super::Mutex) and [`Election`](super::Election).
 
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex as StdMutex};
 use std::time::Duration;
@@ -135,6 +136,9 @@ struct Inner {
     state: watch::Receiver<State>,
     /// Dropping or firing it ends the keep-alive.
     stop: StdMutex<Option<oneshot::Sender<()>>>,
+    /// The contender keys this process uses through the session, with how many locks,
+    /// campaigns and leaderships use each: a key is removed only when the last one ends.
+    claims: StdMutex<HashMap<Vec<u8>, usize>>,
 }
 
 impl fmt::Debug for Session {
@@ -187,6 +191,7 @@ impl Session {
                 ttl,
                 state: state_rx,
                 stop: StdMutex::new(Some(stop_tx)),
+                claims: StdMutex::new(HashMap::new()),
             }),
         })
     }
@@ -258,6 +263,29 @@ impl Session {
         self.done().await;
         self.error()
             .unwrap_or_else(|| Error::invalid("the session is over"))
+    }
+
+    /// Counts one more user of `key` in this process.
+    pub(crate) fn claim(&self, key: &[u8]) {
+        let mut claims = self.inner.claims.lock().unwrap_or_else(|e| e.into_inner());
+        let count = claims.entry(key.to_vec()).or_insert(0);
+        *count = count.saturating_add(1);
+    }
+
+    /// Counts one user of `key` fewer; true if it was the last.
+    pub(crate) fn unclaim(&self, key: &[u8]) -> bool {
+        let mut claims = self.inner.claims.lock().unwrap_or_else(|e| e.into_inner());
+        match claims.get_mut(key) {
+            Some(count) if *count > 1 => {
+                *count -= 1;
+                false
+            }
+            Some(_) => {
+                claims.remove(key);
+                true
+            }
+            None => true,
+        }
     }
 
     /// Stops keeping the lease alive without revoking it: it expires after its TTL, with

@@ -216,6 +216,12 @@ async fn try_lock_on_a_held_lock_fails_at_once_and_leaves_no_key() {
     let held_key = String::from_utf8(held.key().to_vec()).unwrap();
     assert_eq!(keys(&client, "busy/").await, [held_key]);
 
+    // The lock belongs to the session: locked again through it, it is the same key, and it
+    // stays held until both guards let go.
+    let again = Mutex::new(&holder, "busy").lock().await.unwrap();
+    assert_eq!((again.key(), again.rev()), (held.key(), held.rev()));
+    drop(again);
+    assert!(mutex.try_lock().await.unwrap().is_none());
     held.unlock().await.unwrap();
     let mine = mutex.try_lock().await.unwrap().expect("free now");
     assert_eq!(mine.key(), format!("busy/{:x}", trier.lease()).as_bytes());
@@ -469,7 +475,15 @@ async fn campaign_proclaim_resign_and_observe_between_two_sessions() {
         .unwrap()
         .unwrap();
     assert_eq!(next.value_str().unwrap(), "a3");
-    std::mem::forget(again); // the same candidacy as `leading`: resign once, below
+    // Dropping one of the two leaves the other leading.
+    drop(again);
+    assert!(leading.proclaim("a4").await.unwrap());
+    let next = tokio::time::timeout(PATIENCE, leaders.message())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(next.value_str().unwrap(), "a4");
 
     let (key, rev) = (leading.key().to_vec(), leading.rev());
     leading.resign().await.unwrap();
@@ -516,11 +530,11 @@ async fn campaign_proclaim_resign_and_observe_between_two_sessions() {
     b.close().await.unwrap();
     drop(leading_b);
     assert!(election_a.leader().await.unwrap().is_none());
-    let _back = election_a.campaign("a4").await.unwrap();
+    let _back = election_a.campaign("a5").await.unwrap();
     let next = tokio::time::timeout(PATIENCE, leaders.message())
         .await
         .unwrap()
         .unwrap()
         .unwrap();
-    assert_eq!(next.value_str().unwrap(), "a4");
+    assert_eq!(next.value_str().unwrap(), "a5");
 }
