@@ -12,7 +12,7 @@ use futures_util::StreamExt;
 
 use super::key::{self, contender_key, first_created, prefix_of, Claim};
 use super::Session;
-use crate::error::{Code, Error, Result};
+use crate::error::{Error, Result};
 use crate::transport::{retry, rt};
 use crate::{
     Client, Compare, CompareOp, EventType, GetOptions, KeyValue, PutOptions, ResponseHeader, Txn,
@@ -375,19 +375,10 @@ struct Observer {
 }
 
 impl Observer {
+    /// Failures that looking again cures: the stream ones, a compaction under the watch, a
+    /// watch the server ended or cancelled.
     fn is_transient(err: &Error) -> bool {
-        match err {
-            // A watch the server ended or cancelled: look again.
-            Error::Transport { .. }
-            | Error::Timeout { .. }
-            | Error::Compacted { .. }
-            | Error::StreamClosed => true,
-            Error::Server(e) => matches!(
-                e.code(),
-                Code::Unavailable | Code::DeadlineExceeded | Code::Canceled | Code::Unknown
-            ),
-            _ => false,
-        }
+        retry::is_transient(err) || matches!(err, Error::Compacted { .. } | Error::StreamClosed)
     }
 
     /// Queues `kv` unless it was delivered already.
