@@ -80,7 +80,10 @@ pub struct TlsOptions {
     pub(crate) identity: Option<Identity>,
     pub(crate) domain_name: Option<String>,
     pub(crate) native_roots: bool,
+    pub(crate) webpki_roots: bool,
     pub(crate) danger_accept_invalid_certs: bool,
+    pub(crate) assume_http2: bool,
+    pub(crate) timeout: Option<std::time::Duration>,
 }
 
 impl TlsOptions {
@@ -93,6 +96,16 @@ impl TlsOptions {
     /// unless [`with_native_roots`](Self::with_native_roots) asks for them too.
     pub fn ca_certificate(mut self, ca_certificate: Certificate) -> Self {
         self.ca_certificates.push(ca_certificate);
+        self
+    }
+
+    /// Trusts these CAs (tonic's `ClientTlsConfig::ca_certificates`, as etcd-client users call
+    /// it).
+    pub fn ca_certificates(
+        mut self,
+        ca_certificates: impl IntoIterator<Item = Certificate>,
+    ) -> Self {
+        self.ca_certificates.extend(ca_certificates);
         self
     }
 
@@ -114,6 +127,39 @@ impl TlsOptions {
     /// Also trusts the system's roots (feature `tls-roots`).
     pub fn with_native_roots(mut self) -> Self {
         self.native_roots = true;
+        self
+    }
+
+    /// Also trusts Mozilla's roots, as built into this program (feature `tls-webpki-roots`;
+    /// without it, `Client::connect` refuses these options with
+    /// [`Error::InvalidArgument`](crate::Error::InvalidArgument)).
+    pub fn with_webpki_roots(mut self) -> Self {
+        self.webpki_roots = true;
+        self
+    }
+
+    /// Also trusts every root this build has: the system's (feature `tls-roots`) and Mozilla's
+    /// (feature `tls-webpki-roots`), as tonic's `with_enabled_roots`.
+    pub fn with_enabled_roots(mut self) -> Self {
+        self.native_roots = cfg!(feature = "tls-roots");
+        self.webpki_roots = cfg!(feature = "tls-webpki-roots");
+        self
+    }
+
+    /// Speaks HTTP/2 from the first byte instead of agreeing on it during the handshake (ALPN),
+    /// for servers behind something that strips ALPN. etcd itself negotiates HTTP/2 over TLS,
+    /// so this is rarely needed. Native targets only.
+    pub fn assume_http2(mut self, assume_http2: bool) -> Self {
+        self.assume_http2 = assume_http2;
+        self
+    }
+
+    /// How long setting up a connection may take, the TLS handshake included (tonic's
+    /// handshake timeout; here it extends
+    /// [`ConnectOptions::with_connect_timeout`](crate::ConnectOptions::with_connect_timeout)
+    /// when longer). Native targets only.
+    pub fn timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.timeout = Some(timeout);
         self
     }
 

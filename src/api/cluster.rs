@@ -82,20 +82,22 @@ impl ClusterClient {
             .map(MemberUpdateResponse)
     }
 
-    /// Lists the members, linearizably (the leader's view).
+    /// Lists the members, as the answering member knows them (as etcd-client's `member_list`,
+    /// which works without quorum); [`member_list_with`](Self::member_list_with) and
+    /// [`MemberListOptions::with_linearizable`] ask for the leader's view instead.
     pub async fn member_list(&self) -> Result<MemberListResponse> {
-        self.member_list_with(Some(MemberListOptions::new())).await
+        self.member_list_with(None).await
     }
 
-    /// Lists the members, linearizably unless [`MemberListOptions::with_serializable`] asks for
-    /// the answering member's local view (which works without quorum). etcd 3.4 always
-    /// answers from its local view.
+    /// Lists the members: the answering member's view by default, the leader's (linearizable,
+    /// etcd 3.5 and later; 3.4 always answers from its local view) with
+    /// [`MemberListOptions::with_linearizable`].
     pub async fn member_list_with(
         &self,
         options: Option<MemberListOptions>,
     ) -> Result<MemberListResponse> {
         let request = w::MemberListRequest {
-            linearizable: !options.unwrap_or_default().serializable,
+            linearizable: options.unwrap_or_default().linearizable,
         };
         self.members_call(paths::MEMBER_LIST, &request, Idempotency::Read)
             .await
@@ -155,20 +157,26 @@ impl MemberAddOptions {
 #[derive(Debug, Clone, Default)]
 #[must_use]
 pub struct MemberListOptions {
-    serializable: bool,
+    linearizable: bool,
 }
 
 impl MemberListOptions {
-    /// A linearizable listing.
+    /// The answering member's view, as etcd-client's `member_list`.
     pub const fn new() -> Self {
         MemberListOptions {
-            serializable: false,
+            linearizable: false,
         }
     }
 
-    /// The answering member's local view, without asking the leader.
+    /// The leader's view: a linearizable listing, which needs quorum (etcd 3.5 and later).
+    pub const fn with_linearizable(mut self) -> Self {
+        self.linearizable = true;
+        self
+    }
+
+    /// The answering member's local view (the default; kept for code written for it).
     pub const fn with_serializable(mut self) -> Self {
-        self.serializable = true;
+        self.linearizable = false;
         self
     }
 }
@@ -270,6 +278,11 @@ impl MemberAddResponse {
     /// The response header.
     pub fn header(&self) -> Option<&ResponseHeader> {
         self.header.as_ref()
+    }
+
+    /// Takes the response header out.
+    pub fn take_header(&mut self) -> Option<ResponseHeader> {
+        self.header.take()
     }
 
     /// The new member.

@@ -34,12 +34,16 @@ impl ElectionClient {
     }
 
     /// Campaigns for leadership of the election `name` with `value`, tied to `lease`: returns
-    /// once elected, or fails at the client's request deadline. Use
-    /// [`campaign_with_timeout`](Self::campaign_with_timeout) to wait longer.
+    /// once elected, waiting as long as that takes (as Go and etcd-client do), unless this
+    /// client handle has a deadline ([`Client::with_timeout`](crate::Client::with_timeout)).
+    /// While it waits, the liveness check still moves it off a member that stops answering
+    /// (with a lease, a campaign sent again takes up the same key). Dropping the future stops
+    /// the campaign on the server. [`campaign_with_timeout`](Self::campaign_with_timeout)
+    /// gives it a deadline of its own.
     ///
     /// # Errors
     /// [`Error::Timeout`] (or the server's [`DeadlineExceeded`](crate::ServerErrorKind::DeadlineExceeded))
-    /// if not elected in time; [`LeaseNotFound`](crate::ServerErrorKind::LeaseNotFound).
+    /// if not elected by a deadline; [`LeaseNotFound`](crate::ServerErrorKind::LeaseNotFound).
     pub async fn campaign(
         &self,
         name: impl Into<Vec<u8>>,
@@ -81,7 +85,8 @@ impl ElectionClient {
         let options = CallOptions {
             timeout,
             server_deadline: true,
-            ..CallOptions::new(Idempotency::Write)
+            blocks: true,
+            ..CallOptions::new(super::lock::repeatable_with(lease))
         };
         let reply: w::CampaignResponse = self
             .transport

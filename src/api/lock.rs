@@ -2,9 +2,11 @@
 //! [`LockGuard`] that ties a lock to a lease this client keeps alive.
 //!
 //! Two facts of the server shape this module (GATEWAY.md 8, pitfall 24): a lock call on a held
-//! lock blocks with no answer until the lock is free, so every lock call has a deadline the
-//! caller controls ([`LockOptions::with_timeout`]), also sent to the server so it stops
-//! waiting when the caller does; and a lock taken without a lease gets a 60 s lease from the
+//! lock blocks with no answer until the lock is free, so a lock call waits as long as that
+//! takes (as in Go and etcd-client) unless the caller gives it a deadline
+//! ([`LockOptions::with_timeout`], or a handle's [`Client::with_timeout`](crate::Client::with_timeout)),
+//! which the server is told too, so it stops waiting when the caller does; dropping the call
+//! stops it on the server as well. And a lock taken without a lease gets a 60 s lease from the
 //! server that nobody keeps alive, so it silently expires after about a minute. Take locks
 //! with a lease you keep alive: [`LockClient::lock_guard`] does that for you, and if the
 //! holder crashes, the lock is released when the lease's TTL runs out.
@@ -31,9 +33,12 @@ impl LockClient {
         LockClient { transport }
     }
 
-    /// Takes the lock `name`, waiting while another holder has it, at most until the deadline
-    /// (the client's request timeout unless [`LockOptions::with_timeout`] says otherwise).
-    /// The answer's [`key`](LockResponse::key) is what [`unlock`](Self::unlock) takes.
+    /// Takes the lock `name`, waiting while another holder has it: until it is free, unless
+    /// [`LockOptions::with_timeout`] or the client handle
+    /// ([`Client::with_timeout`](crate::Client::with_timeout)) sets a deadline. While it waits,
+    /// the liveness check still moves it off a member that stops answering (with a lease, a lock
+    /// sent again takes up the same key). The answer's [`key`](LockResponse::key) is what
+    /// [`unlock`](Self::unlock) takes.
     ///
     /// Without [`LockOptions::with_lease`], the server ties the lock to a 60 s lease of its own
     /// that nobody refreshes: the lock silently ends after about a minute. Prefer
@@ -60,7 +65,8 @@ impl LockClient {
         let call = CallOptions {
             timeout: options.timeout,
             server_deadline: true,
-            ..CallOptions::new(Idempotency::Write)
+            blocks: true,
+            ..CallOptions::new(repeatable_with(options.lease))
         };
         let reply: w::LockResponse = self
             .transport
@@ -157,7 +163,7 @@ pub struct LockOptions {
 }
 
 impl LockOptions {
-    /// Options without a lease, waiting at most the client's request timeout.
+    /// Options without a lease, waiting until the lock is free.
     pub const fn new() -> Self {
         LockOptions {
             lease: 0,
@@ -271,5 +277,16 @@ impl Drop for LockGuard {
                 let _ = lease.revoke().await;
             });
         }
+    }
+}
+
+/// A lock or a campaign under a lease may be sent again (after its member died, say): it takes
+/// up the key `<name>/<lease id>` the first attempt made. Without a lease the server grants
+/// one per attempt, so it is sent again only when the first certainly did not arrive.
+pub(crate) fn repeatable_with(lease: i64) -> Idempotency {
+    if lease != 0 {
+        Idempotency::Repeatable
+    } else {
+        Idempotency::Write
     }
 }

@@ -142,7 +142,13 @@ impl Client {
     /// The member list's errors; [`Error::InvalidArgument`] if no member advertises a client
     /// URL.
     pub async fn sync_endpoints(&self) -> Result<Vec<Url>> {
-        let members = self.member_list().await?;
+        // The leader's view: a member cut off from the others may know an outdated list.
+        let members = self
+            .cluster_client()
+            .member_list_with(Some(
+                crate::api::cluster::MemberListOptions::new().with_linearizable(),
+            ))
+            .await?;
         let urls: Vec<String> = members
             .members()
             .iter()
@@ -191,6 +197,41 @@ impl Client {
     /// use, and once per expiry it recovered from.
     pub fn token_refreshes(&self) -> u64 {
         self.transport.token_refreshes()
+    }
+
+    /// A handle on this client (the same connections, endpoints and token) whose calls have
+    /// this deadline, retries included, as Go's `context.WithTimeout` gives a call: ordinary
+    /// calls use it instead of the request timeout, and calls that block by design (lock,
+    /// campaign) use it instead of waiting until done, and tell the server, so it stops
+    /// waiting too. A call that runs out fails with [`Error::Timeout`], which says whether the
+    /// request may have reached the server. Dropping a call's future still cancels it.
+    ///
+    /// # Examples
+    /// ```no_run
+    /// # async fn run(client: etcdgw::Client) -> etcdgw::Result<()> {
+    /// use std::time::Duration;
+    ///
+    /// let quick = client.with_timeout(Duration::from_millis(500));
+    /// let value = quick.get("config/mode", None).await?;
+    /// // Waits at most 5 s for the lock, and the server knows it.
+    /// let lock = client.with_timeout(Duration::from_secs(5)).lock("jobs/nightly", None).await?;
+    /// # let _ = (value, lock);
+    /// # Ok(()) }
+    /// ```
+    pub fn with_timeout(&self, timeout: Duration) -> Client {
+        Client {
+            transport: self.transport.with_timeout(timeout),
+        }
+    }
+
+    /// A handle on this client whose calls require a leader, or not (see
+    /// [`ConnectOptions::with_require_leader`]); the same connections, endpoints and token.
+    /// In a browser, calls of a handle that requires a leader fail with
+    /// [`Error::InvalidArgument`]: etcd's CORS answer does not allow the header.
+    pub fn with_require_leader(&self, require_leader: bool) -> Client {
+        Client {
+            transport: self.transport.with_require_leader(require_leader),
+        }
     }
 
     /// The KV service, sharing this client's connections.

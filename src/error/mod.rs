@@ -222,6 +222,9 @@ impl fmt::Display for Error {
                 write!(f, "invalid endpoint {endpoint:?}: {reason}")
             }
             Error::Server(e) => fmt::Display::fmt(e, f),
+            Error::Timeout { tried, after, .. } if tried.is_empty() => {
+                write!(f, "no endpoint to send the request to within {after:?}: the client's endpoint list is empty")
+            }
             Error::Timeout { tried, after, delivery } => {
                 write!(f, "no answer within {after:?} from ")?;
                 write_urls(f, tried)?;

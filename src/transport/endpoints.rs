@@ -157,6 +157,8 @@ struct State {
 #[derive(Debug)]
 pub(crate) struct Endpoints {
     state: Mutex<State>,
+    /// Woken when an endpoint is added, for requests waiting on an empty list.
+    added: tokio::sync::Notify,
 }
 
 const FIRST_SKIP: Duration = Duration::from_secs(1);
@@ -181,12 +183,19 @@ impl Endpoints {
                     .collect(),
                 current: 0,
             }),
+            added: tokio::sync::Notify::new(),
         }
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
         // A panic while holding this lock cannot leave the list inconsistent: recover it.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Resolves when an endpoint is added after this call (create it before looking at the
+    /// list, so that an endpoint added in between is not missed).
+    pub(crate) fn added(&self) -> tokio::sync::futures::Notified<'_> {
+        self.added.notified()
     }
 
     /// The endpoint to use now: the current one if it is not being skipped, else the next one
@@ -350,6 +359,8 @@ impl Endpoints {
             return false;
         }
         state.entries.push(Entry::new(Arc::new(endpoint)));
+        drop(state);
+        self.added.notify_waiters();
         true
     }
 
@@ -384,6 +395,8 @@ impl Endpoints {
         state.current = current_url
             .and_then(|u| state.entries.iter().position(|e| *e.endpoint.url() == u))
             .unwrap_or(0);
+        drop(state);
+        self.added.notify_waiters();
     }
 }
 

@@ -102,7 +102,10 @@ impl Transport {
                     if !inner.endpoints.contains(&endpoint) {
                         return;
                     }
-                    let transport = Transport { inner };
+                    let transport = Transport {
+                        inner,
+                        overrides: Default::default(),
+                    };
                     let timeout = transport.inner.config.liveness.1;
                     if transport.probe(&endpoint, timeout).await.is_ok() {
                         transport.inner.endpoints.report_success(&endpoint);

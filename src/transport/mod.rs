@@ -84,6 +84,9 @@ pub(crate) struct CallOptions {
     /// (lock, campaign): it then stops waiting when the caller does. Other calls go without:
     /// it costs the server a timer per request.
     pub(crate) server_deadline: bool,
+    /// A call that blocks by design (lock, campaign): without a timeout of its own, it waits
+    /// until done or until its handle's [`Transport::with_timeout`], not the request timeout.
+    pub(crate) blocks: bool,
 }
 
 impl CallOptions {
@@ -95,6 +98,7 @@ impl CallOptions {
             endpoint: None,
             anonymous: false,
             server_deadline: false,
+            blocks: false,
         }
     }
 }
@@ -103,6 +107,17 @@ impl CallOptions {
 #[derive(Clone)]
 pub(crate) struct Transport {
     inner: Arc<Inner>,
+    /// This handle's own settings ([`Transport::with_timeout`]); the pool and everything
+    /// else are shared.
+    overrides: Overrides,
+}
+
+/// Settings a handle may give its calls instead of the client's.
+#[derive(Debug, Clone, Copy, Default)]
+struct Overrides {
+    /// The deadline of each call, blocking ones (lock, campaign) included.
+    timeout: Option<Duration>,
+    require_leader: Option<bool>,
 }
 
 struct Inner {
@@ -122,7 +137,10 @@ pub(crate) struct WeakTransport(std::sync::Weak<Inner>);
 
 impl WeakTransport {
     pub(crate) fn upgrade(&self) -> Option<Transport> {
-        self.0.upgrade().map(|inner| Transport { inner })
+        self.0.upgrade().map(|inner| Transport {
+            inner,
+            overrides: Overrides::default(),
+        })
     }
 }
 
@@ -131,8 +149,8 @@ impl fmt::Debug for Transport {
         f.debug_struct("Transport")
             .field("endpoints", &self.inner.endpoints.urls())
             .field("auth", &self.inner.auth)
-            .field("request_timeout", &self.inner.config.request_timeout)
-            .field("require_leader", &self.inner.config.require_leader)
+            .field("request_timeout", &self.request_timeout())
+            .field("require_leader", &self.require_leader())
             .finish_non_exhaustive()
     }
 }
@@ -159,6 +177,7 @@ impl Transport {
                 cluster_id: AtomicU64::new(0),
                 seen: Mutex::new((0, 0)),
             }),
+            overrides: Overrides::default(),
         })
     }
 
@@ -182,9 +201,6 @@ impl Transport {
     /// Removes an endpoint from the list; returns whether it was there.
     pub(crate) fn remove_endpoint(&self, raw: &str) -> Result<bool> {
         let endpoint = Endpoint::parse(raw, self.inner.config.http.default_scheme())?;
-        if self.inner.endpoints.len() == 1 && self.inner.endpoints.urls()[0] == *endpoint.url() {
-            return Err(Error::invalid("cannot remove the last endpoint"));
-        }
         Ok(self.inner.endpoints.remove(endpoint.url()))
     }
 
@@ -215,7 +231,38 @@ impl Transport {
 
     /// The client's default request deadline.
     pub(crate) fn request_timeout(&self) -> Duration {
-        self.inner.config.request_timeout
+        self.overrides
+            .timeout
+            .unwrap_or(self.inner.config.request_timeout)
+    }
+
+    /// The deadline a blocking call (lock, campaign) has: the one its handle was given with
+    /// [`with_timeout`](Self::with_timeout), else none (it waits until done, as in Go and
+    /// etcd-client).
+    pub(crate) fn blocking_timeout(&self) -> Option<Duration> {
+        self.overrides.timeout
+    }
+
+    /// Whether calls ask for a leader (`Grpc-Metadata-Hasleader`).
+    pub(crate) fn require_leader(&self) -> bool {
+        self.overrides
+            .require_leader
+            .unwrap_or(self.inner.config.require_leader)
+    }
+
+    /// A handle on the same pool whose calls have this deadline, retries included; blocking
+    /// calls (lock, campaign) too, and they tell the server.
+    pub(crate) fn with_timeout(&self, timeout: Duration) -> Transport {
+        let mut handle = self.clone();
+        handle.overrides.timeout = Some(timeout);
+        handle
+    }
+
+    /// A handle on the same pool whose calls ask for a leader, or not.
+    pub(crate) fn with_require_leader(&self, require_leader: bool) -> Transport {
+        let mut handle = self.clone();
+        handle.overrides.require_leader = Some(require_leader);
+        handle
     }
 
     /// How many times this client fetched an auth token.

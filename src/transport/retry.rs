@@ -22,6 +22,10 @@ pub(crate) enum Idempotency {
     Read,
     /// Writes: repeated only when the first attempt certainly did nothing.
     Write,
+    /// Writes that may be repeated like reads: a lock or a campaign again with the same lease
+    /// takes up the key the first attempt made (`<name>/<lease id>`), so a caller waiting on a
+    /// member that died goes on waiting on another.
+    Repeatable,
 }
 
 /// What a failed attempt means for the next one.
@@ -35,7 +39,7 @@ pub(crate) struct Verdict {
 
 /// Decides what a failed attempt means.
 pub(crate) fn verdict(err: &Error, idempotency: Idempotency) -> Verdict {
-    let read = idempotency == Idempotency::Read;
+    let read = matches!(idempotency, Idempotency::Read | Idempotency::Repeatable);
     match err {
         Error::Transport { delivery, .. } => Verdict {
             retry: read || *delivery == Delivery::NotSent,

@@ -87,12 +87,12 @@ impl Transport {
         Resp: DeserializeOwned + wire::Answer,
     {
         let body = encode(request)?;
-        self.with_retries(path, &options, |endpoint, remaining, token| {
+        self.with_retries(path, &options, |endpoint, server_deadline, token| {
             self.attempt::<Resp>(
                 endpoint,
                 path,
                 body.clone(),
-                options.server_deadline.then_some(remaining),
+                server_deadline,
                 token,
                 options.idempotency,
             )
@@ -113,12 +113,18 @@ impl Transport {
         mut attempt: F,
     ) -> Result<(T, Arc<Endpoint>)>
     where
-        F: FnMut(Arc<Endpoint>, Duration, Option<Arc<str>>) -> Fut,
+        F: FnMut(Arc<Endpoint>, Option<Duration>, Option<Arc<str>>) -> Fut,
         Fut: std::future::Future<Output = Result<T>>,
     {
+        if self.require_leader() && rt::IN_BROWSER {
+            return Err(Error::invalid(
+                "with_require_leader is not available in a browser: etcd's CORS answer does not \
+                 allow the header that asks for it",
+            ));
+        }
         let mut call = Call::new(self, path, options);
         loop {
-            let endpoint = call.next_endpoint(self)?;
+            let endpoint = call.next_endpoint(self).await?;
             if let Err(err) = self.preflight(&mut call, &endpoint).await? {
                 if !call.budget_left() {
                     return Err(call.final_error(err));
@@ -165,7 +171,7 @@ impl Transport {
         attempt: &mut F,
     ) -> Result<std::result::Result<T, (Error, Option<Arc<str>>)>>
     where
-        F: FnMut(Arc<Endpoint>, Duration, Option<Arc<str>>) -> Fut,
+        F: FnMut(Arc<Endpoint>, Option<Duration>, Option<Arc<str>>) -> Fut,
         Fut: std::future::Future<Output = Result<T>>,
     {
         let remaining = call.remaining();
@@ -178,7 +184,7 @@ impl Transport {
             let outcome = self
                 .watched(
                     endpoint,
-                    attempt(endpoint.clone(), remaining, token.clone()),
+                    attempt(endpoint.clone(), call.server_deadline(), token.clone()),
                 )
                 .await;
             Ok::<_, Error>((outcome, token))
@@ -261,7 +267,7 @@ impl Transport {
             .post(endpoint.parsed_url_for(path))
             .body(body);
         request = json_content_type(request);
-        if self.inner.config.require_leader {
+        if self.require_leader() {
             request = request.header(REQUIRE_LEADER_HEADER, HeaderValue::from_static("true"));
         }
         if let Some(token) = token {
@@ -386,9 +392,11 @@ pub(super) struct Call<'a> {
 
 impl<'a> Call<'a> {
     fn new(transport: &Transport, path: &'static str, options: &'a CallOptions) -> Self {
-        let timeout = options
-            .timeout
-            .unwrap_or(transport.inner.config.request_timeout);
+        let timeout = match options.timeout {
+            Some(timeout) => timeout,
+            None if options.blocks => transport.blocking_timeout().unwrap_or(Duration::MAX),
+            None => transport.request_timeout(),
+        };
         Call {
             path,
             options,
@@ -405,21 +413,24 @@ impl<'a> Call<'a> {
         }
     }
 
+    /// The deadline to tell the server (`Grpc-Timeout`) for a call that blocks there: what is
+    /// left of ours, if ours is one (a call without one waits on the server until it is done or
+    /// the connection goes away).
+    fn server_deadline(&self) -> Option<Duration> {
+        (self.options.server_deadline && self.timeout != Duration::MAX).then(|| self.remaining())
+    }
+
     fn remaining(&self) -> Duration {
         self.deadline.saturating_duration_since(rt::Instant::now())
     }
 
     /// The endpoint for the next attempt: the pinned one, or the transport's pick (noting a
     /// failover when it is not the one tried last).
-    fn next_endpoint(&mut self, transport: &Transport) -> Result<Arc<Endpoint>> {
+    async fn next_endpoint(&mut self, transport: &Transport) -> Result<Arc<Endpoint>> {
         self.attempts = self.attempts.saturating_add(1);
         let endpoint = match &self.options.endpoint {
             Some(pinned) => pinned.clone(),
-            None => transport
-                .inner
-                .endpoints
-                .pick()
-                .ok_or_else(|| Error::invalid("no endpoints left"))?,
+            None => self.pick(transport).await?,
         };
         if self
             .tried
@@ -438,6 +449,21 @@ impl<'a> Call<'a> {
             self.tried.push(endpoint.clone());
         }
         Ok(endpoint)
+    }
+
+    /// The transport's pick; with no endpoint in the list (all removed), waits for one to be
+    /// added until the deadline.
+    async fn pick(&self, transport: &Transport) -> Result<Arc<Endpoint>> {
+        let endpoints = &transport.inner.endpoints;
+        loop {
+            let added = endpoints.added();
+            if let Some(endpoint) = endpoints.pick() {
+                return Ok(endpoint);
+            }
+            if rt::timeout(self.remaining(), added).await.is_err() {
+                return Err(self.timed_out(self.timeout, self.sent_delivery()));
+            }
+        }
     }
 
     /// Whether another attempt fits in the call's budget of attempts and time.

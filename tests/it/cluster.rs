@@ -46,6 +46,12 @@ async fn list_add_a_learner_promote_update_and_remove() {
         .await
         .unwrap();
     assert_eq!(serializable.members().len(), 3);
+    let linearizable = client
+        .cluster_client()
+        .member_list_with(Some(MemberListOptions::new().with_linearizable()))
+        .await
+        .unwrap();
+    assert_eq!(linearizable.members().len(), 3);
 
     // Add a learner and start it.
     let (client_port, peer_port) = (free_port(), free_port());
@@ -165,4 +171,32 @@ async fn a_learner_refuses_linearizable_reads_and_serves_serializable_ones() {
         served,
         "the learner serves serializable reads once it has the data"
     );
+}
+
+/// `member_list()` answers from the member's own view, as etcd-client's does: it works when
+/// the cluster has lost quorum, where the leader's (linearizable) view cannot be had.
+#[tokio::test]
+async fn member_list_answers_without_quorum_and_the_linearizable_one_does_not() {
+    let mut cluster = Cluster::start(3).await;
+    let survivor = cluster.endpoints()[0].clone();
+    cluster.members[1].kill();
+    cluster.members[2].kill();
+    let client = Client::connect(
+        [survivor],
+        Some(etcdgw::ConnectOptions::new().with_timeout(Duration::from_secs(3))),
+    )
+    .await
+    .unwrap();
+    assert_eq!(client.member_list().await.unwrap().members().len(), 3);
+    let linearizable = client
+        .cluster_client()
+        .member_list_with(Some(MemberListOptions::new().with_linearizable()))
+        .await;
+    if crate::support::etcd::etcd_version() == (3, 4) {
+        // 3.4 has no linearizable member list: it answers from its local view either way.
+        assert_eq!(linearizable.unwrap().members().len(), 3);
+    } else {
+        let err = linearizable.unwrap_err();
+        assert!(err.is_timeout() || err.server_kind().is_some(), "{err:?}");
+    }
 }

@@ -410,3 +410,44 @@ async fn an_endpoint_of_another_cluster_is_refused() {
     let err = client.get("k", None).await.unwrap_err();
     assert!(matches!(err, Error::ClusterMismatch { .. }), "{err:?}");
 }
+
+/// Removing every endpoint is allowed (replacing the list by remove-then-add is a normal thing to
+/// do); a request meanwhile waits for an endpoint until its deadline, and then says so.
+#[tokio::test]
+async fn a_request_with_no_endpoint_waits_for_one_until_its_deadline() {
+    let etcd = Etcd::start().await;
+    let client = Client::connect(
+        [etcd.endpoint()],
+        Some(ConnectOptions::new().with_timeout(Duration::from_secs(5))),
+    )
+    .await
+    .unwrap();
+    client.put("k", "v", None).await.unwrap();
+    client.remove_endpoint(etcd.endpoint()).await.unwrap();
+    assert!(client.endpoints().is_empty());
+    let waiting = {
+        let client = client.clone();
+        tokio::spawn(async move { client.get("k", None).await })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !waiting.is_finished(),
+        "a request with no endpoint waits for one"
+    );
+    client.add_endpoint(etcd.endpoint()).await.unwrap();
+    let got = waiting.await.unwrap().unwrap();
+    assert_eq!(got.kvs()[0].value(), b"v");
+
+    // With none added before the deadline: a typed timeout that names the cause.
+    client.remove_endpoint(etcd.endpoint()).await.unwrap();
+    let err = client
+        .with_timeout(Duration::from_millis(300))
+        .get("k", None)
+        .await
+        .unwrap_err();
+    match &err {
+        Error::Timeout { tried, .. } => assert!(tried.is_empty(), "{err:?}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(err.to_string().contains("endpoint list is empty"), "{err}");
+}

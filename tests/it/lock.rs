@@ -297,3 +297,75 @@ async fn a_lock_without_a_lease_holds_until_unlocked() {
         .unwrap();
     client.unlock(again.key()).await.unwrap();
 }
+
+/// A lock call without a deadline of its own waits past the client's request timeout, until the
+/// lock is free (as etcd-client and Go do); a handle's `with_timeout` gives it one, and the server
+/// stops waiting then too.
+#[tokio::test]
+async fn a_lock_waits_until_free_unless_its_handle_has_a_deadline() {
+    let etcd = Etcd::start().await;
+    let client = etcd
+        .client_with(etcdgw::ConnectOptions::new().with_timeout(Duration::from_millis(300)))
+        .await;
+    let holder = client
+        .lock_client()
+        .lock_guard("patient", 10, None)
+        .await
+        .unwrap();
+    let lease = client.lease_grant(60, None).await.unwrap().id();
+    let waiter = {
+        let client = client.clone();
+        tokio::spawn(async move {
+            client
+                .lock("patient", Some(LockOptions::new().with_lease(lease)))
+                .await
+        })
+    };
+    // Three request timeouts later the waiter is still waiting, not failed.
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    assert!(
+        !waiter.is_finished(),
+        "the lock call gave up at the request timeout"
+    );
+    holder.unlock().await.unwrap();
+    let taken = tokio::time::timeout(Duration::from_secs(10), waiter)
+        .await
+        .expect("the waiter gets the lock once it is free")
+        .unwrap()
+        .unwrap();
+    assert!(taken.key().starts_with(b"patient/"));
+
+    // A handle with a deadline: the call fails at it, with a typed timeout, and its key goes.
+    let quick = client.with_timeout(Duration::from_millis(400));
+    let other = client.lease_grant(60, None).await.unwrap().id();
+    let err = quick
+        .lock("patient", Some(LockOptions::new().with_lease(other)))
+        .await
+        .unwrap_err();
+    assert!(
+        err.is_timeout() || err.server_kind() == Some(ServerErrorKind::DeadlineExceeded),
+        "{err:?}"
+    );
+    let leases = || async {
+        client
+            .get("patient/", Some(etcdgw::GetOptions::new().with_prefix()))
+            .await
+            .unwrap()
+            .kvs()
+            .iter()
+            .map(|kv| kv.lease())
+            .collect::<Vec<_>>()
+    };
+    let mut left = leases().await;
+    for _ in 0..100 {
+        if left == vec![lease] {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        left = leases().await;
+    }
+    assert_eq!(left, vec![lease], "only the holder's key is left");
+    // The handle shares the client's connections: ordinary calls go on through both.
+    quick.put("patient-ok", "1", None).await.unwrap();
+    assert_eq!(client.get("patient-ok", None).await.unwrap().count(), 1);
+}

@@ -190,7 +190,13 @@ async fn downgrade_is_validated_from_35_enabled_and_cancelled_from_36_and_unsupp
         .downgrade(DowngradeOptions::Enable(target.clone()))
         .await
         .unwrap();
-    let info = client.status().await.unwrap().downgrade_info().unwrap();
+    let info = client
+        .status()
+        .await
+        .unwrap()
+        .downgrade_info()
+        .cloned()
+        .unwrap();
     assert!(info.enabled(), "{info:?}");
     assert!(info.target_version().starts_with(&target), "{info:?}");
     maintenance
@@ -199,7 +205,7 @@ async fn downgrade_is_validated_from_35_enabled_and_cancelled_from_36_and_unsupp
         .unwrap();
     // The cancel is applied through raft; the status says so shortly after.
     for _ in 0..50 {
-        let info = client.status().await.unwrap().downgrade_info();
+        let info = client.status().await.unwrap().downgrade_info().cloned();
         if info.as_ref().is_none_or(|i| !i.enabled()) {
             return;
         }

@@ -379,6 +379,11 @@ impl AuthStatusResponse {
         self.header.as_ref()
     }
 
+    /// Takes the response header out.
+    pub fn take_header(&mut self) -> Option<ResponseHeader> {
+        self.header.take()
+    }
+
     /// Whether auth is on.
     pub const fn enabled(&self) -> bool {
         self.enabled
@@ -412,6 +417,11 @@ impl AuthenticateResponse {
         self.header.as_ref()
     }
 
+    /// Takes the response header out.
+    pub fn take_header(&mut self) -> Option<ResponseHeader> {
+        self.header.take()
+    }
+
     /// The token: send it as the `Authorization` header, as it is (no `Bearer `).
     pub fn token(&self) -> &str {
         &self.token
@@ -429,6 +439,11 @@ impl UserGetResponse {
     /// The response header.
     pub fn header(&self) -> Option<&ResponseHeader> {
         self.header.as_ref()
+    }
+
+    /// Takes the response header out.
+    pub fn take_header(&mut self) -> Option<ResponseHeader> {
+        self.header.take()
     }
 
     /// The user's roles.
@@ -450,6 +465,11 @@ impl UserListResponse {
         self.header.as_ref()
     }
 
+    /// Takes the response header out.
+    pub fn take_header(&mut self) -> Option<ResponseHeader> {
+        self.header.take()
+    }
+
     /// The users.
     pub fn users(&self) -> &[String] {
         &self.users
@@ -469,6 +489,11 @@ impl RoleGetResponse {
         self.header.as_ref()
     }
 
+    /// Takes the response header out.
+    pub fn take_header(&mut self) -> Option<ResponseHeader> {
+        self.header.take()
+    }
+
     /// The role's permissions (a copy, as in etcd-client).
     pub fn permissions(&self) -> Vec<Permission> {
         self.permissions.clone()
@@ -486,6 +511,11 @@ impl RoleListResponse {
     /// The response header.
     pub fn header(&self) -> Option<&ResponseHeader> {
         self.header.as_ref()
+    }
+
+    /// Takes the response header out.
+    pub fn take_header(&mut self) -> Option<ResponseHeader> {
+        self.header.take()
     }
 
     /// The roles.

@@ -124,9 +124,14 @@ impl MaintenanceClient {
             .await?;
         let mut status = reply;
         let header = std::mem::take(&mut status.header);
+        let downgrade_info = status.downgrade_info.as_ref().map(|d| DowngradeInfo {
+            enabled: d.enabled,
+            target_version: d.target_version.clone(),
+        });
         Ok(StatusResponse {
             header: Some(ResponseHeader(header)),
             status,
+            downgrade_info,
         })
     }
 
@@ -316,6 +321,11 @@ impl AlarmResponse {
         self.header.as_ref()
     }
 
+    /// Takes the response header out.
+    pub fn take_header(&mut self) -> Option<ResponseHeader> {
+        self.header.take()
+    }
+
     /// The active alarms.
     pub fn alarms(&self) -> &[AlarmMember] {
         &self.alarms
@@ -327,12 +337,18 @@ impl AlarmResponse {
 pub struct StatusResponse {
     header: Option<ResponseHeader>,
     status: w::StatusResponse,
+    downgrade_info: Option<DowngradeInfo>,
 }
 
 impl StatusResponse {
     /// The response header; its member id says who answered.
     pub fn header(&self) -> Option<&ResponseHeader> {
         self.header.as_ref()
+    }
+
+    /// Takes the response header out.
+    pub fn take_header(&mut self) -> Option<ResponseHeader> {
+        self.header.take()
     }
 
     /// The etcd version, e.g. `3.5.1`.
@@ -391,12 +407,9 @@ impl StatusResponse {
         self.status.db_size_quota.0
     }
 
-    /// The downgrade state (etcd 3.6 and later).
-    pub fn downgrade_info(&self) -> Option<DowngradeInfo> {
-        self.status.downgrade_info.as_ref().map(|d| DowngradeInfo {
-            enabled: d.enabled,
-            target_version: d.target_version.clone(),
-        })
+    /// The downgrade state (etcd 3.6 and later; `None` from older servers).
+    pub fn downgrade_info(&self) -> Option<&DowngradeInfo> {
+        self.downgrade_info.as_ref()
     }
 }
 
@@ -432,6 +445,11 @@ impl HashResponse {
         self.header.as_ref()
     }
 
+    /// Takes the response header out.
+    pub fn take_header(&mut self) -> Option<ResponseHeader> {
+        self.header.take()
+    }
+
     /// The hash of the member's backend.
     pub fn hash(&self) -> u32 {
         self.hash
@@ -451,6 +469,11 @@ impl HashKvResponse {
     /// The response header.
     pub fn header(&self) -> Option<&ResponseHeader> {
         self.header.as_ref()
+    }
+
+    /// Takes the response header out.
+    pub fn take_header(&mut self) -> Option<ResponseHeader> {
+        self.header.take()
     }
 
     /// The hash of the key-value store.
@@ -480,6 +503,11 @@ impl DowngradeResponse {
     /// The response header.
     pub fn header(&self) -> Option<&ResponseHeader> {
         self.header.as_ref()
+    }
+
+    /// Takes the response header out.
+    pub fn take_header(&mut self) -> Option<ResponseHeader> {
+        self.header.take()
     }
 
     /// The cluster version.

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
+use crate::api::ResponseHeader;
 use crate::error::{Error, Result};
 use crate::transport::{rt, OpenStream};
 use crate::wire::maintenance as w;
@@ -14,11 +15,28 @@ use crate::wire::maintenance as w;
 /// One piece of a snapshot.
 #[derive(Debug, Clone)]
 pub struct SnapshotResponse {
+    header: Option<ResponseHeader>,
     remaining_bytes: u64,
     blob: Vec<u8>,
+    version: String,
 }
 
 impl SnapshotResponse {
+    /// The response header (on the first piece; etcd leaves it out of the others).
+    pub fn header(&self) -> Option<&ResponseHeader> {
+        self.header.as_ref()
+    }
+
+    /// Takes the response header out.
+    pub fn take_header(&mut self) -> Option<ResponseHeader> {
+        self.header.take()
+    }
+
+    /// The storage version of the snapshot (etcd 3.6 and later; empty before).
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
     /// How many bytes come after this piece (0 in the last one).
     pub fn remaining_bytes(&self) -> u64 {
         self.remaining_bytes
@@ -83,8 +101,10 @@ impl SnapshotStreaming {
             })??;
         match next {
             Some(piece) => Ok(Some(SnapshotResponse {
+                header: piece.header.map(ResponseHeader),
                 remaining_bytes: piece.remaining_bytes.0,
                 blob: piece.blob.0,
+                version: piece.version,
             })),
             // The end of the body is the end: both the last piece of data and the SHA-256
             // after it come without `remaining_bytes`.

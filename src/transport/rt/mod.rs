@@ -154,8 +154,15 @@ impl NativeHttpSettings {
 pub(crate) fn http_client(settings: &NativeHttpSettings) -> crate::error::Result<reqwest::Client> {
     #[cfg(not(target_arch = "wasm32"))]
     {
+        #[cfg(feature = "tls")]
+        let tls_timeout = settings.tls.as_ref().and_then(|t| t.timeout);
+        #[cfg(not(feature = "tls"))]
+        let tls_timeout = None;
+        let connect_timeout = settings
+            .connect_timeout
+            .max(tls_timeout.unwrap_or_default());
         let mut builder = reqwest::Client::builder()
-            .connect_timeout(settings.connect_timeout)
+            .connect_timeout(connect_timeout)
             .tcp_nodelay(true)
             .pool_idle_timeout(Duration::from_secs(60))
             .tcp_keepalive(settings.tcp_keepalive);
@@ -169,6 +176,11 @@ pub(crate) fn http_client(settings: &NativeHttpSettings) -> crate::error::Result
         #[cfg(feature = "tls")]
         if let Some(options) = &settings.tls {
             builder = builder.tls_backend_preconfigured(tls::client_config(options)?);
+            if options.assume_http2 {
+                // Every endpoint is https:// with TLS options, so this never reaches a plain
+                // port (where prior-knowledge HTTP/2 would go to etcd's gRPC server).
+                builder = builder.http2_prior_knowledge();
+            }
         }
         builder
             .build()
@@ -182,9 +194,11 @@ pub(crate) fn http_client(settings: &NativeHttpSettings) -> crate::error::Result
                 || tls.identity.is_some()
                 || tls.domain_name.is_some()
                 || tls.danger_accept_invalid_certs
+                || tls.webpki_roots
+                || tls.assume_http2
             {
                 return Err(crate::error::Error::invalid(
-                    "in a browser, TLS is the browser's: a custom CA, a client certificate, a domain name or accepting invalid certificates cannot be set",
+                    "in a browser, TLS is the browser's: a custom CA or roots, a client certificate, a domain name, HTTP/2 by prior knowledge or accepting invalid certificates cannot be set",
                 ));
             }
         }

@@ -36,8 +36,11 @@ pub(crate) fn client_config(tls: &TlsOptions) -> Result<ClientConfig> {
                 .map_err(|e| Error::invalid(format!("the CA certificate is not usable: {e}")))?;
         }
     }
-    if tls.native_roots || tls.ca_certificates.is_empty() {
+    if tls.native_roots || (tls.ca_certificates.is_empty() && !tls.webpki_roots) {
         add_native_roots(&mut roots);
+    }
+    if tls.webpki_roots {
+        add_webpki_roots(&mut roots)?;
     }
     let verifier: Arc<dyn ServerCertVerifier> = if tls.danger_accept_invalid_certs {
         Arc::new(AcceptAnyCertificate {
@@ -98,6 +101,19 @@ fn add_native_roots(roots: &mut RootCertStore) {
 
 #[cfg(not(feature = "tls-roots"))]
 fn add_native_roots(_roots: &mut RootCertStore) {}
+
+#[cfg(feature = "tls-webpki-roots")]
+fn add_webpki_roots(roots: &mut RootCertStore) -> Result<()> {
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    Ok(())
+}
+
+#[cfg(not(feature = "tls-webpki-roots"))]
+fn add_webpki_roots(_roots: &mut RootCertStore) -> Result<()> {
+    Err(Error::invalid(
+        "TlsOptions::with_webpki_roots needs etcdgw's tls-webpki-roots feature",
+    ))
+}
 
 /// Refuses every server certificate, saying there is nothing to check it against.
 #[derive(Debug)]
