@@ -85,6 +85,10 @@ cargo build --quiet --manifest-path "$pkg/Cargo.toml" --tests --examples
 
 start_etcd() { # BIN EXTRA...: one member on localhost:2379, set up as etcd-client's CI does
   local bin=$1; shift
+  if "$ETCDCTL35_BIN" --endpoints 127.0.0.1:2379 --dial-timeout 1s endpoint health >/dev/null 2>&1; then
+    echo "compat: something already answers on localhost:2379; stop it first" >&2
+    exit 1
+  fi
   dir=$(mktemp -d "${TMPDIR:-/tmp}/etcdgw-compat-XXXXXX")
   "$bin" --name compat --data-dir "$dir/data" \
     --listen-client-urls http://127.0.0.1:2379 --advertise-client-urls http://localhost:2379 \
@@ -97,6 +101,7 @@ start_etcd() { # BIN EXTRA...: one member on localhost:2379, set up as etcd-clie
     kill -0 "$etcd_pid" 2>/dev/null || { cat "$dir/etcd.log" >&2; echo "compat: etcd did not start (is port 2379 free?)" >&2; exit 1; }
     sleep 0.1
   done
+  kill -0 "$etcd_pid" 2>/dev/null || { cat "$dir/etcd.log" >&2; echo "compat: etcd exited" >&2; exit 1; }
   "$ETCDCTL35_BIN" --endpoints 127.0.0.1:2379 user add root --new-user-password=rootpwd >/dev/null
   "$ETCDCTL35_BIN" --endpoints 127.0.0.1:2379 user grant-role root root >/dev/null
 }
@@ -141,7 +146,8 @@ for v in ${ETCDGW_MATRIX:-35 36 37}; do
   for e in "$src"/examples/*.rs; do
     name=$(basename "$e" .rs)
     [ "$name" = cluster ] && continue
-    if cargo run --quiet --manifest-path "$pkg/Cargo.toml" --example "$name" >"$dir/example.log" 2>&1; then
+    # Each example ends on its own within seconds; a hang fails it instead of the whole run.
+    if timeout 120 cargo run --quiet --manifest-path "$pkg/Cargo.toml" --example "$name" >"$dir/example.log" 2>&1; then
       echo "    example $name: ok" >&2
     else
       echo "    example $name FAILED:" >&2

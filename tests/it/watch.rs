@@ -877,3 +877,20 @@ async fn a_watch_that_cannot_start_reports_why() {
     assert!(responses.message().await.unwrap().unwrap().canceled());
     assert!(responses.next().await.is_none());
 }
+
+/// etcd 3.6 and 3.7 do not answer a watch request they cannot read, not even with a response
+/// head; opening a watch waits for its `created` under the request deadline, and says so.
+#[tokio::test]
+async fn a_watch_that_gets_no_answer_ends_at_its_deadline() {
+    let mute = crate::support::faults::MuteWatch::start().await;
+    let client = Client::connect(
+        [mute.endpoint()],
+        Some(ConnectOptions::new().with_timeout(Duration::from_millis(500))),
+    )
+    .await
+    .unwrap();
+    match client.watch("k", None).await {
+        Err(Error::Timeout { tried, .. }) => assert_eq!(tried.len(), 1),
+        other => panic!("{other:?}"),
+    }
+}

@@ -201,3 +201,43 @@ async fn read_request(socket: &mut tokio::net::TcpStream) -> (String, String) {
         }
     }
 }
+
+/// A member that answers liveness checks but never answers a watch: what etcd 3.6 and 3.7 do
+/// with a watch request they cannot read (no response at all, not even the head: captures
+/// `48-watch-error-*.v36`). etcdgw never sends such a request, so a real etcd cannot be made to
+/// do this to it; this stands in, to show that waiting for `created` has a deadline.
+pub struct MuteWatch {
+    pub addr: SocketAddr,
+    task: JoinHandle<()>,
+}
+
+impl MuteWatch {
+    pub async fn start() -> MuteWatch {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let task = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let (head, _) = read_request(&mut socket).await;
+                if head.starts_with("POST /v3/maintenance/status ") {
+                    let answer =
+                        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}";
+                    let _ = socket.write_all(answer).await;
+                } else {
+                    held.push(socket); // read, never answered
+                }
+            }
+        });
+        MuteWatch { addr, task }
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+impl Drop for MuteWatch {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
