@@ -227,6 +227,9 @@ pub(crate) enum Command {
     Watch(WatchArgs),
     /// Compacts the event history in etcd
     Compaction(CompactionArgs),
+    /// Makes a mirror at the destination etcd cluster (the global flags name the source; runs
+    /// until interrupted or an error)
+    MakeMirror(MakeMirrorArgs),
     /// Lease related commands
     #[command(subcommand)]
     Lease(LeaseCommand),
@@ -408,6 +411,71 @@ pub(crate) struct CompactionArgs {
     #[arg(value_name = "REVISION", allow_negative_numbers = true)]
     pub(crate) args: Vec<String>,
 }
+
+/// `make-mirror [options] <destination>`
+#[derive(Args, Debug)]
+#[command(after_help = MAKE_MIRROR_HELP)]
+pub(crate) struct MakeMirrorArgs {
+    /// Key-value prefix to mirror
+    #[arg(long, default_value = "")]
+    pub(crate) prefix: String,
+    /// Specify the kv revision to start to mirror (its changes and the later ones, without a
+    /// copy of the current state; 0: copy the current state, then follow its changes)
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+    pub(crate) rev: i64,
+    /// Maximum number of operations permitted in a transaction during syncing updates
+    #[arg(long, default_value_t = etcdgw::mirror::DEFAULT_MAX_TXN_OPS, value_name = "N")]
+    pub(crate) max_txn_ops: usize,
+    /// Destination prefix to mirror a prefix to a different prefix in the destination cluster
+    #[arg(long, default_value = "")]
+    pub(crate) dest_prefix: String,
+    /// Mirror key-values to the root of the destination cluster
+    #[arg(long)]
+    pub(crate) no_dest_prefix: bool,
+    /// Identify secure client using this TLS certificate file for the destination cluster
+    #[arg(long, value_name = "FILE", value_parser = file_or_empty)]
+    pub(crate) dest_cert: Option<PathBuf>,
+    /// Identify secure client using this TLS key file (for the destination cluster)
+    #[arg(long, value_name = "FILE", value_parser = file_or_empty)]
+    pub(crate) dest_key: Option<PathBuf>,
+    /// Verify certificates of TLS enabled secure servers using this CA bundle (for the
+    /// destination cluster)
+    #[arg(long, value_name = "FILE", value_parser = file_or_empty)]
+    pub(crate) dest_cacert: Option<PathBuf>,
+    /// Disable transport security for client connections (to the destination; with =false,
+    /// a destination without a scheme uses https)
+    #[arg(long, default_value_t = true, num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", action = ArgAction::Set, value_name = "BOOL")]
+    pub(crate) dest_insecure_transport: bool,
+    /// Destination username[:password] for authentication (prompt if password is not supplied)
+    #[arg(long, value_name = "USER[:PASSWORD]")]
+    pub(crate) dest_user: Option<String>,
+    /// Destination password for authentication (if this option is used, --dest-user shouldn't
+    /// include password)
+    #[arg(long)]
+    pub(crate) dest_password: Option<String>,
+    /// <destination>: the destination cluster's endpoint (or endpoints, comma separated)
+    #[arg(value_name = "DESTINATION")]
+    pub(crate) args: Vec<String>,
+}
+
+/// A file flag that may be empty (then no file, as etcdctl's `--dest-*` flags), where clap's
+/// own path parser refuses an empty value.
+fn file_or_empty(value: &str) -> Result<PathBuf, std::convert::Infallible> {
+    Ok(PathBuf::from(value))
+}
+
+const MAKE_MIRROR_HELP: &str = "\
+The global flags (--endpoints, --cacert, --user, ...) name the source; the destination is the
+argument, with the --dest-* flags (and the global timeouts). The keys under --prefix are copied
+as they are at one revision of the source, then every change after it is applied in order, the
+changes of one source revision in one destination transaction (split at --max-txn-ops); the
+destination's keys get no lease. Every 30 s, the number of keys written or deleted so far is
+printed on a line of its own, as etcdctl prints it. Ctrl-C (SIGINT or SIGTERM) prints the count
+once more, says on stderr up to which source revision the destination is complete (--rev with
+the next one resumes from there) and exits with 0. If the source compacts history the mirror
+still needs (it fell behind, say while cut off), it ends as etcdctl does: `Error: etcdserver:
+mvcc: required revision has been compacted`, exit 1.";
 
 /// `lease <subcommand>`
 #[derive(Subcommand, Debug)]

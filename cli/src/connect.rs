@@ -7,9 +7,32 @@ use etcdgw::{Client, ConnectOptions};
 use crate::args::GlobalArgs;
 use crate::error::{exit, CliError, CliResult};
 
+/// Which flags describe a connection: the global ones (the cluster every command talks to) or
+/// make-mirror's `--dest-*` ones (its destination), for the password prompt and the messages.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Flags {
+    /// What the password prompt says.
+    prompt: &'static str,
+    /// What the TLS flags' names start with after `--`.
+    prefix: &'static str,
+}
+
+impl Flags {
+    /// The global flags: `--user`, `--cacert`, ...
+    pub(crate) const GLOBAL: Flags = Flags {
+        prompt: "Password: ",
+        prefix: "",
+    };
+    /// make-mirror's destination: `--dest-user`, `--dest-cacert`, ... (etcdctl's prompt).
+    pub(crate) const DESTINATION: Flags = Flags {
+        prompt: "Destination Password: ",
+        prefix: "dest-",
+    };
+}
+
 /// `--user` and `--password` as etcdctl reads them: with `--password`, the whole `--user` is
 /// the name; without it, `name:password`, or a name alone and the password asked for.
-fn credentials(global: &GlobalArgs) -> CliResult<Option<(String, String)>> {
+fn credentials(global: &GlobalArgs, flags: Flags) -> CliResult<Option<(String, String)>> {
     let Some(user) = global.user.as_deref().filter(|u| !u.is_empty()) else {
         return Ok(None);
     };
@@ -19,7 +42,7 @@ fn credentials(global: &GlobalArgs) -> CliResult<Option<(String, String)>> {
     match user.split_once(':') {
         Some((name, password)) => Ok(Some((name.to_string(), password.to_string()))),
         None => {
-            let password = ask_password("Password: ")?;
+            let password = ask_password(flags.prompt)?;
             Ok(Some((user.to_string(), password)))
         }
     }
@@ -40,13 +63,18 @@ pub(crate) fn ask_password(prompt: &str) -> CliResult<String> {
 /// certificates must name, as etcdctl checks them); `None` when none asks for it (then
 /// `https://` endpoints are checked against the system's roots, and others are plain HTTP).
 #[cfg(feature = "tls")]
-fn tls(global: &GlobalArgs, endpoints: &[String]) -> CliResult<Option<etcdgw::TlsOptions>> {
+fn tls(
+    global: &GlobalArgs,
+    endpoints: &[String],
+    flags: Flags,
+) -> CliResult<Option<etcdgw::TlsOptions>> {
     use etcdgw::{Certificate, Identity, TlsOptions};
 
+    let prefix = flags.prefix;
     let read = |flag: &str, path: &std::path::Path| -> CliResult<Vec<u8>> {
         if path.as_os_str().is_empty() {
             return Err(CliError::bad_args(format!(
-                "empty string is passed to --{flag} option"
+                "empty string is passed to --{prefix}{flag} option"
             )));
         }
         std::fs::read(path).map_err(|e| CliError::bad_args(format!("open {}: {e}", path.display())))
@@ -87,9 +115,9 @@ fn tls(global: &GlobalArgs, endpoints: &[String]) -> CliResult<Option<etcdgw::Tl
         }
         (None, None) => {}
         _ => {
-            return Err(CliError::bad_args(
-                "--cert and --key must be given together",
-            ))
+            return Err(CliError::bad_args(format!(
+                "--{prefix}cert and --{prefix}key must be given together"
+            )))
         }
     }
     Ok(Some(options))
@@ -97,6 +125,16 @@ fn tls(global: &GlobalArgs, endpoints: &[String]) -> CliResult<Option<etcdgw::Tl
 
 /// The connection options of every client of this command, for these endpoints.
 pub(crate) fn options(global: &GlobalArgs, endpoints: &[String]) -> CliResult<ConnectOptions> {
+    options_of(global, endpoints, Flags::GLOBAL)
+}
+
+/// The connection options `global` describes, for these endpoints, with `flags` naming the
+/// flags (make-mirror passes its destination's flags in a copy of the global ones).
+pub(crate) fn options_of(
+    global: &GlobalArgs,
+    endpoints: &[String],
+    flags: Flags,
+) -> CliResult<ConnectOptions> {
     let mut options = ConnectOptions::new()
         .with_timeout(global.command_timeout)
         .with_connect_timeout(global.dial_timeout);
@@ -115,7 +153,7 @@ pub(crate) fn options(global: &GlobalArgs, endpoints: &[String]) -> CliResult<Co
         options = options.with_max_message_size(global.max_recv_bytes);
     }
     #[cfg(feature = "tls")]
-    if let Some(tls) = tls(global, endpoints)? {
+    if let Some(tls) = tls(global, endpoints, flags)? {
         options = options.with_tls(tls);
     }
     #[cfg(not(feature = "tls"))]
@@ -125,12 +163,12 @@ pub(crate) fn options(global: &GlobalArgs, endpoints: &[String]) -> CliResult<Co
         || global.insecure_skip_tls_verify
         || !global.insecure_transport
     {
-        let _ = endpoints;
+        let _ = (endpoints, flags.prefix);
         return Err(CliError::bad_feature(
             "TLS needs etcdgw built with the `tls` feature",
         ));
     }
-    if let Some((name, password)) = credentials(global)? {
+    if let Some((name, password)) = credentials(global, flags)? {
         options = options.with_user(name, password);
     }
     Ok(options)

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use etcdgw::{Client, GetResponse, LockOptions, ManagedLease, ResignOptions};
 
-use super::Ctx;
+use super::{interrupted, Ctx};
 use crate::args::{ElectArgs, LockArgs};
 use crate::error::{exit, message_of, CliError, CliResult};
 use crate::output::{emit, Kind};
@@ -15,25 +15,6 @@ const WAIT_FOREVER: Duration = Duration::from_secs(30 * 24 * 3600);
 
 /// etcd's concurrency sessions' TTL when none is given (`concurrency.NewSession`).
 const SESSION_TTL: i64 = 60;
-
-/// Resolves on SIGINT or SIGTERM. Once called, these signals no longer end the process.
-async fn interrupted() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        if let (Ok(mut int), Ok(mut term)) = (
-            signal(SignalKind::interrupt()),
-            signal(SignalKind::terminate()),
-        ) {
-            tokio::select! {
-                _ = int.recv() => {}
-                _ = term.recv() => {}
-            }
-            return;
-        }
-    }
-    let _ = tokio::signal::ctrl_c().await;
-}
 
 /// The error of a wait cut short by a signal (Go's cancelled context).
 fn canceled() -> CliError {

@@ -9,6 +9,7 @@ mod docs;
 pub(crate) mod kv;
 mod lease;
 mod maintenance;
+mod mirror;
 mod watch;
 
 use etcdgw::{Client, ConnectOptions};
@@ -99,6 +100,7 @@ pub(crate) async fn run(cli: Cli) -> CliResult {
         Command::Txn(args) => kv::txn(&ctx, args).await,
         Command::Compaction(args) => kv::compaction(&ctx, args).await,
         Command::Watch(args) => watch::watch(&ctx, args).await,
+        Command::MakeMirror(args) => mirror::make_mirror(&ctx, args).await,
         Command::Lease(cmd) => lease::run(&ctx, cmd).await,
         Command::Lock(args) => concurrency::lock(&ctx, args).await,
         Command::Elect(args) => concurrency::elect(&ctx, args).await,
@@ -131,6 +133,25 @@ fn debug_logging() {
         )
         .with(Targets::new().with_target("etcdgw", LevelFilter::TRACE))
         .try_init();
+}
+
+/// Resolves on SIGINT or SIGTERM. Once called, these signals no longer end the process.
+pub(crate) async fn interrupted() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let (Ok(mut int), Ok(mut term)) = (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) {
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
 }
 
 /// Go's `strconv.ParseUint(text, 16, 64)` for member IDs, with etcdctl's message.
