@@ -69,7 +69,7 @@ pub(crate) fn command() -> clap::Command {
 }
 
 /// etcdctl over etcd's JSON/HTTP gateway: the same commands, flags and output, without gRPC.
-#[derive(Parser, Debug)]
+#[derive(Parser)]
 #[command(
     name = "etcdgw",
     version,
@@ -86,7 +86,7 @@ pub(crate) struct Cli {
 }
 
 /// Flags every command takes.
-#[derive(Args, Debug, Clone)]
+#[derive(Args, Clone)]
 pub(crate) struct GlobalArgs {
     /// Endpoints, comma separated (host:port, http://host:port or https://host:port)
     #[arg(
@@ -213,7 +213,7 @@ pub(crate) struct GlobalArgs {
 }
 
 /// The verbs.
-#[derive(Subcommand, Debug)]
+#[derive(Subcommand)]
 pub(crate) enum Command {
     /// Gets the key or a range of keys
     Get(GetArgs),
@@ -288,7 +288,7 @@ pub(crate) enum Command {
 }
 
 /// `get [options] <key> [range_end]`
-#[derive(Args, Debug, Clone, Default)]
+#[derive(Args, Clone, Default)]
 pub(crate) struct GetArgs {
     /// Linearizable(l) or Serializable(s)
     #[arg(long, default_value = "l")]
@@ -326,7 +326,7 @@ pub(crate) struct GetArgs {
 }
 
 /// `put [options] <key> <value>`
-#[derive(Args, Debug, Clone, Default)]
+#[derive(Args, Clone, Default)]
 pub(crate) struct PutArgs {
     /// Lease ID (in hexadecimal) to attach to the key
     #[arg(long, default_value = "0")]
@@ -347,7 +347,7 @@ pub(crate) struct PutArgs {
 }
 
 /// `del [options] <key> [range_end]`
-#[derive(Args, Debug, Clone, Default)]
+#[derive(Args, Clone, Default)]
 pub(crate) struct DelArgs {
     /// Delete keys with matching prefix
     #[arg(long)]
@@ -364,7 +364,7 @@ pub(crate) struct DelArgs {
 }
 
 /// `txn [options]`
-#[derive(Args, Debug)]
+#[derive(Args)]
 #[command(after_help = crate::txn::SYNTAX_HELP)]
 pub(crate) struct TxnArgs {
     /// Input transaction in interactive mode (prompts for each section)
@@ -375,7 +375,7 @@ pub(crate) struct TxnArgs {
 }
 
 /// `watch [options] [key or prefix] [range_end] [--] [exec-command arg1 arg2 ...]`
-#[derive(Args, Debug)]
+#[derive(Args)]
 pub(crate) struct WatchArgs {
     /// Interactive mode: reads `watch [options] <key> [range_end] [-- command]` and `progress`
     /// lines from stdin
@@ -402,7 +402,7 @@ pub(crate) struct WatchArgs {
 }
 
 /// `compaction [options] <revision>`
-#[derive(Args, Debug)]
+#[derive(Args)]
 pub(crate) struct CompactionArgs {
     /// 'true' to wait for compaction to physically remove all old revisions
     #[arg(long)]
@@ -413,7 +413,7 @@ pub(crate) struct CompactionArgs {
 }
 
 /// `make-mirror [options] <destination>`
-#[derive(Args, Debug)]
+#[derive(Args)]
 #[command(after_help = MAKE_MIRROR_HELP)]
 pub(crate) struct MakeMirrorArgs {
     /// Key-value prefix to mirror
@@ -478,7 +478,7 @@ still needs (it fell behind, say while cut off), it ends as etcdctl does: `Error
 mvcc: required revision has been compacted`, exit 1.";
 
 /// `lease <subcommand>`
-#[derive(Subcommand, Debug)]
+#[derive(Subcommand)]
 pub(crate) enum LeaseCommand {
     /// Creates leases
     Grant {
@@ -518,7 +518,7 @@ pub(crate) enum LeaseCommand {
 }
 
 /// `lock <lockname> [exec-command arg1 arg2 ...]`
-#[derive(Args, Debug)]
+#[derive(Args)]
 pub(crate) struct LockArgs {
     /// Timeout for session (the TTL of the lease the lock is tied to, in seconds)
     #[arg(long, default_value_t = 10)]
@@ -533,7 +533,7 @@ pub(crate) struct LockArgs {
 }
 
 /// `elect <election-name> [proposal]`
-#[derive(Args, Debug)]
+#[derive(Args)]
 pub(crate) struct ElectArgs {
     /// Observation mode
     #[arg(short, long)]
@@ -544,7 +544,7 @@ pub(crate) struct ElectArgs {
 }
 
 /// `member <subcommand>`
-#[derive(Subcommand, Debug)]
+#[derive(Subcommand)]
 pub(crate) enum MemberCommand {
     /// Adds a member into the cluster (prints the ETCD_* settings the new member starts with)
     Add {
@@ -590,7 +590,7 @@ pub(crate) enum MemberCommand {
 }
 
 /// `alarm <subcommand>`
-#[derive(Subcommand, Debug)]
+#[derive(Subcommand)]
 pub(crate) enum AlarmCommand {
     /// Disarms all alarms
     Disarm {
@@ -605,7 +605,7 @@ pub(crate) enum AlarmCommand {
 }
 
 /// `downgrade <subcommand>`
-#[derive(Subcommand, Debug)]
+#[derive(Subcommand)]
 pub(crate) enum DowngradeCommand {
     /// Validate downgrade capability before starting downgrade
     Validate {
@@ -627,7 +627,7 @@ pub(crate) enum DowngradeCommand {
 }
 
 /// `check <subcommand>`
-#[derive(Subcommand, Debug)]
+#[derive(Subcommand)]
 pub(crate) enum CheckCommand {
     /// Check the performance of the etcd cluster (writes for 60 s at the load's rate, then
     /// judges throughput and latency as etcdctl does)
@@ -638,7 +638,7 @@ pub(crate) enum CheckCommand {
 }
 
 /// The flags of `check perf` and `check datascale`.
-#[derive(Args, Debug)]
+#[derive(Args)]
 pub(crate) struct CheckArgs {
     /// The workload model: s(small), m(medium), l(large), xl(xLarge)
     #[arg(long, default_value = "s", value_name = "LOAD")]
@@ -658,7 +658,7 @@ pub(crate) struct CheckArgs {
 }
 
 /// `endpoint <subcommand>`
-#[derive(Args, Debug)]
+#[derive(Args)]
 pub(crate) struct EndpointArgs {
     /// Use all endpoints from the cluster member list
     #[arg(long, global = true)]
@@ -668,7 +668,7 @@ pub(crate) struct EndpointArgs {
 }
 
 /// `endpoint health|status|hashkv`
-#[derive(Subcommand, Debug)]
+#[derive(Subcommand)]
 pub(crate) enum EndpointCommand {
     /// Checks the healthiness of endpoints specified in `--endpoints` flag
     Health,
@@ -684,7 +684,7 @@ pub(crate) enum EndpointCommand {
 }
 
 /// `snapshot <subcommand>`
-#[derive(Subcommand, Debug)]
+#[derive(Subcommand)]
 pub(crate) enum SnapshotCommand {
     /// Stores an etcd node backend snapshot to a given file (from exactly one endpoint)
     Save {
@@ -695,7 +695,7 @@ pub(crate) enum SnapshotCommand {
 }
 
 /// `defrag [options]`
-#[derive(Args, Debug)]
+#[derive(Args)]
 pub(crate) struct DefragArgs {
     /// Use all endpoints from the cluster member list
     #[arg(long)]
@@ -703,7 +703,7 @@ pub(crate) struct DefragArgs {
 }
 
 /// `auth <enable or disable>`
-#[derive(Subcommand, Debug)]
+#[derive(Subcommand)]
 pub(crate) enum AuthCommand {
     /// Enables authentication
     Enable {
@@ -723,7 +723,7 @@ pub(crate) enum AuthCommand {
 }
 
 /// `user <subcommand>`
-#[derive(Subcommand, Debug)]
+#[derive(Subcommand)]
 pub(crate) enum UserCommand {
     /// Adds a new user
     Add {
@@ -786,7 +786,7 @@ pub(crate) enum UserCommand {
 }
 
 /// `role <subcommand>`
-#[derive(Subcommand, Debug)]
+#[derive(Subcommand)]
 pub(crate) enum RoleCommand {
     /// Adds a new role
     Add {
@@ -839,7 +839,7 @@ pub(crate) enum RoleCommand {
 
 /// One operation line of a transaction (`put k v`, `get k --prefix`, `del k`), parsed with the
 /// same flags as the commands, as etcdctl does.
-#[derive(Parser, Debug)]
+#[derive(Parser)]
 #[command(
     no_binary_name = true,
     disable_help_flag = true,
@@ -851,7 +851,7 @@ pub(crate) struct TxnOpLine {
 }
 
 /// The verbs a transaction's operations may use.
-#[derive(Subcommand, Debug)]
+#[derive(Subcommand)]
 #[command(disable_help_subcommand = true)]
 pub(crate) enum TxnOpCommand {
     Get(GetArgs),

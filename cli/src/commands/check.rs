@@ -460,6 +460,7 @@ fn println_out(line: &str) {
 
 /// An HTTP client for `/metrics` with the TLS flags of the command.
 fn metrics_client(ctx: &Ctx, https: bool) -> Result<reqwest::Client, String> {
+    #[cfg_attr(not(feature = "tls"), allow(unused_mut))]
     let mut builder = reqwest::Client::builder()
         .timeout(ctx.global.command_timeout)
         .connect_timeout(ctx.global.dial_timeout);

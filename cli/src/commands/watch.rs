@@ -13,7 +13,7 @@ use crate::error::{exit, message_of, CliError, CliResult};
 use crate::output::{emit, gofmt, warn, Kind, Printer};
 
 /// One line of `watch -i`, parsed with the flags of `watch` itself.
-#[derive(Parser, Debug)]
+#[derive(Parser)]
 #[command(
     no_binary_name = true,
     disable_help_flag = true,
@@ -24,7 +24,7 @@ struct WatchLine {
     op: WatchLineOp,
 }
 
-#[derive(Subcommand, Debug)]
+#[derive(Subcommand)]
 #[command(disable_help_subcommand = true)]
 enum WatchLineOp {
     Watch(WatchArgs),

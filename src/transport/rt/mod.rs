@@ -154,13 +154,17 @@ impl NativeHttpSettings {
 pub(crate) fn http_client(settings: &NativeHttpSettings) -> crate::error::Result<reqwest::Client> {
     #[cfg(not(target_arch = "wasm32"))]
     {
+        // TlsOptions::timeout covers the handshake, which reqwest's connect timeout includes.
         #[cfg(feature = "tls")]
-        let tls_timeout = settings.tls.as_ref().and_then(|t| t.timeout);
-        #[cfg(not(feature = "tls"))]
-        let tls_timeout = None;
         let connect_timeout = settings
-            .connect_timeout
-            .max(tls_timeout.unwrap_or_default());
+            .tls
+            .as_ref()
+            .and_then(|t| t.timeout)
+            .map_or(settings.connect_timeout, |tls| {
+                tls.max(settings.connect_timeout)
+            });
+        #[cfg(not(feature = "tls"))]
+        let connect_timeout = settings.connect_timeout;
         let mut builder = reqwest::Client::builder()
             .connect_timeout(connect_timeout)
             .tcp_nodelay(true)
