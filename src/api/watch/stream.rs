@@ -1,9 +1,10 @@
 //! A watch stream: several watches, each its own HTTP request, merged into one stream of
 //! answers as on one gRPC stream, with the sending half that adds, cancels and queries them.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 use std::fmt;
 use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 
 use futures_core::Stream;
@@ -20,19 +21,46 @@ use crate::transport::{resume, rt, Transport};
 use crate::wire::watch as w;
 
 enum Command {
-    Watch {
-        id: Option<i64>,
-        request: w::WatchCreateRequest,
-    },
+    /// A watch, opened already: its first answer came, or the error that kept it from
+    /// starting.
+    Watch(Box<NewWatch>),
+    /// A create refused before it was sent: its id is in use on the stream.
+    Refused(i64),
     Cancel(i64),
     Progress,
+}
+
+struct NewWatch {
+    id: i64,
+    request: w::WatchCreateRequest,
+    cursor: signal::Receiver<Cursor>,
+    first: Option<Result<WatchResponse>>,
+    rest: rt::BoxStream<'static, Result<WatchResponse>>,
+}
+
+/// The watch ids in use on one stream, shared by its two halves: the sender numbers new
+/// watches as etcd does, the answers free ids as watches end.
+#[derive(Debug, Default)]
+struct Ids {
+    in_use: BTreeSet<i64>,
+    next: i64,
+}
+
+/// The ids of a stream.
+type SharedIds = Arc<Mutex<Ids>>;
+
+fn lock(ids: &SharedIds) -> MutexGuard<'_, Ids> {
+    ids.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// The sending half of a [`WatchStream`]: adds watches, cancels them, asks for progress.
 #[derive(Clone)]
 pub struct WatchRequestSender {
     tx: mpsc::UnboundedSender<Command>,
+    transport: Transport,
+    max_message_size: Option<usize>,
     namespace: Option<Namespace>,
+    ids: SharedIds,
 }
 
 impl fmt::Debug for WatchRequestSender {
@@ -63,6 +91,11 @@ impl WatchRequestSender {
 
     /// Adds a watch to the stream; its `created` answer comes on the stream.
     ///
+    /// The watch is created on the server before this returns (as a gRPC client sends its
+    /// create at once), so a watch "from now" sees every change made after the call, whether
+    /// or not the stream was read in between. Its `created` answer, or the error that kept it
+    /// from starting, comes on the stream.
+    ///
     /// # Errors
     /// [`Error::InvalidArgument`] for an empty key without a range option;
     /// [`Error::StreamClosed`] if the response stream was dropped.
@@ -71,8 +104,48 @@ impl WatchRequestSender {
         key: impl Into<Vec<u8>>,
         options: Option<WatchOptions>,
     ) -> Result<()> {
-        let (id, request) = self.request(key.into(), options)?;
-        self.send(Command::Watch { id, request })
+        let (requested, request) = self.request(key.into(), options)?;
+        let id = {
+            let mut ids = lock(&self.ids);
+            match requested {
+                Some(id) if ids.in_use.contains(&id) => None,
+                Some(id) => Some(id),
+                None => {
+                    while ids.in_use.contains(&ids.next) {
+                        ids.next += 1;
+                    }
+                    let id = ids.next;
+                    ids.next += 1;
+                    Some(id)
+                }
+            }
+            .inspect(|&id| {
+                ids.in_use.insert(id);
+            })
+        };
+        let Some(id) = id else {
+            return self.send(Command::Refused(requested.unwrap_or_default()));
+        };
+        let task = WatchTask::new(
+            id,
+            request.clone(),
+            self.max_message_size,
+            self.namespace.clone(),
+        );
+        let cursor = task.cursor.subscribe();
+        let mut rest = resume::resumable(self.transport.clone(), task);
+        let first = rest.next().await;
+        let sent = self.send(Command::Watch(Box::new(NewWatch {
+            id,
+            request,
+            cursor,
+            first,
+            rest,
+        })));
+        if sent.is_err() {
+            lock(&self.ids).in_use.remove(&id);
+        }
+        sent
     }
 
     /// Cancels a watch: its request is closed and a `canceled` answer comes on the stream. An
@@ -110,12 +183,10 @@ impl WatchRequestSender {
 /// The stream of answers of one or more watches: `created`, events, progress, cancels.
 pub struct WatchResponseStream {
     transport: Transport,
-    max_message_size: Option<usize>,
-    namespace: Option<Namespace>,
     commands: mpsc::UnboundedReceiver<Command>,
     commands_open: bool,
     watches: Vec<ActiveWatch>,
-    next_id: i64,
+    ids: SharedIds,
     ready: VecDeque<Result<WatchResponse>>,
     progress: Vec<rt::BoxFuture<'static, Result<WatchResponse>>>,
     turn: usize,
@@ -154,17 +225,14 @@ impl WatchResponseStream {
     fn new(
         transport: Transport,
         commands: mpsc::UnboundedReceiver<Command>,
-        max_message_size: Option<usize>,
-        namespace: Option<Namespace>,
+        ids: SharedIds,
     ) -> Self {
         WatchResponseStream {
             transport,
-            max_message_size,
-            namespace,
             commands,
             commands_open: true,
             watches: Vec::new(),
-            next_id: 0,
+            ids,
             ready: VecDeque::new(),
             progress: Vec::new(),
             turn: 0,
@@ -180,41 +248,21 @@ impl WatchResponseStream {
         self.next().await.transpose()
     }
 
-    fn id_in_use(&self, id: i64) -> bool {
-        self.watches.iter().any(|w| w.id == id)
-    }
-
-    /// Starts a watch with the requested id or the next free one, as etcd numbers them.
-    fn add_watch(&mut self, requested: Option<i64>, request: w::WatchCreateRequest) {
-        let id = match requested {
-            Some(id) if self.id_in_use(id) => {
-                self.ready
-                    .push_back(Ok(WatchResponse::refused(id, DUPLICATE_ID.to_string())));
-                return;
-            }
-            Some(id) => id,
-            None => {
-                while self.id_in_use(self.next_id) {
-                    self.next_id += 1;
-                }
-                let id = self.next_id;
-                self.next_id += 1;
-                id
-            }
-        };
-        let task = WatchTask::new(
+    /// Takes a watch the sender opened: its first answer goes out before the rest.
+    fn add_watch(&mut self, watch: NewWatch) {
+        let NewWatch {
             id,
-            request.clone(),
-            self.max_message_size,
-            self.namespace.clone(),
-        );
-        let cursor = task.cursor.subscribe();
+            request,
+            cursor,
+            first,
+            rest,
+        } = watch;
         self.watches.push(ActiveWatch {
             id,
             request,
             cursor,
             last_header: None,
-            stream: resume::resumable(self.transport.clone(), task),
+            stream: Box::pin(futures_util::stream::iter(first).chain(rest)),
             announced: false,
             held: None,
         });
@@ -224,6 +272,7 @@ impl WatchResponseStream {
         if let Some(i) = self.watches.iter().position(|w| w.id == id) {
             // Dropping the stream closes its HTTP request: etcd removes the watcher.
             let watch = self.watches.remove(i);
+            lock(&self.ids).in_use.remove(&id);
             self.ready
                 .push_back(Ok(WatchResponse::cancelled(watch.last_header, id)));
         }
@@ -252,7 +301,10 @@ impl Stream for WatchResponseStream {
         if this.commands_open {
             while let Poll::Ready(command) = this.commands.poll_recv(cx) {
                 match command {
-                    Some(Command::Watch { id, request }) => this.add_watch(id, request),
+                    Some(Command::Watch(watch)) => this.add_watch(*watch),
+                    Some(Command::Refused(id)) => this
+                        .ready
+                        .push_back(Ok(WatchResponse::refused(id, DUPLICATE_ID.to_string()))),
                     Some(Command::Cancel(id)) => this.cancel(id),
                     Some(Command::Progress) => this.request_progress(),
                     None => {
@@ -312,7 +364,8 @@ impl Stream for WatchResponseStream {
         }
         let removed = !ended.is_empty();
         for i in ended.into_iter().rev() {
-            this.watches.remove(i);
+            let watch = this.watches.remove(i);
+            lock(&this.ids).in_use.remove(&watch.id);
         }
         if let Some(item) = item {
             return Poll::Ready(Some(item));
@@ -354,13 +407,16 @@ impl WatchStream {
         options: Option<WatchOptions>,
     ) -> Result<WatchStream> {
         let (tx, rx) = mpsc::unbounded_channel();
+        let ids = SharedIds::default();
         let sender = WatchRequestSender {
             tx,
-            namespace: namespace.clone(),
+            transport: transport.clone(),
+            max_message_size,
+            namespace,
+            ids: ids.clone(),
         };
-        let (requested_id, request) = sender.request(key, options)?;
-        let mut responses = WatchResponseStream::new(transport, rx, max_message_size, namespace);
-        responses.add_watch(requested_id, request);
+        let mut responses = WatchResponseStream::new(transport, rx, ids);
+        sender.watch(key, options).await?;
         match responses.next().await {
             Some(Ok(first)) => responses.ready.push_front(Ok(first)),
             Some(Err(err)) => return Err(err),
