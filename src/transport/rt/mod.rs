@@ -40,10 +40,18 @@ pub(crate) async fn sleep(duration: Duration) {
     tokio::time::sleep(duration).await;
 }
 
-/// Waits for `duration`.
+/// Waits for `duration`. The browser's timers take at most `u32::MAX` milliseconds (about 49
+/// days; gloo-timers panics beyond), so a longer wait (a blocking call without a deadline) is
+/// slept in pieces.
 #[cfg(target_arch = "wasm32")]
 pub(crate) async fn sleep(duration: Duration) {
-    gloo_timers::future::sleep(duration).await;
+    const LONGEST: Duration = Duration::from_millis(u32::MAX as u64);
+    let mut left = duration;
+    while !left.is_zero() {
+        let piece = left.min(LONGEST);
+        gloo_timers::future::sleep(piece).await;
+        left = left.saturating_sub(piece);
+    }
 }
 
 /// The instant `duration` from now; a duration too long for the clock (a caller's
