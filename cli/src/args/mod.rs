@@ -1,0 +1,313 @@
+//! The command line: etcdctl's verbs and flags, as clap derives.
+//!
+//! Positional arguments are taken as lists and checked by the commands themselves, so that a
+//! missing or extra argument is reported with etcdctl's message and exit code (128), while
+//! what clap itself refuses (an unknown flag, a value that is not a number) exits with 1, as
+//! etcdctl's flag parser does.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{ArgAction, Args, Parser, Subcommand};
+
+mod commands;
+
+pub(crate) use commands::*;
+
+const EXIT_CODES: &str = "\
+Exit codes (as etcdctl's):
+  0    success (a get that finds nothing succeeds and prints nothing)
+  1    etcd refused the request, or it failed (Error: <etcd's message> on stderr);
+       also what the flag parser refuses (unknown flag or command, a value that is not a number)
+  2    no member could be reached or none answered in time; the user or password was refused
+  3    unreadable input (txn or watch -i on stdin; a check's prefix already holds keys)
+  4    a feature or output format the command does not support (-w table on get, say)
+  5    a watch ended by the server; a snapshot that could not be saved
+  6    a local file could not be read or written
+  128  wrong arguments (missing, extra or conflicting)
+
+Environment: every global flag can also be set as ETCDGW_<FLAG> (ETCDGW_ENDPOINTS,
+ETCDGW_USER, ETCDGW_PASSWORD, ETCDGW_COMMAND_TIMEOUT, ETCDGW_WRITE_OUT, ...) or, as etcdctl
+reads them, ETCDCTL_<FLAG> (ETCDCTL_ENDPOINTS, ETCDCTL_CACERT, ...); a flag on the command
+line wins, then ETCDGW_*, then ETCDCTL_*. `watch` also reads ETCDCTL_WATCH_KEY and
+ETCDCTL_WATCH_RANGE_END.";
+
+/// The environment variables etcdctl reads that are not global flags.
+const ETCDCTL_OTHER_VARS: [&str; 3] = [
+    "ETCDCTL_API",
+    "ETCDCTL_WATCH_KEY",
+    "ETCDCTL_WATCH_RANGE_END",
+];
+
+/// The command line with each global flag's environment variable chosen: `ETCDGW_<FLAG>` when
+/// it is set, else etcdctl's `ETCDCTL_<FLAG>` when that one is. Warns about `ETCDCTL_*`
+/// variables etcdctl would not recognize either (by name only: values may be secrets).
+pub(crate) fn command() -> clap::Command {
+    use clap::CommandFactory;
+    let mut cmd = Cli::command();
+    let mut known: Vec<String> = ETCDCTL_OTHER_VARS.iter().map(|v| v.to_string()).collect();
+    let globals: Vec<(clap::Id, String)> = cmd
+        .get_arguments()
+        .filter_map(|a| {
+            let env = a.get_env()?.to_str()?;
+            let flag = env.strip_prefix("ETCDGW_")?;
+            Some((a.get_id().clone(), flag.to_string()))
+        })
+        .collect();
+    for (id, flag) in globals {
+        let ours = format!("ETCDGW_{flag}");
+        let theirs = format!("ETCDCTL_{flag}");
+        if std::env::var_os(&ours).is_none() && std::env::var_os(&theirs).is_some() {
+            let name = theirs.clone();
+            cmd = cmd.mut_arg(id, |a| a.env(name));
+        }
+        known.push(theirs);
+    }
+    for (name, _) in std::env::vars_os() {
+        let Some(name) = name.to_str() else { continue };
+        if name.starts_with("ETCDCTL_") && !known.iter().any(|k| k == name) {
+            crate::output::warn(&format!("etcdgw: unrecognized environment variable {name}"));
+        }
+    }
+    cmd
+}
+
+/// etcdctl over etcd's JSON/HTTP gateway: the same commands, flags and output, without gRPC.
+#[derive(Parser)]
+#[command(
+    name = "etcdgw",
+    version,
+    about = "etcdctl over etcd's JSON/HTTP gateway: the same commands, flags and output, without gRPC",
+    after_help = EXIT_CODES,
+    subcommand_required = true,
+    arg_required_else_help = true
+)]
+pub(crate) struct Cli {
+    #[command(flatten)]
+    pub(crate) global: GlobalArgs,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+/// Flags every command takes.
+#[derive(Args, Clone)]
+pub(crate) struct GlobalArgs {
+    /// Endpoints, comma separated (host:port, http://host:port or https://host:port)
+    #[arg(
+        long,
+        global = true,
+        env = "ETCDGW_ENDPOINTS",
+        value_delimiter = ',',
+        default_value = "127.0.0.1:2379"
+    )]
+    pub(crate) endpoints: Vec<String>,
+
+    /// username[:password] for authentication (prompt if password is not supplied)
+    #[arg(
+        long,
+        global = true,
+        env = "ETCDGW_USER",
+        hide_env_values = true,
+        value_name = "USER[:PASSWORD]"
+    )]
+    pub(crate) user: Option<String>,
+
+    /// Password for authentication (if given, --user must not include one)
+    #[arg(long, global = true, env = "ETCDGW_PASSWORD", hide_env_values = true)]
+    pub(crate) password: Option<String>,
+
+    /// Verify certificates of TLS-enabled secure servers using this CA bundle
+    #[arg(long, global = true, env = "ETCDGW_CACERT", value_name = "FILE")]
+    pub(crate) cacert: Option<PathBuf>,
+
+    /// Identify secure client using this TLS certificate file
+    #[arg(long, global = true, env = "ETCDGW_CERT", value_name = "FILE")]
+    pub(crate) cert: Option<PathBuf>,
+
+    /// Identify secure client using this TLS key file
+    #[arg(long, global = true, env = "ETCDGW_KEY", value_name = "FILE")]
+    pub(crate) key: Option<PathBuf>,
+
+    /// Skip server certificate verification (CAUTION: this option should be enabled only for
+    /// testing purposes; anyone on the path can pose as the server)
+    #[arg(long, global = true, env = "ETCDGW_INSECURE_SKIP_TLS_VERIFY")]
+    pub(crate) insecure_skip_tls_verify: bool,
+
+    /// Disable transport security for client connections (with =false, endpoints without a
+    /// scheme use https)
+    #[arg(long, global = true, env = "ETCDGW_INSECURE_TRANSPORT", default_value_t = true,
+          num_args = 0..=1, require_equals = true, default_missing_value = "true",
+          action = ArgAction::Set, value_name = "BOOL")]
+    pub(crate) insecure_transport: bool,
+
+    /// Accept insecure SRV records describing cluster endpoints (with =false, http:// ones are
+    /// ignored and certificates are checked against the --discovery-srv domain)
+    #[arg(long, global = true, env = "ETCDGW_INSECURE_DISCOVERY", default_value_t = true,
+          num_args = 0..=1, require_equals = true, default_missing_value = "true",
+          action = ArgAction::Set, value_name = "BOOL")]
+    pub(crate) insecure_discovery: bool,
+
+    /// Domain name to query for SRV records describing cluster endpoints
+    /// (_etcd-client-ssl._tcp.<domain> and _etcd-client._tcp.<domain>)
+    #[arg(
+        short = 'd',
+        long,
+        global = true,
+        env = "ETCDGW_DISCOVERY_SRV",
+        value_name = "DOMAIN"
+    )]
+    pub(crate) discovery_srv: Option<String>,
+
+    /// Service name to query when using DNS discovery (_etcd-client-<name>._tcp.<domain>)
+    #[arg(
+        long,
+        global = true,
+        env = "ETCDGW_DISCOVERY_SRV_NAME",
+        value_name = "NAME"
+    )]
+    pub(crate) discovery_srv_name: Option<String>,
+
+    /// Enable client-side debug logging (the flags in use, then the client's retries,
+    /// failovers and endpoint health changes, on stderr)
+    #[arg(long, global = true, env = "ETCDGW_DEBUG")]
+    pub(crate) debug: bool,
+
+    /// Client-side response receive limit in bytes (0: the library's default)
+    #[arg(
+        long,
+        global = true,
+        env = "ETCDGW_MAX_RECV_BYTES",
+        default_value_t = 0,
+        value_name = "BYTES"
+    )]
+    pub(crate) max_recv_bytes: usize,
+
+    /// Dial timeout for client connections
+    #[arg(long, global = true, env = "ETCDGW_DIAL_TIMEOUT", default_value = "2s", value_parser = crate::duration::parse)]
+    pub(crate) dial_timeout: Duration,
+
+    /// Timeout for short running command (excluding dial timeout)
+    #[arg(long, global = true, env = "ETCDGW_COMMAND_TIMEOUT", default_value = "5s", value_parser = crate::duration::parse)]
+    pub(crate) command_timeout: Duration,
+
+    /// Keepalive time for client connections: how long a request or watch may go unanswered
+    /// before its member is checked [default: 2s, when either keepalive flag is given]
+    #[arg(long, global = true, env = "ETCDGW_KEEPALIVE_TIME", value_parser = crate::duration::parse, value_name = "DURATION")]
+    pub(crate) keepalive_time: Option<Duration>,
+
+    /// Keepalive timeout for client connections: how long that check waits for the member
+    /// [default: 6s, when either keepalive flag is given]
+    #[arg(long, global = true, env = "ETCDGW_KEEPALIVE_TIMEOUT", value_parser = crate::duration::parse, value_name = "DURATION")]
+    pub(crate) keepalive_timeout: Option<Duration>,
+
+    /// Print byte strings as hex encoded strings
+    #[arg(long, global = true, env = "ETCDGW_HEX")]
+    pub(crate) hex: bool,
+
+    /// Set the output format (simple, json, fields, table)
+    #[arg(
+        short = 'w',
+        long,
+        global = true,
+        env = "ETCDGW_WRITE_OUT",
+        default_value = "simple",
+        value_name = "FORMAT"
+    )]
+    pub(crate) write_out: String,
+}
+
+/// The verbs.
+#[derive(Subcommand)]
+pub(crate) enum Command {
+    /// Gets the key or a range of keys
+    Get(GetArgs),
+    /// Puts the given key into the store (the value may come from stdin)
+    Put(PutArgs),
+    /// Removes the specified key or range of keys [key, range_end)
+    Del(DelArgs),
+    /// Txn processes all the requests in one transaction (read from stdin)
+    Txn(TxnArgs),
+    /// Watches events stream on keys or prefixes (until interrupted)
+    Watch(WatchArgs),
+    /// Compacts the event history in etcd
+    Compaction(CompactionArgs),
+    /// Makes a mirror at the destination etcd cluster (the global flags name the source; runs
+    /// until interrupted or an error)
+    MakeMirror(MakeMirrorArgs),
+    /// Lease related commands
+    #[command(subcommand)]
+    Lease(LeaseCommand),
+    /// Acquires a named lock (held until interrupted, or while a command runs)
+    Lock(LockArgs),
+    /// Observes and participates in leader election
+    Elect(ElectArgs),
+    /// Membership related commands
+    #[command(subcommand)]
+    Member(MemberCommand),
+    /// Alarm related commands
+    #[command(subcommand)]
+    Alarm(AlarmCommand),
+    /// Transfers leadership to another etcd cluster member
+    MoveLeader {
+        /// <transferee-member-id> in hexadecimal
+        #[arg(value_name = "TRANSFEREE_MEMBER_ID")]
+        args: Vec<String>,
+    },
+    /// Endpoint related commands
+    Endpoint(EndpointArgs),
+    /// Downgrade related commands (etcd 3.6 and later)
+    #[command(subcommand)]
+    Downgrade(DowngradeCommand),
+    /// Commands for checking properties of the etcd cluster
+    #[command(subcommand)]
+    Check(CheckCommand),
+    /// Prints a shell completion script (bash, zsh, fish, powershell, elvish)
+    Completion {
+        /// The shell
+        #[arg(value_name = "SHELL")]
+        shell: clap_complete::Shell,
+    },
+    /// Prints the man page (roff), or writes one page per command into a directory
+    Man {
+        /// Write etcdgw.1 and etcdgw-<command>.1 pages into this directory
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
+    /// Manages etcd node snapshots
+    #[command(subcommand)]
+    Snapshot(SnapshotCommand),
+    /// Defragments the storage of the etcd members with given endpoints
+    Defrag(DefragArgs),
+    /// Enable or disable authentication
+    #[command(subcommand)]
+    Auth(AuthCommand),
+    /// User related commands
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Role related commands
+    #[command(subcommand)]
+    Role(RoleCommand),
+    /// Prints the version of etcdgw
+    Version,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+        TxnOpLine::command().debug_assert();
+    }
+
+    #[test]
+    fn global_flags_go_anywhere() {
+        let cli =
+            Cli::try_parse_from(["etcdgw", "get", "k", "-w", "json", "--endpoints", "a:1,b:2"])
+                .unwrap();
+        assert_eq!(cli.global.endpoints, ["a:1", "b:2"]);
+        assert_eq!(cli.global.write_out, "json");
+    }
+}
