@@ -58,6 +58,19 @@ pub(crate) fn verdict(err: &Error, idempotency: Idempotency) -> Verdict {
                 endpoint_failed: true,
             }
         }
+        // A lock or campaign under a lease whose proposal timed out (a leader election under
+        // way, say): sending it again takes up the same key, so try again. Not when the
+        // server's deadline passed: that was the caller's.
+        Error::Server(e)
+            if idempotency == Idempotency::Repeatable
+                && e.is_outcome_unknown()
+                && e.kind() != ServerErrorKind::DeadlineExceeded =>
+        {
+            Verdict {
+                retry: true,
+                endpoint_failed: false,
+            }
+        }
         Error::Decode { .. } => Verdict {
             retry: false,
             endpoint_failed: true,
@@ -135,6 +148,17 @@ mod tests {
             delivery,
             source: "x".into(),
         }
+    }
+
+    #[test]
+    fn a_repeatable_call_is_retried_when_its_proposal_timed_out_but_not_past_its_deadline() {
+        let timed_out = server(2, "etcdserver: request timed out");
+        assert!(verdict(&timed_out, Idempotency::Repeatable).retry);
+        assert!(!verdict(&timed_out, Idempotency::Write).retry);
+        let deadline = server(4, "context deadline exceeded");
+        assert!(!verdict(&deadline, Idempotency::Repeatable).retry);
+        let not_found = server(5, "etcdserver: requested lease not found");
+        assert!(!verdict(&not_found, Idempotency::Repeatable).retry);
     }
 
     #[test]

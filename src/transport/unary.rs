@@ -404,6 +404,8 @@ impl<'a> Call<'a> {
             deadline: rt::deadline_in(timeout),
             max_attempts: match options.endpoint {
                 Some(_) => 1,
+                // A call that waits until done has no budget but its deadline, if any.
+                None if options.blocks => u32::MAX,
                 None => retry::max_attempts(transport.inner.endpoints.len()),
             },
             attempts: 0,

@@ -369,3 +369,57 @@ async fn a_lock_waits_until_free_unless_its_handle_has_a_deadline() {
     quick.put("patient-ok", "1", None).await.unwrap();
     assert_eq!(client.get("patient-ok", None).await.unwrap().count(), 1);
 }
+
+/// A lock call waiting on a member that stops answering (SIGSTOP) moves to another member and
+/// goes on waiting there (with a lease, the lock sent again takes up the same key), then gets
+/// the lock when the holder lets go: blocking calls have no deadline, but the liveness check
+/// still moves them off a dead member.
+#[tokio::test]
+async fn a_waiting_lock_moves_off_a_member_that_stops_answering() {
+    let cluster = crate::support::Cluster::start(3).await;
+    let endpoints = cluster.endpoints();
+    let options = etcdgw::ConnectOptions::new()
+        .with_keep_alive(Duration::from_millis(500), Duration::from_millis(500));
+    // The holder talks to the third member, the waiter starts on the first.
+    let holder = Client::connect([endpoints[2].clone()], Some(options.clone()))
+        .await
+        .unwrap();
+    let waiter = Client::connect(&endpoints, Some(options)).await.unwrap();
+    let held = holder
+        .lock_client()
+        .lock_guard("moving", 30, None)
+        .await
+        .unwrap();
+    let lease = waiter.lease_client().grant_managed(30, None).await.unwrap();
+    let waiting = {
+        let waiter = waiter.clone();
+        let id = lease.id();
+        tokio::spawn(async move {
+            waiter
+                .lock("moving", Some(LockOptions::new().with_lease(id)))
+                .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!waiting.is_finished());
+    cluster.members[0].signal("STOP");
+    // Give the liveness check time to give up on the stopped member.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        !waiting.is_finished(),
+        "the waiter gave up instead of moving on"
+    );
+    held.unlock().await.unwrap();
+    let taken = tokio::time::timeout(Duration::from_secs(20), waiting)
+        .await
+        .expect("the waiter gets the lock on another member")
+        .unwrap()
+        .unwrap();
+    assert!(taken.key().starts_with(b"moving/"));
+    assert_ne!(
+        taken.header().unwrap().member_id(),
+        0,
+        "answered by a member"
+    );
+    cluster.members[0].signal("CONT");
+}
