@@ -256,6 +256,7 @@ pub struct ConnectOptions {
     require_leader: bool,
     max_message_size: usize,
     auto_sync_interval: Option<Duration>,
+    read_coalescing: bool,
 }
 
 impl Default for ConnectOptions {
@@ -280,6 +281,7 @@ impl fmt::Debug for ConnectOptions {
             .field("require_leader", &self.require_leader)
             .field("max_message_size", &self.max_message_size)
             .field("auto_sync_interval", &self.auto_sync_interval)
+            .field("read_coalescing", &self.read_coalescing)
             .finish()
     }
 }
@@ -311,6 +313,7 @@ impl ConnectOptions {
             require_leader: false,
             max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
             auto_sync_interval: None,
+            read_coalescing: true,
         }
     }
 
@@ -402,6 +405,30 @@ impl ConnectOptions {
         self
     }
 
+    /// Whether point gets that wait behind the gets already in flight go to the server
+    /// together, as one request (default true). etcdgw's own option: etcd-client has none.
+    ///
+    /// A get of one key at the latest revision goes out at once while fewer than two gets
+    /// are in flight (an idle client waits for nothing); beyond that, gets wait, and when a
+    /// request finishes everything waiting goes as one txn of range operations (identical
+    /// gets share one range), within the server's limits (128 operations, learned lower from
+    /// a `TooManyOps` answer). Each caller gets its own [`GetResponse`](crate::GetResponse),
+    /// with the txn's header. The gateway costs etcd 2–3× the CPU per request of a gRPC call,
+    /// so fewer, fuller requests serve many more gets (BENCHMARKS.md, W4).
+    ///
+    /// Each answer is still linearizable: a get only joins a request sent after it was
+    /// issued, never one already in flight, and that request is a new linearizable read, so
+    /// its one revision is no older than the store was when any of its gets was issued.
+    /// Serializable gets go together only with serializable ones; gets of a range or at a
+    /// revision always go alone. A batch that fails (one key's permission denied fails the
+    /// whole txn) is sent again one get at a time, so no caller gets an error its own get
+    /// would not have got. A batch is one HTTP request in the request metrics
+    /// (`docs/METRICS.md`).
+    pub const fn with_read_coalescing(mut self, enabled: bool) -> Self {
+        self.read_coalescing = enabled;
+        self
+    }
+
     fn transport_config(&self) -> TransportConfig {
         TransportConfig {
             request_timeout: self.timeout,
@@ -418,6 +445,7 @@ impl ConnectOptions {
                 #[cfg(feature = "tls")]
                 tls: self.tls.clone(),
             },
+            read_coalescing: self.read_coalescing,
         }
     }
 }

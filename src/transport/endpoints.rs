@@ -324,6 +324,13 @@ impl Endpoints {
         self.lock().entries.len()
     }
 
+    /// The URL of the endpoint requests go to now (the last one picked), if any.
+    pub(crate) fn current_url(&self) -> Option<Url> {
+        let state = self.lock();
+        let n = state.entries.len();
+        (n > 0).then(|| state.entries[state.current % n].endpoint.url().clone())
+    }
+
     /// The endpoints' URLs, in order.
     pub(crate) fn urls(&self) -> Vec<Url> {
         self.lock()

@@ -27,6 +27,8 @@ mod names {
     pub(super) const KEEPALIVES: &str = "etcdgw_lease_keepalives_total";
     pub(super) const LEASES_LOST: &str = "etcdgw_leases_lost_total";
     pub(super) const TOKEN_REFRESHES: &str = "etcdgw_token_refreshes_total";
+    pub(super) const READ_BATCHES: &str = "etcdgw_read_batches_total";
+    pub(super) const COALESCED_GETS: &str = "etcdgw_coalesced_gets_total";
 }
 #[cfg(feature = "metrics")]
 use names::*;
@@ -78,6 +80,14 @@ pub(crate) fn describe() {
                 "Leases kept alive in the background that were lost."
             );
             describe_counter!(TOKEN_REFRESHES, "Auth tokens fetched.");
+            describe_counter!(
+                READ_BATCHES,
+                "Requests that carried gets that waited to go together, by outcome."
+            );
+            describe_counter!(
+                COALESCED_GETS,
+                "Gets that waited to go together with others, by the outcome of their batch."
+            );
         });
     }
 }
@@ -246,6 +256,20 @@ pub(crate) fn liveness_check(endpoint: &Endpoint, answered: bool) {
 pub(crate) fn token_refreshed() {
     #[cfg(feature = "metrics")]
     counter!(TOKEN_REFRESHES).increment(1);
+}
+
+/// A batch of `gets` gets that waited to go together was sent: answered (`ok`), or failed
+/// and each get sent again alone.
+pub(crate) fn read_batch(gets: usize, ok: bool) {
+    #[cfg(feature = "metrics")]
+    {
+        let outcome = if ok { "ok" } else { "alone" };
+        counter!(READ_BATCHES, "outcome" => outcome).increment(1);
+        counter!(COALESCED_GETS, "outcome" => outcome)
+            .increment(u64::try_from(gets).unwrap_or(u64::MAX));
+    }
+    #[cfg(not(feature = "metrics"))]
+    let _ = (gets, ok);
 }
 
 /// One established watch, counted in `etcdgw_watches_open` until dropped.

@@ -26,10 +26,13 @@ macro_rules! event {
 }
 
 pub(crate) mod auth;
+// Read coalescing (issue 16): point gets waiting behind those in flight go as one request.
+mod coalesce;
 mod decode;
 pub(crate) mod endpoints;
 pub(crate) mod framing;
 mod health;
+mod incremental;
 pub(crate) mod metrics;
 mod ordering;
 pub(crate) mod resume;
@@ -66,6 +69,8 @@ pub(crate) struct TransportConfig {
     pub(crate) credentials: Option<Credentials>,
     pub(crate) auto_token_refresh: bool,
     pub(crate) http: rt::NativeHttpSettings,
+    /// Whether point gets waiting behind others go together (`coalesce.rs`).
+    pub(crate) read_coalescing: bool,
 }
 
 /// Per-call settings beyond the defaults.
@@ -129,6 +134,8 @@ struct Inner {
     cluster_id: AtomicU64,
     /// The highest revision seen, and which endpoint (by [`Endpoint::id`]) answered it.
     seen: Mutex<(i64, u64)>,
+    /// The gets waiting to go together (`coalesce.rs`).
+    reads: coalesce::Coalescer,
 }
 
 /// A transport handle that lets the transport go when the last client does.
@@ -173,6 +180,7 @@ impl Transport {
                 http,
                 endpoints: Endpoints::new(endpoints),
                 auth: Auth::new(config.credentials.clone(), config.auto_token_refresh),
+                reads: coalesce::Coalescer::new(config.read_coalescing),
                 config,
                 cluster_id: AtomicU64::new(0),
                 seen: Mutex::new((0, 0)),

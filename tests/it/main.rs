@@ -7,6 +7,7 @@ mod support;
 mod auth;
 mod cache;
 mod cluster;
+mod coalesce;
 mod concurrency;
 mod election;
 mod errors;

@@ -79,16 +79,15 @@ impl KvClient {
         key: impl Into<Vec<u8>>,
         options: Option<GetOptions>,
     ) -> Result<GetResponse> {
-        let request = options.unwrap_or_default().into_request(key.into())?;
-        let reply = self
-            .call(
-                paths::KV_RANGE,
-                request,
-                Idempotency::Read,
-                Namespace::range_request,
-                Namespace::range_response,
-            )
-            .await?;
+        let mut request = options.unwrap_or_default().into_request(key.into())?;
+        if let Some(ns) = &self.namespace {
+            ns.range_request(&mut request);
+        }
+        // The transport's range path: point gets waiting behind others go together.
+        let mut reply = self.transport.range(&request).await?;
+        if let Some(ns) = &self.namespace {
+            ns.range_response(&mut reply);
+        }
         Ok(GetResponse::from(reply))
     }
 

@@ -1,0 +1,871 @@
+//! Read coalescing: point gets that wait behind the gets already in flight go to the server
+//! together, as one request, and each caller gets its own answer.
+//!
+//! The gateway costs etcd 2–3× the CPU of a gRPC call per request (JSON to protobuf, then a
+//! loopback gRPC call), and over plain HTTP/1.1 every request in flight needs its own
+//! connection. Sending the server fewer, fuller requests is the only way past that ceiling
+//! (BENCHMARKS.md).
+//!
+//! # How
+//!
+//! Group commit, not a timer. A get of one key without a revision goes out at once, as
+//! before, while fewer than [`IN_FLIGHT`] gets (or batches) of its class are in flight; an idle
+//! client sends every get alone and waits for nothing. Otherwise the get waits in its class's
+//! queue. When a request of the class finishes, everything waiting (up to the server's limits:
+//! [`DEFAULT_MAX_OPS`] operations, [`DEFAULT_MAX_BYTES`] of request) goes as one request: a txn
+//! of range operations, or a plain range when all the waiting gets are the same get (identical
+//! gets share one range). A queue holding a full batch sends it without waiting for a slot, so
+//! the requests in flight grow with the load. The waiter with the latest deadline sends the
+//! batch from its own task, within that deadline (no background task: this works the same in
+//! a browser), and hands every other waiter its own answer, with the txn's header.
+//!
+//! The classes are serializable or not, and with or without the require-leader header: a
+//! batch is one request, so its gets share those. Gets of a range, a prefix or at a revision
+//! always go alone: a range's answer can be large, and a revision that is compacted or in the
+//! future fails the whole txn.
+//!
+//! # Why each caller still gets a linearizable answer
+//!
+//! A get only joins a batch that is sent after the get was issued (it never joins a request
+//! already in flight), and the batch is a new linearizable request: etcd serves a read-only
+//! txn whose ranges are not serializable only after a read index confirmed with the leader,
+//! the same as a range. So the batch's one revision is no older than the store was when any of
+//! its gets was issued, and every write that completed before a get was issued is in its
+//! answer; the answer arrives before that get returns. Each get is answered at a point
+//! between its call and its return: the definition of linearizable. Gets that share a batch
+//! see the same revision, as concurrent gets may. Serializable gets batch only with each
+//! other, as a serializable txn: still one member's local view, as a serializable range is.
+//! The answer's header goes through the same checks as a range's (the cluster, and no older
+//! revision than one already seen from another member: `ordering.rs`).
+//!
+//! # Failures
+//!
+//! A batch is one read: it is retried and fails over as a range is (`retry::verdict` with
+//! read idempotency), within the latest deadline of its gets. If it still fails, whatever the
+//! reason (one key's permission denied fails the whole txn), each of its gets is sent again
+//! alone, within its own deadline, so no caller gets an error its own get would not have got.
+//! A `TooManyOps` answer (a member started with a smaller `--max-txn-ops`) halves the batch's
+//! operations from then on; a `ResourceExhausted` one (a smaller `--max-request-bytes`) halves
+//! its size.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::sync::oneshot;
+
+use super::endpoints::Endpoint;
+use super::incremental::read_answer;
+use super::unary::{encode, transport_error};
+use super::{metrics, rt, CallOptions, Idempotency, Transport};
+use crate::error::{Code, Delivery, Error, Result, ServerErrorKind};
+use crate::wire::{kv as w, paths, Answer};
+
+/// How many requests of one class may be in flight before gets wait to go together. Two keep
+/// the server busy while the client reads the other answer, and each batch holds half of what
+/// waits.
+pub(crate) const IN_FLIGHT: usize = 2;
+/// The most range operations in one batch: etcd's default `--max-txn-ops`.
+pub(crate) const DEFAULT_MAX_OPS: usize = 128;
+/// The most request bytes (JSON) in one batch: well under what etcd accepts with any
+/// `--max-request-bytes` (gRPC's limit is that plus 512 KiB).
+pub(crate) const DEFAULT_MAX_BYTES: usize = 256 * 1024;
+
+/// The read coalescing state a client and its clones share.
+pub(crate) struct Coalescer {
+    enabled: bool,
+    queues: Mutex<Vec<Queue>>,
+    next_id: AtomicU64,
+    /// The most operations a batch may have (lowered by a `TooManyOps` answer).
+    max_ops: AtomicUsize,
+    /// The most request bytes a batch may have (lowered by a `ResourceExhausted` answer).
+    max_bytes: AtomicUsize,
+}
+
+impl std::fmt::Debug for Coalescer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Coalescer")
+            .field("enabled", &self.enabled)
+            .field("max_ops", &self.max_ops.load(Ordering::Relaxed))
+            .field("max_bytes", &self.max_bytes.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+/// Gets that may share a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Class {
+    serializable: bool,
+    require_leader: bool,
+}
+
+/// One class's gets in flight and waiting.
+struct Queue {
+    class: Class,
+    in_flight: usize,
+    waiting: VecDeque<Waiter>,
+    waiting_bytes: usize,
+}
+
+struct Waiter {
+    id: u64,
+    /// The encoded range request.
+    op: Bytes,
+    deadline: rt::Instant,
+    reply: oneshot::Sender<Reply>,
+}
+
+/// What a waiting get is told.
+enum Reply {
+    /// Its answer (or, for the only get of a batch, its own error).
+    Done(Result<w::RangeResponse>),
+    /// Its batch failed: send the get alone.
+    Alone,
+    /// Send this batch (the get's own included) and hand out its answers.
+    Lead(Batch, Slot),
+}
+
+/// Gets taken from a queue to go as one request.
+struct Batch {
+    /// The distinct range requests, encoded.
+    ops: Vec<Bytes>,
+    /// The other gets: which operation answers each, its deadline, where its answer goes.
+    waiters: Vec<(usize, rt::Instant, oneshot::Sender<Reply>)>,
+    /// The operation that answers the leader's own get.
+    leader_op: usize,
+}
+
+impl Batch {
+    /// Takes out the waiter with the latest deadline, to send the batch within it.
+    fn pop_leader(&mut self) -> Option<oneshot::Sender<Reply>> {
+        let i = (0..self.waiters.len()).max_by_key(|&i| self.waiters[i].1)?;
+        let (op, _, reply) = self.waiters.swap_remove(i);
+        self.leader_op = op;
+        Some(reply)
+    }
+
+    fn gets(&self) -> usize {
+        self.waiters.len() + 1
+    }
+}
+
+/// One request of a class in flight: dropped (answered, failed, or its caller gone), it lets
+/// the next batch of that class go.
+struct Slot {
+    transport: Transport,
+    class: Class,
+    armed: bool,
+}
+
+impl Slot {
+    fn new(transport: &Transport, class: Class) -> Slot {
+        Slot {
+            transport: transport.clone(),
+            class,
+            armed: true,
+        }
+    }
+
+    /// Gives the slot to the next batch of its class, if one waits; else frees it.
+    fn next_batch(&mut self) -> Option<Batch> {
+        let next = self.transport.inner.reads.release(self.class);
+        self.armed = next.is_some();
+        next
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        if self.armed {
+            self.armed = false;
+            if let Some(batch) = self.transport.inner.reads.release(self.class) {
+                hand_off(&self.transport, self.class, batch);
+            }
+        }
+    }
+}
+
+/// Hands a batch (its slot already counted) to the waiter that will send it: the one with the
+/// latest deadline whose caller is still there. A batch whose callers are all gone gives its
+/// slot to the next batch.
+fn hand_off(transport: &Transport, class: Class, mut batch: Batch) {
+    let mut slot = Slot::new(transport, class);
+    loop {
+        match batch.pop_leader() {
+            Some(leader) => match leader.send(Reply::Lead(batch, slot)) {
+                Ok(()) => return,
+                Err(Reply::Lead(b, s)) => (batch, slot) = (b, s),
+                Err(_) => return,
+            },
+            None => match slot.next_batch() {
+                Some(next) => batch = next,
+                None => return,
+            },
+        }
+    }
+}
+
+/// What `enter` decided for a get.
+enum Entered {
+    /// Send it now, alone.
+    Go,
+    /// Wait for the answer; `full` is a batch to hand off now (the queue filled one).
+    Wait {
+        id: u64,
+        reply: oneshot::Receiver<Reply>,
+        full: Option<Batch>,
+    },
+}
+
+impl Coalescer {
+    pub(crate) fn new(enabled: bool) -> Self {
+        Coalescer {
+            enabled,
+            queues: Mutex::new(Vec::new()),
+            next_id: AtomicU64::new(0),
+            max_ops: AtomicUsize::new(DEFAULT_MAX_OPS),
+            max_bytes: AtomicUsize::new(DEFAULT_MAX_BYTES),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Vec<Queue>> {
+        // Every update leaves the queues consistent: a panic elsewhere cannot break them.
+        self.queues.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn queue(queues: &mut Vec<Queue>, class: Class) -> &mut Queue {
+        let i = match queues.iter().position(|q| q.class == class) {
+            Some(i) => i,
+            None => {
+                queues.push(Queue {
+                    class,
+                    in_flight: 0,
+                    waiting: VecDeque::new(),
+                    waiting_bytes: 0,
+                });
+                queues.len() - 1
+            }
+        };
+        &mut queues[i]
+    }
+
+    /// A get arrives: it goes now if its class has a free slot and nobody waits, else it
+    /// waits (and if the queue now holds a full batch, that batch is taken to go at once).
+    fn enter(&self, class: Class, op: &Bytes, deadline: rt::Instant) -> Entered {
+        let max_ops = self.max_ops.load(Ordering::Relaxed);
+        let max_bytes = self.max_bytes.load(Ordering::Relaxed);
+        let mut queues = self.lock();
+        let queue = Self::queue(&mut queues, class);
+        if queue.in_flight < IN_FLIGHT && queue.waiting.is_empty() {
+            queue.in_flight += 1;
+            return Entered::Go;
+        }
+        let (tx, rx) = oneshot::channel();
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        queue.waiting.push_back(Waiter {
+            id,
+            op: op.clone(),
+            deadline,
+            reply: tx,
+        });
+        queue.waiting_bytes = queue.waiting_bytes.saturating_add(op.len());
+        let full = if queue.waiting.len() >= max_ops || queue.waiting_bytes >= max_bytes {
+            let batch = queue.take_batch(max_ops, max_bytes);
+            if batch.is_some() {
+                queue.in_flight += 1;
+            }
+            batch
+        } else {
+            None
+        };
+        Entered::Wait {
+            id,
+            reply: rx,
+            full,
+        }
+    }
+
+    /// A request of `class` is over: the next batch, if one waits and a slot is free (the slot
+    /// is then counted for it).
+    fn release(&self, class: Class) -> Option<Batch> {
+        let max_ops = self.max_ops.load(Ordering::Relaxed);
+        let max_bytes = self.max_bytes.load(Ordering::Relaxed);
+        let mut queues = self.lock();
+        let queue = Self::queue(&mut queues, class);
+        queue.in_flight = queue.in_flight.saturating_sub(1);
+        if queue.in_flight >= IN_FLIGHT {
+            return None;
+        }
+        let batch = queue.take_batch(max_ops, max_bytes)?;
+        queue.in_flight += 1;
+        Some(batch)
+    }
+
+    /// Takes a get that gave up waiting out of its queue; returns whether it was still there
+    /// (so it was never sent).
+    fn withdraw(&self, class: Class, id: u64) -> bool {
+        let mut queues = self.lock();
+        let queue = Self::queue(&mut queues, class);
+        match queue.waiting.iter().position(|w| w.id == id) {
+            Some(i) => {
+                if let Some(w) = queue.waiting.remove(i) {
+                    queue.waiting_bytes = queue.waiting_bytes.saturating_sub(w.op.len());
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Learns the server's limits from a failed batch of `ops` operations in `bytes`.
+    fn learn(&self, err: &Error, ops: usize, bytes: usize) {
+        if err.server_kind() == Some(ServerErrorKind::TooManyOps) {
+            let fewer = (ops / 2).max(1);
+            if self.max_ops.fetch_min(fewer, Ordering::Relaxed) > fewer {
+                event!(
+                    info,
+                    "the server takes fewer than {} operations in a txn: read batches now hold at most {}",
+                    ops,
+                    fewer
+                );
+            }
+        }
+        let too_large = matches!(err, Error::Server(e) if e.code() == Code::ResourceExhausted)
+            || err.server_kind() == Some(ServerErrorKind::RequestTooLarge);
+        if too_large {
+            let smaller = (bytes / 2).max(1);
+            if self.max_bytes.fetch_min(smaller, Ordering::Relaxed) > smaller {
+                event!(
+                    info,
+                    "the server refused a {} byte read batch: batches now hold at most {} bytes",
+                    bytes,
+                    smaller
+                );
+            }
+        }
+    }
+}
+
+impl Queue {
+    /// Takes the waiting gets, oldest first, up to `max_ops` distinct operations and
+    /// `max_bytes` (a single get larger than that still goes, alone); gets whose callers are
+    /// gone are dropped. `None` if no one waits.
+    fn take_batch(&mut self, max_ops: usize, max_bytes: usize) -> Option<Batch> {
+        let mut ops: Vec<Bytes> = Vec::new();
+        let mut index: HashMap<Bytes, usize> = HashMap::new();
+        let mut waiters = Vec::new();
+        let mut bytes = 0usize;
+        while let Some(next) = self.waiting.front() {
+            if next.reply.is_closed() {
+                self.pop();
+                continue;
+            }
+            let known = index.get(&next.op).copied();
+            if known.is_none()
+                && !ops.is_empty()
+                && (ops.len() >= max_ops || bytes.saturating_add(next.op.len()) > max_bytes)
+            {
+                break;
+            }
+            let Some(waiter) = self.pop() else { break };
+            let op = match known {
+                Some(i) => i,
+                None => {
+                    bytes = bytes.saturating_add(waiter.op.len());
+                    index.insert(waiter.op.clone(), ops.len());
+                    ops.push(waiter.op);
+                    ops.len() - 1
+                }
+            };
+            waiters.push((op, waiter.deadline, waiter.reply));
+        }
+        (!waiters.is_empty()).then_some(Batch {
+            ops,
+            waiters,
+            leader_op: 0,
+        })
+    }
+
+    fn pop(&mut self) -> Option<Waiter> {
+        let waiter = self.waiting.pop_front()?;
+        self.waiting_bytes = self.waiting_bytes.saturating_sub(waiter.op.len());
+        Some(waiter)
+    }
+}
+
+/// Whether a get may share a request: one key (a range's answer can be large), at the
+/// latest revision (a compacted or future revision fails the whole txn).
+fn coalescible(request: &w::RangeRequest) -> bool {
+    request.range_end.is_empty() && request.revision.0 == 0
+}
+
+fn remaining(deadline: rt::Instant) -> Duration {
+    deadline.saturating_duration_since(rt::Instant::now())
+}
+
+/// A timeout error says the caller's own deadline, not what was left of it for a re-send.
+fn with_deadline(err: Error, timeout: Duration) -> Error {
+    match err {
+        Error::Timeout {
+            tried, delivery, ..
+        } => Error::Timeout {
+            tried,
+            after: timeout,
+            delivery,
+        },
+        other => other,
+    }
+}
+
+/// The body of a txn of the range operations `ops` (each an encoded `RangeRequest`).
+fn txn_body(ops: &[Bytes]) -> Bytes {
+    const OPEN: &[u8] = br#"{"success":["#;
+    const OP: &[u8] = br#"{"request_range":"#;
+    let len = ops.iter().map(|op| op.len() + OP.len() + 2).sum::<usize>() + OPEN.len() + 2;
+    let mut body = Vec::with_capacity(len);
+    body.extend_from_slice(OPEN);
+    for (i, op) in ops.iter().enumerate() {
+        if i > 0 {
+            body.push(b',');
+        }
+        body.extend_from_slice(OP);
+        body.extend_from_slice(op);
+        body.push(b'}');
+    }
+    body.extend_from_slice(b"]}");
+    Bytes::from(body)
+}
+
+/// Each operation's answer from a batch's txn answer, with the txn's header (an operation's
+/// own header has only the revision).
+fn split_answer(
+    endpoint: &Endpoint,
+    txn: w::TxnResponse,
+    ops: usize,
+) -> Result<Vec<w::RangeResponse>> {
+    let wrong = |reason: String| Error::Decode {
+        endpoint: endpoint.url().clone(),
+        status: 200,
+        reason,
+        body_head: String::new(),
+    };
+    if txn.responses.len() != ops {
+        return Err(wrong(format!(
+            "a txn of {ops} ranges answered with {} responses",
+            txn.responses.len()
+        )));
+    }
+    let header = txn.header;
+    txn.responses
+        .into_iter()
+        .map(|op| match op {
+            w::ResponseOp::Range(mut range) => {
+                range.header = header.clone();
+                Ok(range)
+            }
+            _ => Err(wrong(
+                "a txn of ranges answered with another operation".into(),
+            )),
+        })
+        .collect()
+}
+
+impl Transport {
+    /// Gets a key or a range: the one path of every `get`. A point get joins the gets waiting
+    /// behind those in flight, when there are any (see the module's docs).
+    pub(crate) async fn range(&self, request: &w::RangeRequest) -> Result<w::RangeResponse> {
+        let body = encode(request)?;
+        if !self.inner.reads.enabled || !coalescible(request) {
+            return self.range_alone(body, None).await;
+        }
+        let class = Class {
+            serializable: request.serializable,
+            require_leader: self.inner.config.require_leader,
+        };
+        let timeout = self.request_timeout();
+        let deadline = rt::deadline_in(timeout);
+        match self.inner.reads.enter(class, &body, deadline) {
+            Entered::Go => {
+                let _slot = Slot::new(self, class);
+                self.range_alone(body, None).await
+            }
+            Entered::Wait { id, reply, full } => {
+                if let Some(batch) = full {
+                    hand_off(self, class, batch);
+                }
+                self.wait(class, id, reply, body, timeout, deadline).await
+            }
+        }
+    }
+
+    /// Waits in the queue: for the answer, for the batch to send, or to be told to go alone.
+    async fn wait(
+        &self,
+        class: Class,
+        id: u64,
+        reply: oneshot::Receiver<Reply>,
+        body: Bytes,
+        timeout: Duration,
+        deadline: rt::Instant,
+    ) -> Result<w::RangeResponse> {
+        match rt::timeout(remaining(deadline), reply).await {
+            Ok(Ok(Reply::Done(result))) => result,
+            Ok(Ok(Reply::Lead(batch, slot))) => {
+                self.lead(batch, slot, body, timeout, deadline).await
+            }
+            // Its batch failed, or the get that was sending it is gone.
+            Ok(Ok(Reply::Alone)) | Ok(Err(_)) => self.range_by(body, timeout, deadline).await,
+            Err(rt::Elapsed) => {
+                let never_sent = self.inner.reads.withdraw(class, id);
+                Err(Error::Timeout {
+                    tried: self.inner.endpoints.current_url().into_iter().collect(),
+                    after: timeout,
+                    delivery: if never_sent {
+                        Delivery::NotSent
+                    } else {
+                        Delivery::MaybeSent
+                    },
+                })
+            }
+        }
+    }
+
+    /// Sends a batch (within the leader's deadline, the latest of its gets), hands each other
+    /// get its answer, and returns the leader's own.
+    async fn lead(
+        &self,
+        batch: Batch,
+        slot: Slot,
+        body: Bytes,
+        timeout: Duration,
+        deadline: rt::Instant,
+    ) -> Result<w::RangeResponse> {
+        let gets = batch.gets();
+        let Batch {
+            ops,
+            waiters,
+            leader_op,
+        } = batch;
+        if ops.len() == 1 {
+            // The same get, asked by every waiter: one plain range answers them all.
+            let result = self
+                .range_alone(body, Some(remaining(deadline)))
+                .await
+                .map_err(|e| with_deadline(e, timeout));
+            drop(slot);
+            metrics::read_batch(gets, result.is_ok());
+            return match result {
+                Ok(answer) => {
+                    for (_, _, reply) in waiters {
+                        let _ = reply.send(Reply::Done(Ok(answer.clone())));
+                    }
+                    Ok(answer)
+                }
+                Err(err) => {
+                    for (_, _, reply) in waiters {
+                        let _ = reply.send(Reply::Alone);
+                    }
+                    Err(err)
+                }
+            };
+        }
+        let bytes = ops.iter().map(Bytes::len).sum::<usize>();
+        let result = self.send_batch(&ops, remaining(deadline)).await;
+        drop(slot);
+        metrics::read_batch(gets, result.is_ok());
+        let answers = match result {
+            Ok(answers) => answers,
+            Err(err) => {
+                event!(
+                    debug,
+                    "a batch of {} gets failed ({}): each is sent alone",
+                    gets,
+                    err
+                );
+                self.inner.reads.learn(&err, ops.len(), bytes);
+                for (_, _, reply) in waiters {
+                    let _ = reply.send(Reply::Alone);
+                }
+                return self.range_by(body, timeout, deadline).await;
+            }
+        };
+        let mut uses = vec![0usize; answers.len()];
+        for &(op, _, _) in &waiters {
+            uses[op] += 1;
+        }
+        uses[leader_op] += 1;
+        let mut answers: Vec<Option<w::RangeResponse>> = answers.into_iter().map(Some).collect();
+        for (op, _, reply) in waiters {
+            uses[op] -= 1;
+            let answer = if uses[op] == 0 {
+                answers[op].take()
+            } else {
+                answers[op].clone()
+            };
+            let _ = reply.send(answer.map_or(Reply::Alone, |a| Reply::Done(Ok(a))));
+        }
+        match answers[leader_op].take() {
+            Some(answer) => Ok(answer),
+            None => self.range_by(body, timeout, deadline).await,
+        }
+    }
+
+    /// Sends the distinct gets `ops` as one txn; returns each one's answer.
+    async fn send_batch(&self, ops: &[Bytes], timeout: Duration) -> Result<Vec<w::RangeResponse>> {
+        let body = txn_body(ops);
+        let mut options = CallOptions::new(Idempotency::Read);
+        options.timeout = Some(timeout);
+        // Counted as `kv/range` requests: each carries gets (docs/METRICS.md).
+        let (txn, endpoint) = self
+            .with_retries(paths::KV_RANGE, &options, |endpoint, _, token| {
+                self.batch_attempt(endpoint, body.clone(), token)
+            })
+            .await?;
+        event!(
+            trace,
+            "{} gets answered by one txn from {}",
+            ops.len(),
+            endpoint.url()
+        );
+        split_answer(&endpoint, txn, ops.len())
+    }
+
+    async fn batch_attempt(
+        &self,
+        endpoint: Arc<Endpoint>,
+        body: Bytes,
+        token: Option<Arc<str>>,
+    ) -> Result<w::TxnResponse> {
+        let response = self
+            .post(&endpoint, paths::KV_TXN, body, token.as_ref())
+            .send()
+            .await
+            .map_err(|e| transport_error(&endpoint, e))?;
+        let answer: w::TxnResponse = read_answer(
+            endpoint.url(),
+            paths::KV_TXN,
+            response,
+            b"responses",
+            |txn: &mut w::TxnResponse, responses| txn.responses = responses,
+        )
+        .await?;
+        self.check_answer(&endpoint, answer.header(), Idempotency::Read)?;
+        Ok(answer)
+    }
+
+    /// Sends a get alone, within what is left of its deadline.
+    async fn range_by(
+        &self,
+        body: Bytes,
+        timeout: Duration,
+        deadline: rt::Instant,
+    ) -> Result<w::RangeResponse> {
+        let left = remaining(deadline);
+        if left.is_zero() {
+            return Err(Error::Timeout {
+                tried: self.inner.endpoints.current_url().into_iter().collect(),
+                after: timeout,
+                delivery: Delivery::MaybeSent,
+            });
+        }
+        self.range_alone(body, Some(left))
+            .await
+            .map_err(|e| with_deadline(e, timeout))
+    }
+
+    /// Sends one range request (the unary path's retries, failover and checks), reading a
+    /// large answer while it arrives (`incremental.rs`). `timeout` overrides the client's.
+    pub(super) async fn range_alone(
+        &self,
+        body: Bytes,
+        timeout: Option<Duration>,
+    ) -> Result<w::RangeResponse> {
+        let mut options = CallOptions::new(Idempotency::Read);
+        options.timeout = timeout;
+        self.with_retries(paths::KV_RANGE, &options, |endpoint, _, token| {
+            self.range_attempt(endpoint, body.clone(), token)
+        })
+        .await
+        .map(|(answer, _)| answer)
+    }
+
+    async fn range_attempt(
+        &self,
+        endpoint: Arc<Endpoint>,
+        body: Bytes,
+        token: Option<Arc<str>>,
+    ) -> Result<w::RangeResponse> {
+        let response = self
+            .post(&endpoint, paths::KV_RANGE, body, token.as_ref())
+            .send()
+            .await
+            .map_err(|e| transport_error(&endpoint, e))?;
+        let answer: w::RangeResponse = read_answer(
+            endpoint.url(),
+            paths::KV_RANGE,
+            response,
+            b"kvs",
+            |range: &mut w::RangeResponse, kvs| range.kvs = kvs,
+        )
+        .await?;
+        self.check_answer(&endpoint, answer.header(), Idempotency::Read)?;
+        Ok(answer)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn class() -> Class {
+        Class {
+            serializable: false,
+            require_leader: false,
+        }
+    }
+
+    fn op(key: &str) -> Bytes {
+        Bytes::from(format!(r#"{{"key":"{key}"}}"#))
+    }
+
+    fn far() -> rt::Instant {
+        rt::deadline_in(Duration::from_secs(60))
+    }
+
+    #[test]
+    fn gets_go_alone_until_the_slots_are_taken_then_wait() {
+        let c = Coalescer::new(true);
+        for _ in 0..IN_FLIGHT {
+            assert!(matches!(c.enter(class(), &op("a"), far()), Entered::Go));
+        }
+        let Entered::Wait { full: None, .. } = c.enter(class(), &op("b"), far()) else {
+            panic!("the get should wait")
+        };
+        // Another class has its own slots.
+        let serializable = Class {
+            serializable: true,
+            ..class()
+        };
+        assert!(matches!(
+            c.enter(serializable, &op("a"), far()),
+            Entered::Go
+        ));
+    }
+
+    #[test]
+    fn a_finished_request_takes_everything_waiting_with_identical_gets_shared() {
+        let c = Coalescer::new(true);
+        for _ in 0..IN_FLIGHT {
+            assert!(matches!(c.enter(class(), &op("x"), far()), Entered::Go));
+        }
+        let mut receivers = Vec::new();
+        for key in ["a", "b", "a", "c", "b"] {
+            let Entered::Wait { reply, .. } = c.enter(class(), &op(key), far()) else {
+                panic!()
+            };
+            receivers.push(reply);
+        }
+        let batch = c.release(class()).expect("a batch");
+        assert_eq!(batch.ops, vec![op("a"), op("b"), op("c")]);
+        let ops: Vec<usize> = batch.waiters.iter().map(|w| w.0).collect();
+        assert_eq!(ops, [0, 1, 0, 2, 1]);
+        // Nothing waits now: the next release frees the slot.
+        assert!(c.release(class()).is_none());
+        assert!(c.release(class()).is_none());
+        assert!(matches!(c.enter(class(), &op("a"), far()), Entered::Go));
+        drop(receivers);
+    }
+
+    #[test]
+    fn batches_stop_at_the_op_limit_and_a_full_queue_sends_at_once() {
+        let c = Coalescer::new(true);
+        c.max_ops.store(3, Ordering::Relaxed);
+        for _ in 0..IN_FLIGHT {
+            assert!(matches!(c.enter(class(), &op("x"), far()), Entered::Go));
+        }
+        let mut receivers = Vec::new();
+        for key in ["a", "b"] {
+            let Entered::Wait { reply, full, .. } = c.enter(class(), &op(key), far()) else {
+                panic!()
+            };
+            assert!(full.is_none());
+            receivers.push(reply);
+        }
+        let Entered::Wait { full, reply, .. } = c.enter(class(), &op("c"), far()) else {
+            panic!()
+        };
+        receivers.push(reply);
+        assert_eq!(full.expect("a full batch").ops.len(), 3);
+        drop(receivers);
+    }
+
+    #[test]
+    fn callers_that_left_are_skipped_and_a_timed_out_one_withdraws() {
+        let c = Coalescer::new(true);
+        for _ in 0..IN_FLIGHT {
+            assert!(matches!(c.enter(class(), &op("x"), far()), Entered::Go));
+        }
+        let Entered::Wait { reply: gone, .. } = c.enter(class(), &op("a"), far()) else {
+            panic!()
+        };
+        drop(gone);
+        let Entered::Wait {
+            id, reply: _late, ..
+        } = c.enter(class(), &op("b"), far())
+        else {
+            panic!()
+        };
+        assert!(c.withdraw(class(), id));
+        assert!(!c.withdraw(class(), id));
+        assert!(c.release(class()).is_none(), "nobody is left to batch");
+    }
+
+    #[test]
+    fn the_leader_is_the_get_with_the_latest_deadline() {
+        let (a, _ra) = oneshot::channel();
+        let (b, _rb) = oneshot::channel();
+        let soon = rt::deadline_in(Duration::from_secs(1));
+        let mut batch = Batch {
+            ops: vec![op("a"), op("b")],
+            waiters: vec![(0, far(), a), (1, soon, b)],
+            leader_op: 9,
+        };
+        assert!(batch.pop_leader().is_some());
+        assert_eq!(batch.leader_op, 0);
+        assert_eq!(batch.waiters.len(), 1);
+    }
+
+    #[test]
+    fn limits_are_learned_from_refusals() {
+        let c = Coalescer::new(true);
+        let url = url::Url::parse("http://h:1").unwrap();
+        let too_many = Error::Server(crate::error::ServerError::new(
+            3,
+            "etcdserver: too many operations in txn request".into(),
+            url.clone(),
+        ));
+        c.learn(&too_many, 40, 1000);
+        assert_eq!(c.max_ops.load(Ordering::Relaxed), 20);
+        c.learn(&too_many, 100, 1000);
+        assert_eq!(c.max_ops.load(Ordering::Relaxed), 20, "never raised");
+        let too_large = Error::Server(crate::error::ServerError::new(
+            8,
+            "grpc: received message larger than max (3000 vs. 2000)".into(),
+            url,
+        ));
+        c.learn(&too_large, 10, 3000);
+        assert_eq!(c.max_bytes.load(Ordering::Relaxed), 1500);
+    }
+
+    #[test]
+    fn a_txn_body_wraps_each_range() {
+        assert_eq!(
+            txn_body(&[op("a"), op("b")]),
+            Bytes::from_static(
+                br#"{"success":[{"request_range":{"key":"a"}},{"request_range":{"key":"b"}}]}"#
+            )
+        );
+    }
+}
