@@ -23,6 +23,12 @@ use futures_util::StreamExt;
 
 const VALUE: [u8; 100] = [b'v'; 100];
 
+/// Every workload; a `t` at the end runs the workload of that name over TLS (server-only TLS
+/// on the same member, HTTP/2).
+const WORKLOADS: [&str; 12] = [
+    "W1", "W2", "W3", "W3s", "W4", "W4d", "W5", "W6", "W1t", "W2t", "W4t", "W5t",
+];
+
 /// Counts heap bytes, so each workload reports its own peak (RSS keeps freed memory).
 #[global_allocator]
 static HEAP: peak_alloc::PeakAlloc = peak_alloc::PeakAlloc;
@@ -36,6 +42,10 @@ struct Args {
     sides: Vec<String>,
     workloads: Vec<String>,
     report: Option<String>,
+    /// The same member's https URL (server-only TLS), for the TLS workloads (`W1t`, ...).
+    tls_endpoint: Option<String>,
+    /// The CA that signed the member's certificate (PEM).
+    ca_file: Option<String>,
 }
 
 fn parse_args() -> Args {
@@ -45,10 +55,10 @@ fn parse_args() -> Args {
         rounds: 1,
         only_round: None,
         sides: vec!["etcdgw".into(), "raw".into()],
-        workloads: ["W1", "W2", "W3", "W3s", "W4", "W5", "W6"]
-            .map(String::from)
-            .to_vec(),
+        workloads: WORKLOADS.map(String::from).to_vec(),
         report: None,
+        tls_endpoint: None,
+        ca_file: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -61,6 +71,8 @@ fn parse_args() -> Args {
             "--sides" => args.sides = value().split(',').map(String::from).collect(),
             "--workloads" => args.workloads = value().split(',').map(String::from).collect(),
             "--report" => args.report = Some(value()),
+            "--tls-endpoint" => args.tls_endpoint = Some(value()),
+            "--ca-file" => args.ca_file = Some(value()),
             other => {
                 eprintln!("unknown flag {other}");
                 std::process::exit(2);
@@ -164,6 +176,11 @@ async fn run_workload(
 ) {
     let tag = format!("bench/{}/{round}/{workload}", side.name());
     let key = |i: usize| format!("{tag}/{i:010}").into_bytes();
+    // Over TLS, the same workload under its own name.
+    let (workload, name) = match workload.strip_suffix('t') {
+        Some(plain) => (plain, workload),
+        None => (workload, workload),
+    };
     match workload {
         "W1" | "W2" => {
             let (total, in_flight) = if workload == "W1" {
@@ -184,7 +201,7 @@ async fn run_workload(
             report(
                 side.name(),
                 round,
-                workload,
+                name,
                 total,
                 m,
                 lat,
@@ -214,7 +231,7 @@ async fn run_workload(
             report(
                 side.name(),
                 round,
-                workload,
+                name,
                 total,
                 m,
                 lat,
@@ -222,14 +239,47 @@ async fn run_workload(
                 serde_json::json!({}),
             );
         }
-        "W5" => run_w5(side, &tag, round, pid).await,
+        "W4d" => {
+            // 20,000 linearizable gets of 1,000 different keys, 64 in flight.
+            let (total, keys) = (20_000, 1_000);
+            for i in 0..keys {
+                side.put(&key(i), &put_body(&key(i))).await;
+            }
+            let keys: Arc<Vec<(Vec<u8>, bytes::Bytes)>> = Arc::new(
+                (0..keys)
+                    .map(|i| (key(i), get_body(&key(i), false)))
+                    .collect(),
+            );
+            let m = start_measure(pid);
+            let s = side.clone();
+            let lat = concurrent(total, 64, move |i| {
+                let (s, keys) = (s.clone(), keys.clone());
+                async move {
+                    let (k, body) = &keys[i % keys.len()];
+                    // etcdgw: the keys read; raw: the answer's length.
+                    assert!(s.get(k, false, body).await > 0, "an answer");
+                }
+            })
+            .await;
+            report(
+                side.name(),
+                round,
+                name,
+                total,
+                m,
+                lat,
+                pid,
+                serde_json::json!({}),
+            );
+        }
+        "W5" => run_w5(side, &tag, name, round, pid).await,
         "W6" => run_w6(side, writer, &tag, round, pid).await,
         other => eprintln!("unknown workload {other}"),
     }
 }
 
 /// One prefix watch while 20,000 puts (64 in flight) go under it.
-async fn run_w5(side: &Side, tag: &str, round: usize, pid: Option<u32>) {
+async fn run_w5(side: &Side, tag: &str, name: &str, round: usize, pid: Option<u32>) {
     let total = 20_000;
     let prefix = format!("{tag}/");
     let keys: Arc<Vec<Vec<u8>>> = Arc::new(
@@ -347,7 +397,7 @@ async fn run_w5(side: &Side, tag: &str, round: usize, pid: Option<u32>) {
     report(
         side.name(),
         round,
-        "W5",
+        name,
         total,
         m,
         lat,
@@ -430,7 +480,8 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 /// Reads JSON lines of results and prints medians over rounds, with etcdgw's ratios to the
-/// raw baseline and to the gRPC client.
+/// raw baseline and to the gRPC client (and to an earlier etcdgw, side `etcdgw-before`, when
+/// the results have one).
 fn print_report(path: &str) {
     let text = std::fs::read_to_string(path).expect("results file");
     let mut by: BTreeMap<(String, String), Vec<serde_json::Value>> = BTreeMap::new();
@@ -449,16 +500,20 @@ fn print_report(path: &str) {
             rows.iter().filter_map(|r| r[field].as_f64()).collect(),
         ))
     };
+    let label = |w: &str| match w.strip_suffix('t') {
+        Some(plain) => format!("{plain} TLS"),
+        None => w.to_string(),
+    };
     println!("| workload | side | ops/s | p50 µs | p99 µs | max µs | client CPU ms/10k | peak RSS MB | server CPU ms/10k | rounds |");
     println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
-    let workloads = ["W1", "W2", "W3", "W3s", "W4", "W5", "W6"];
-    for w in workloads {
-        for side in ["etcdgw", "raw", "grpc"] {
+    for w in WORKLOADS {
+        for side in ["etcdgw", "etcdgw-before", "raw", "grpc"] {
             let Some(rows) = by.get(&(w.to_string(), side.to_string())) else {
                 continue;
             };
             println!(
-                "| {w} | {side} | {:.0} | {:.0} | {:.0} | {:.0} | {:.1} | {:.1} | {} | {} |",
+                "| {} | {side} | {:.0} | {:.0} | {:.0} | {:.0} | {:.1} | {:.1} | {} | {} |",
+                label(w),
                 med(w, side, "ops_per_sec").unwrap_or(0.0),
                 med(w, side, "p50_us").unwrap_or(0.0),
                 med(w, side, "p99_us").unwrap_or(0.0),
@@ -473,45 +528,38 @@ fn print_report(path: &str) {
         }
     }
     println!();
-    println!("| workload | etcdgw/raw throughput | etcdgw/raw client CPU | etcdgw/gRPC client CPU | W5 exactly once in order | W5 max lag ms (etcdgw) | W6 peak heap growth / JSON size |");
-    println!("|---|---:|---:|---:|---|---:|---:|");
-    for w in workloads {
-        let ratio = |a: Option<f64>, b: Option<f64>| match (a, b) {
-            (Some(a), Some(b)) if b > 0.0 => format!("{:.2}", a / b),
-            _ => "-".into(),
-        };
-        let exact = by
-            .get(&(w.to_string(), "etcdgw".to_string()))
-            .map(|rows| {
-                rows.iter().all(|r| {
+    println!("| workload | etcdgw/raw throughput | etcdgw/gRPC throughput | etcdgw/raw client CPU | etcdgw/gRPC client CPU | server CPU etcdgw/raw | server CPU etcdgw/gRPC | p50 etcdgw/before | W5 exactly once in order | W5 max lag ms (etcdgw) | W6 peak heap growth / JSON size |");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|");
+    let ratio = |a: Option<f64>, b: Option<f64>| match (a, b) {
+        (Some(a), Some(b)) if b > 0.0 => format!("{:.2}", a / b),
+        _ => "-".into(),
+    };
+    for w in WORKLOADS {
+        if !by.contains_key(&(w.to_string(), "etcdgw".to_string())) {
+            continue;
+        }
+        let is_w5 = w.starts_with("W5");
+        let exact = match by.get(&(w.to_string(), "etcdgw".to_string())) {
+            Some(rows) if is_w5 => rows
+                .iter()
+                .all(|r| {
                     r["extra"]["exactly_once_in_order"]
                         .as_bool()
-                        .unwrap_or(true)
+                        .unwrap_or(false)
                 })
-            })
-            .map(|ok| {
-                if w == "W5" {
-                    ok.to_string()
-                } else {
-                    "-".into()
-                }
-            })
-            .unwrap_or_else(|| "-".into());
-        let lag = if w == "W5" {
-            by.get(&(w.to_string(), "etcdgw".to_string()))
-                .map(|rows| {
-                    format!(
-                        "{:.0}",
-                        median(
-                            rows.iter()
-                                .filter_map(|r| r["extra"]["max_lag_ms"].as_f64())
-                                .collect()
-                        )
-                    )
-                })
-                .unwrap_or_else(|| "-".into())
-        } else {
-            "-".into()
+                .to_string(),
+            _ => "-".into(),
+        };
+        let lag = match by.get(&(w.to_string(), "etcdgw".to_string())) {
+            Some(rows) if is_w5 => format!(
+                "{:.0}",
+                median(
+                    rows.iter()
+                        .filter_map(|r| r["extra"]["max_lag_ms"].as_f64())
+                        .collect()
+                )
+            ),
+            _ => "-".into(),
         };
         let growth = if w == "W6" {
             let json = by.get(&(w.to_string(), "raw".to_string())).map(|rows| {
@@ -529,10 +577,15 @@ fn print_report(path: &str) {
             "-".into()
         };
         println!(
-            "| {w} | {} | {} | {} | {exact} | {lag} | {growth} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {exact} | {lag} | {growth} |",
+            label(w),
             ratio(
                 med(w, "etcdgw", "ops_per_sec"),
                 med(w, "raw", "ops_per_sec")
+            ),
+            ratio(
+                med(w, "etcdgw", "ops_per_sec"),
+                med(w, "grpc", "ops_per_sec")
             ),
             ratio(
                 med(w, "etcdgw", "client_cpu_ms_per_10k"),
@@ -541,6 +594,18 @@ fn print_report(path: &str) {
             ratio(
                 med(w, "etcdgw", "client_cpu_ms_per_10k"),
                 med(w, "grpc", "client_cpu_ms_per_10k")
+            ),
+            ratio(
+                med(w, "etcdgw", "server_cpu_ms_per_10k"),
+                med(w, "raw", "server_cpu_ms_per_10k")
+            ),
+            ratio(
+                med(w, "etcdgw", "server_cpu_ms_per_10k"),
+                med(w, "grpc", "server_cpu_ms_per_10k")
+            ),
+            ratio(
+                med(w, "etcdgw", "p50_us"),
+                med(w, "etcdgw-before", "p50_us")
             ),
         );
     }
@@ -567,7 +632,7 @@ fn main() {
         .expect("runtime");
     runtime.block_on(async {
         let options = ConnectOptions::new().with_timeout(Duration::from_secs(30));
-        let client = Client::connect([args.endpoint.as_str()], Some(options))
+        let client = Client::connect([args.endpoint.as_str()], Some(options.clone()))
             .await
             .expect("connect");
         // The raw baseline gets the same HTTP client settings etcdgw uses.
@@ -578,29 +643,57 @@ fn main() {
             .build()
             .expect("http client");
         let base = args.endpoint.trim_end_matches('/').to_string();
-        let sides: Vec<Side> = args
-            .sides
-            .iter()
-            .filter_map(|s| match s.as_str() {
-                "etcdgw" => Some(Side::Etcdgw(client.clone())),
-                "raw" => Some(Side::Raw {
-                    http: http.clone(),
-                    base: base.clone(),
-                }),
-                _ => None,
-            })
-            .collect();
+        let sides = |client: &Client, http: &reqwest::Client, base: &str| -> Vec<Side> {
+            args.sides
+                .iter()
+                .filter_map(|s| match s.as_str() {
+                    "etcdgw" => Some(Side::Etcdgw(client.clone())),
+                    "raw" => Some(Side::Raw {
+                        http: http.clone(),
+                        base: base.to_string(),
+                    }),
+                    _ => None,
+                })
+                .collect()
+        };
+        let plain_sides = sides(&client, &http, &base);
+        // The same member over https (HTTP/2), trusting the CA the script made.
+        let tls_sides = match (&args.tls_endpoint, &args.ca_file) {
+            (Some(endpoint), Some(ca_file)) => {
+                let pem = std::fs::read(ca_file).expect("the CA file");
+                let tls =
+                    etcdgw::TlsOptions::new().ca_certificate(etcdgw::Certificate::from_pem(&pem));
+                let tls_client = Client::connect([endpoint.as_str()], Some(options.with_tls(tls)))
+                    .await
+                    .expect("connect over TLS");
+                let https = reqwest::Client::builder()
+                    .tcp_nodelay(true)
+                    .pool_idle_timeout(Duration::from_secs(60))
+                    .connect_timeout(Duration::from_secs(3))
+                    .tls_certs_only([reqwest::Certificate::from_pem(&pem).expect("a PEM CA")])
+                    .build()
+                    .expect("https client");
+                sides(&tls_client, &https, endpoint.trim_end_matches('/'))
+            }
+            _ => Vec::new(),
+        };
         let rounds: Vec<usize> = match args.only_round {
             Some(r) => vec![r],
             None => (1..=args.rounds).collect(),
         };
         for round in rounds {
             // Alternate which side goes first, so neither always runs on a warmer server.
-            let mut order: Vec<&Side> = sides.iter().collect();
-            if round % 2 == 0 {
-                order.reverse();
-            }
             for workload in &args.workloads {
+                let tls = workload.ends_with('t');
+                let mut order: Vec<&Side> =
+                    if tls { &tls_sides } else { &plain_sides }.iter().collect();
+                if tls && order.is_empty() {
+                    eprintln!("{workload}: no --tls-endpoint/--ca-file, skipped");
+                    continue;
+                }
+                if round % 2 == 0 {
+                    order.reverse();
+                }
                 for side in &order {
                     eprintln!("round {round} {workload} {}", side.name());
                     run_workload(side, &client, workload, round, args.etcd_pid).await;

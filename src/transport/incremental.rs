@@ -123,18 +123,29 @@ impl<T: DeserializeOwned> ArrayDecoder<T> {
     }
 
     /// Takes the next chunk of the body.
-    pub(super) fn feed(&mut self, chunk: &[u8]) -> std::result::Result<(), Failure> {
-        if self.pending.is_empty() {
-            let used = self.process(chunk)?;
-            self.pending.extend_from_slice(&chunk[used..]);
-        } else {
-            // An element began in an earlier chunk: go on from where it started.
+    pub(super) fn feed(&mut self, mut chunk: &[u8]) -> std::result::Result<(), Failure> {
+        if !self.pending.is_empty() {
+            // An element began in an earlier chunk: complete it with the bytes up to its end
+            // (not the whole chunk: copying every chunk would cost as much as the body).
+            let Some(end) = element_end(&self.pending, chunk) else {
+                self.pending.extend_from_slice(chunk);
+                return Ok(());
+            };
             let mut pending = std::mem::take(&mut self.pending);
-            pending.extend_from_slice(chunk);
+            pending.extend_from_slice(&chunk[..end]);
+            chunk = &chunk[end..];
             let used = self.process(&pending)?;
-            pending.drain(..used);
-            self.pending = pending;
+            if used < pending.len() {
+                pending.drain(..used);
+                pending.extend_from_slice(chunk);
+                let used = self.process(&pending)?;
+                pending.drain(..used);
+                self.pending = pending;
+                return Ok(());
+            }
         }
+        let used = self.process(chunk)?;
+        self.pending.extend_from_slice(&chunk[used..]);
         Ok(())
     }
 
@@ -239,6 +250,39 @@ impl<T: DeserializeOwned> ArrayDecoder<T> {
         }
         data.len()
     }
+}
+
+/// Where the JSON object or array that `start` begins ends in `next`: the index just past its
+/// closing bracket, or `None` if it does not end there (or `start` does not open one).
+fn element_end(start: &[u8], next: &[u8]) -> Option<usize> {
+    if !matches!(start.first(), Some(b'{' | b'[')) {
+        return None;
+    }
+    let (mut depth, mut in_string, mut escaped) = (0u32, false, false);
+    for (i, &b) in start.iter().chain(next).enumerate() {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' => {
+                depth = depth.saturating_sub(1);
+                if depth == 0 {
+                    return (i + 1).checked_sub(start.len()).filter(|&n| n > 0);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
 }
 
 #[cfg(test)]

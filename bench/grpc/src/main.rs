@@ -13,6 +13,11 @@ use etcd_client::{Client, GetOptions, WatchOptions};
 
 const VALUE: [u8; 100] = [b'v'; 100];
 
+/// The workloads of `examples/bench.rs`; a `t` at the end runs one over TLS.
+const WORKLOADS: [&str; 12] = [
+    "W1", "W2", "W3", "W3s", "W4", "W4d", "W5", "W6", "W1t", "W2t", "W4t", "W5t",
+];
+
 /// Counts heap bytes, so each workload reports its own peak (RSS keeps freed memory).
 #[global_allocator]
 static HEAP: peak_alloc::PeakAlloc = peak_alloc::PeakAlloc;
@@ -23,9 +28,9 @@ async fn main() {
     let mut pid = None;
     let mut rounds = 1usize;
     let mut only_round = None;
-    let mut workloads: Vec<String> = ["W1", "W2", "W3", "W3s", "W4", "W5", "W6"]
-        .map(String::from)
-        .to_vec();
+    let mut workloads: Vec<String> = WORKLOADS.map(String::from).to_vec();
+    let mut tls_endpoint: Option<String> = None;
+    let mut ca_file: Option<String> = None;
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let value = it.next().unwrap_or_default();
@@ -35,6 +40,8 @@ async fn main() {
             "--rounds" => rounds = value.parse().unwrap_or(1),
             "--round" => only_round = value.parse().ok(),
             "--workloads" => workloads = value.split(',').map(String::from).collect(),
+            "--tls-endpoint" => tls_endpoint = Some(value),
+            "--ca-file" => ca_file = Some(value),
             other => panic!("unknown flag {other}"),
         }
     }
@@ -45,10 +52,35 @@ async fn main() {
         Some(r) => vec![r],
         None => (1..=rounds).collect(),
     };
+    // The same member over https, as etcd-client is used in production.
+    let tls_client = match (tls_endpoint, ca_file) {
+        (Some(endpoint), Some(ca_file)) => {
+            let pem = std::fs::read(ca_file).expect("the CA file");
+            let tls = etcd_client::TlsOptions::new()
+                .ca_certificate(etcd_client::Certificate::from_pem(pem));
+            let options = etcd_client::ConnectOptions::new().with_tls(tls);
+            Some(
+                Client::connect([endpoint.as_str()], Some(options))
+                    .await
+                    .expect("connect over TLS"),
+            )
+        }
+        _ => None,
+    };
     for round in rounds {
         for w in &workloads {
+            let client = match w.strip_suffix('t') {
+                None => &client,
+                Some(_) => match &tls_client {
+                    Some(c) => c,
+                    None => {
+                        eprintln!("{w}: no --tls-endpoint/--ca-file, skipped");
+                        continue;
+                    }
+                },
+            };
             eprintln!("round {round} {w} grpc");
-            run(&client, w, round, pid).await;
+            run(client, w, round, pid).await;
         }
     }
 }
@@ -56,6 +88,11 @@ async fn main() {
 async fn run(client: &Client, workload: &str, round: usize, pid: Option<u32>) {
     let tag = format!("bench/grpc/{round}/{workload}");
     let key = |i: usize| format!("{tag}/{i:010}").into_bytes();
+    // Over TLS, the same workload under its own name.
+    let (workload, name) = match workload.strip_suffix('t') {
+        Some(plain) => (plain, workload),
+        None => (workload, workload),
+    };
     match workload {
         "W1" | "W2" => {
             let (total, in_flight) = if workload == "W1" {
@@ -78,7 +115,7 @@ async fn run(client: &Client, workload: &str, round: usize, pid: Option<u32>) {
             report(
                 "grpc",
                 round,
-                workload,
+                name,
                 total,
                 m,
                 lat,
@@ -116,7 +153,42 @@ async fn run(client: &Client, workload: &str, round: usize, pid: Option<u32>) {
             report(
                 "grpc",
                 round,
-                workload,
+                name,
+                total,
+                m,
+                lat,
+                pid,
+                serde_json::json!({}),
+            );
+        }
+        "W4d" => {
+            // 20,000 linearizable gets of 1,000 different keys, 64 in flight.
+            let (total, n) = (20_000, 1_000);
+            let keys: Arc<Vec<Vec<u8>>> = Arc::new((0..n).map(key).collect());
+            for k in keys.iter() {
+                client
+                    .clone()
+                    .put(k.clone(), VALUE.to_vec(), None)
+                    .await
+                    .expect("put");
+            }
+            let m = start_measure(pid);
+            let c = client.clone();
+            let lat = concurrent(total, 64, move |i| {
+                let (mut c, keys) = (c.clone(), keys.clone());
+                async move {
+                    let resp = c
+                        .get(keys[i % keys.len()].clone(), None)
+                        .await
+                        .expect("get");
+                    assert_eq!(resp.kvs().len(), 1, "the key is there");
+                }
+            })
+            .await;
+            report(
+                "grpc",
+                round,
+                name,
                 total,
                 m,
                 lat,
@@ -181,7 +253,7 @@ async fn run(client: &Client, workload: &str, round: usize, pid: Option<u32>) {
             report(
                 "grpc",
                 round,
-                "W5",
+                name,
                 total,
                 m,
                 lat,
