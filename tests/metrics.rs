@@ -327,6 +327,43 @@ async fn the_scrape_counts_what_the_client_did() {
         1.0
     );
 
+    // ---- read coalescing: gets that waited go as one `kv/range` request ----
+    for i in 0..64 {
+        client.put(format!("c/{i}"), "v", None).await.unwrap();
+    }
+    let before = scrape(&url).await;
+    let gets = futures_util::future::join_all((0..64).map(|i| client.get(format!("c/{i}"), None)));
+    assert!(gets.await.iter().all(Result::is_ok));
+    let after = scrape(&url).await;
+    let requests = delta(&before, &after, started, &range);
+    let batches = delta(
+        &before,
+        &after,
+        "etcdgw_read_batches_total",
+        &[("outcome", "ok")],
+    );
+    let coalesced = delta(
+        &before,
+        &after,
+        "etcdgw_coalesced_gets_total",
+        &[("outcome", "ok")],
+    );
+    assert!(
+        batches >= 1.0 && requests < 64.0,
+        "{batches} batches, {requests} requests"
+    );
+    // Each get went alone (a request of its own) or in a batch (one request for many).
+    assert_eq!((requests - batches) + coalesced, 64.0);
+    assert_eq!(
+        delta(
+            &before,
+            &after,
+            finished,
+            &[("method", "kv/range"), ("outcome", "ok")]
+        ),
+        requests
+    );
+
     // ---- failover: a dead endpoint first, then the live one ----
     let dead = format!("http://127.0.0.1:{}", free_port());
     let before = scrape(&url).await;
