@@ -485,7 +485,7 @@ impl Transport {
         }
         let class = Class {
             serializable: request.serializable,
-            require_leader: self.inner.config.require_leader,
+            require_leader: self.require_leader(),
         };
         let timeout = self.request_timeout();
         let deadline = rt::deadline_in(timeout);
