@@ -15,9 +15,11 @@
 //! [`DEFAULT_MAX_OPS`] operations, [`DEFAULT_MAX_BYTES`] of request) goes as one request: a txn
 //! of range operations, or a plain range when all the waiting gets are the same get (identical
 //! gets share one range). A queue holding a full batch sends it without waiting for a slot, so
-//! the requests in flight grow with the load. The waiter with the latest deadline sends the
-//! batch from its own task, within that deadline (no background task: this works the same in
-//! a browser), and hands every other waiter its own answer, with the txn's header.
+//! the requests in flight grow with the load. A task of its own (on the caller's tokio
+//! runtime; in a browser, on the page's event loop) sends the batch, within the latest
+//! deadline of its gets, and hands each its own answer, with the txn's header. So no caller's
+//! future has to be polled for the others to get their answers, and a caller that gives up
+//! (its future dropped, a `timeout` around it) takes only its own get out, never the batch.
 //!
 //! The classes are serializable or not, and with or without the require-leader header: a
 //! batch is one request, so its gets share those. Gets of a range, a prefix or at a revision
@@ -121,92 +123,66 @@ struct Waiter {
 
 /// What a waiting get is told.
 enum Reply {
-    /// Its answer (or, for the only get of a batch, its own error).
-    Done(Result<w::RangeResponse>),
+    /// Its answer.
+    Done(w::RangeResponse),
     /// Its batch failed: send the get alone.
     Alone,
-    /// Send this batch (the get's own included) and hand out its answers.
-    Lead(Batch, Slot),
 }
 
 /// Gets taken from a queue to go as one request.
 struct Batch {
     /// The distinct range requests, encoded.
     ops: Vec<Bytes>,
-    /// The other gets: which operation answers each, its deadline, where its answer goes.
+    /// The gets: which operation answers each, its deadline, where its answer goes.
     waiters: Vec<(usize, rt::Instant, oneshot::Sender<Reply>)>,
-    /// The operation that answers the leader's own get.
-    leader_op: usize,
 }
 
 impl Batch {
-    /// Takes out the waiter with the latest deadline, to send the batch within it.
-    fn pop_leader(&mut self) -> Option<oneshot::Sender<Reply>> {
-        let i = (0..self.waiters.len()).max_by_key(|&i| self.waiters[i].1)?;
-        let (op, _, reply) = self.waiters.swap_remove(i);
-        self.leader_op = op;
-        Some(reply)
+    /// The latest deadline of the gets whose callers still wait (`None`: they all left).
+    fn deadline(&self) -> Option<rt::Instant> {
+        self.waiters
+            .iter()
+            .filter(|(_, _, reply)| !reply.is_closed())
+            .map(|&(_, deadline, _)| deadline)
+            .max()
     }
 
-    fn gets(&self) -> usize {
-        self.waiters.len() + 1
+    /// Tells every get of the batch to go alone.
+    fn each_alone(self) {
+        for (_, _, reply) in self.waiters {
+            let _ = reply.send(Reply::Alone);
+        }
     }
 }
 
-/// One request of a class in flight: dropped (answered, failed, or its caller gone), it lets
-/// the next batch of that class go.
+/// One request of a class in flight: dropped (answered, failed, or never sent), it lets the
+/// next batch of that class go.
 struct Slot {
     transport: Transport,
     class: Class,
-    armed: bool,
-}
-
-impl Slot {
-    fn new(transport: &Transport, class: Class) -> Slot {
-        Slot {
-            transport: transport.clone(),
-            class,
-            armed: true,
-        }
-    }
-
-    /// Gives the slot to the next batch of its class, if one waits; else frees it.
-    fn next_batch(&mut self) -> Option<Batch> {
-        let next = self.transport.inner.reads.release(self.class);
-        self.armed = next.is_some();
-        next
-    }
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        if self.armed {
-            self.armed = false;
-            if let Some(batch) = self.transport.inner.reads.release(self.class) {
-                hand_off(&self.transport, self.class, batch);
-            }
+        if let Some(batch) = self.transport.inner.reads.release(self.class) {
+            hand_off(&self.transport, self.class, batch);
         }
     }
 }
 
-/// Hands a batch (its slot already counted) to the waiter that will send it: the one with the
-/// latest deadline whose caller is still there. A batch whose callers are all gone gives its
-/// slot to the next batch.
-fn hand_off(transport: &Transport, class: Class, mut batch: Batch) {
-    let mut slot = Slot::new(transport, class);
-    loop {
-        match batch.pop_leader() {
-            Some(leader) => match leader.send(Reply::Lead(batch, slot)) {
-                Ok(()) => return,
-                Err(Reply::Lead(b, s)) => (batch, slot) = (b, s),
-                Err(_) => return,
-            },
-            None => match slot.next_batch() {
-                Some(next) => batch = next,
-                None => return,
-            },
-        }
-    }
+/// Sends a batch (its slot already counted) from a task of its own, so that no caller's
+/// future has to be polled for the others to get their answers, and a caller that gives up
+/// does not take the batch down with it. Where no runtime is left to run it, each get goes
+/// alone (its caller, if still there, sends it).
+fn hand_off(transport: &Transport, class: Class, batch: Batch) {
+    let slot = Slot {
+        transport: transport.clone(),
+        class,
+    };
+    let sender = transport.clone();
+    // Not started: the future is dropped, and with it the batch (each waiter then sees its
+    // answer's sender gone and goes alone) and the slot (the next batch is handed off).
+    let _ = rt::try_spawn(async move { sender.send_batch(batch, slot).await });
 }
 
 /// What `enter` decided for a get.
@@ -384,11 +360,7 @@ impl Queue {
             };
             waiters.push((op, waiter.deadline, waiter.reply));
         }
-        (!waiters.is_empty()).then_some(Batch {
-            ops,
-            waiters,
-            leader_op: 0,
-        })
+        (!waiters.is_empty()).then_some(Batch { ops, waiters })
     }
 
     fn pop(&mut self) -> Option<Waiter> {
@@ -491,7 +463,10 @@ impl Transport {
         let deadline = rt::deadline_in(timeout);
         match self.inner.reads.enter(class, &body, deadline) {
             Entered::Go => {
-                let _slot = Slot::new(self, class);
+                let _slot = Slot {
+                    transport: self.clone(),
+                    class,
+                };
                 self.range_alone(body, None).await
             }
             Entered::Wait { id, reply, full } => {
@@ -503,7 +478,7 @@ impl Transport {
         }
     }
 
-    /// Waits in the queue: for the answer, for the batch to send, or to be told to go alone.
+    /// Waits in the queue: for the answer, or to be told to go alone.
     async fn wait(
         &self,
         class: Class,
@@ -514,11 +489,8 @@ impl Transport {
         deadline: rt::Instant,
     ) -> Result<w::RangeResponse> {
         match rt::timeout(remaining(deadline), reply).await {
-            Ok(Ok(Reply::Done(result))) => result,
-            Ok(Ok(Reply::Lead(batch, slot))) => {
-                self.lead(batch, slot, body, timeout, deadline).await
-            }
-            // Its batch failed, or the get that was sending it is gone.
+            Ok(Ok(Reply::Done(answer))) => Ok(answer),
+            // Its batch failed, or was never sent.
             Ok(Ok(Reply::Alone)) | Ok(Err(_)) => self.range_by(body, timeout, deadline).await,
             Err(rt::Elapsed) => {
                 let never_sent = self.inner.reads.withdraw(class, id);
@@ -535,55 +507,24 @@ impl Transport {
         }
     }
 
-    /// Sends a batch (within the leader's deadline, the latest of its gets), hands each other
-    /// get its answer, and returns the leader's own.
-    async fn lead(
-        &self,
-        batch: Batch,
-        slot: Slot,
-        body: Bytes,
-        timeout: Duration,
-        deadline: rt::Instant,
-    ) -> Result<w::RangeResponse> {
-        let gets = batch.gets();
-        let Batch {
-            ops,
-            waiters,
-            leader_op,
-        } = batch;
-        if remaining(deadline).is_zero() {
-            // The latest deadline of the batch passed as it was handed over: nobody waits.
+    /// Sends a batch, within the latest deadline of the gets still waiting for it, and hands
+    /// each its answer; if it fails, each get is told to go alone.
+    async fn send_batch(self, batch: Batch, slot: Slot) {
+        let Some(deadline) = batch.deadline().filter(|d| !remaining(*d).is_zero()) else {
+            // Every caller left, or every deadline passed as the batch was taken.
             drop(slot);
-            for (_, _, reply) in waiters {
-                let _ = reply.send(Reply::Alone);
-            }
-            return self.range_by(body, timeout, deadline).await;
-        }
-        if ops.len() == 1 {
+            return batch.each_alone();
+        };
+        let gets = batch.waiters.len();
+        let bytes = batch.ops.iter().map(Bytes::len).sum::<usize>();
+        let result = match batch.ops.as_slice() {
             // The same get, asked by every waiter: one plain range answers them all.
-            let result = self
-                .range_alone(body, Some(remaining(deadline)))
+            [op] => self
+                .range_alone(op.clone(), Some(remaining(deadline)))
                 .await
-                .map_err(|e| with_deadline(e, timeout));
-            drop(slot);
-            metrics::read_batch(gets, result.is_ok());
-            return match result {
-                Ok(answer) => {
-                    for (_, _, reply) in waiters {
-                        let _ = reply.send(Reply::Done(Ok(answer.clone())));
-                    }
-                    Ok(answer)
-                }
-                Err(err) => {
-                    for (_, _, reply) in waiters {
-                        let _ = reply.send(Reply::Alone);
-                    }
-                    Err(err)
-                }
-            };
-        }
-        let bytes = ops.iter().map(Bytes::len).sum::<usize>();
-        let result = self.send_batch(&ops, remaining(deadline)).await;
+                .map(|answer| vec![answer]),
+            ops => self.send_txn(ops, remaining(deadline)).await,
+        };
         drop(slot);
         metrics::read_batch(gets, result.is_ok());
         let answers = match result {
@@ -595,36 +536,38 @@ impl Transport {
                     gets,
                     err
                 );
-                self.inner.reads.learn(&err, ops.len(), bytes);
-                for (_, _, reply) in waiters {
-                    let _ = reply.send(Reply::Alone);
+                if batch.ops.len() > 1 {
+                    self.inner.reads.learn(&err, batch.ops.len(), bytes);
                 }
-                return self.range_by(body, timeout, deadline).await;
+                return batch.each_alone();
             }
         };
+        // Each answer moves to the last get it answers and is cloned for the others.
         let mut uses = vec![0usize; answers.len()];
-        for &(op, _, _) in &waiters {
-            uses[op] += 1;
+        for &(op, _, _) in &batch.waiters {
+            if let Some(n) = uses.get_mut(op) {
+                *n += 1;
+            }
         }
-        uses[leader_op] += 1;
         let mut answers: Vec<Option<w::RangeResponse>> = answers.into_iter().map(Some).collect();
-        for (op, _, reply) in waiters {
-            uses[op] -= 1;
-            let answer = if uses[op] == 0 {
-                answers[op].take()
-            } else {
-                answers[op].clone()
+        for (op, _, reply) in batch.waiters {
+            let answer = match (uses.get_mut(op), answers.get_mut(op)) {
+                (Some(n), Some(answer)) => {
+                    *n = n.saturating_sub(1);
+                    if *n == 0 {
+                        answer.take()
+                    } else {
+                        answer.clone()
+                    }
+                }
+                _ => None,
             };
-            let _ = reply.send(answer.map_or(Reply::Alone, |a| Reply::Done(Ok(a))));
-        }
-        match answers[leader_op].take() {
-            Some(answer) => Ok(answer),
-            None => self.range_by(body, timeout, deadline).await,
+            let _ = reply.send(answer.map_or(Reply::Alone, Reply::Done));
         }
     }
 
     /// Sends the distinct gets `ops` as one txn; returns each one's answer.
-    async fn send_batch(&self, ops: &[Bytes], timeout: Duration) -> Result<Vec<w::RangeResponse>> {
+    async fn send_txn(&self, ops: &[Bytes], timeout: Duration) -> Result<Vec<w::RangeResponse>> {
         let body = txn_body(ops);
         let mut options = CallOptions::new(Idempotency::Read);
         options.timeout = Some(timeout);
@@ -834,18 +777,24 @@ mod tests {
     }
 
     #[test]
-    fn the_leader_is_the_get_with_the_latest_deadline() {
+    fn a_batch_goes_within_the_latest_deadline_of_the_callers_still_there() {
         let (a, _ra) = oneshot::channel();
-        let (b, _rb) = oneshot::channel();
+        let (b, rb) = oneshot::channel();
+        let (c, _rc) = oneshot::channel();
         let soon = rt::deadline_in(Duration::from_secs(1));
-        let mut batch = Batch {
+        let later = rt::deadline_in(Duration::from_secs(30));
+        let latest = rt::deadline_in(Duration::from_secs(60));
+        let batch = Batch {
             ops: vec![op("a"), op("b")],
-            waiters: vec![(0, far(), a), (1, soon, b)],
-            leader_op: 9,
+            waiters: vec![(0, soon, a), (1, latest, b), (1, later, c)],
         };
-        assert!(batch.pop_leader().is_some());
-        assert_eq!(batch.leader_op, 0);
-        assert_eq!(batch.waiters.len(), 1);
+        assert_eq!(batch.deadline(), Some(latest));
+        drop(rb);
+        assert_eq!(
+            batch.deadline(),
+            Some(later),
+            "the caller that left does not count"
+        );
     }
 
     #[test]

@@ -116,6 +116,22 @@ impl Suite {
     }
 }
 
+/// How many `Txn` calls the member's gRPC server answered with OK (the gateway makes one for
+/// each txn it is sent, read batches included).
+async fn txns_handled(endpoint: &str) -> u64 {
+    let text = reqwest::get(format!("{endpoint}/metrics"))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("metrics text");
+    text.lines()
+        .filter(|l| l.starts_with("grpc_server_handled_total{"))
+        .filter(|l| l.contains("grpc_method=\"Txn\"") && l.contains("grpc_code=\"OK\""))
+        .filter_map(|l| l.rsplit_once(' ')?.1.parse::<f64>().ok())
+        .sum::<f64>() as u64
+}
+
 fn etcdctl_text(etcd: &Etcd, args: &[&str]) -> String {
     String::from_utf8(etcd.etcdctl(args)).expect("UTF-8")
 }
@@ -124,6 +140,7 @@ fn etcdctl_text(etcd: &Etcd, args: &[&str]) -> String {
 async fn kv_put_get_prefix_txn_delete() {
     let etcd = Etcd::start().await;
     let mut suite = Suite::open().await;
+    let txns = txns_handled(&etcd.endpoint()).await;
     let run = suite.start("kv", json!([etcd.endpoint(), "b/kv/"])).await;
     let got = suite.result(&run).await;
     assert_eq!(got["listed"], json!(["b/kv/a=1", "b/kv/b=2", "b/kv/c=3"]));
@@ -131,6 +148,19 @@ async fn kv_put_get_prefix_txn_delete() {
     assert_eq!(got["txn_succeeded"], json!(true));
     assert_eq!(got["deleted"], json!(1));
     assert_eq!(got["after"], json!(["b/kv/a", "b/kv/c", "b/kv/d"]));
+    let one_round = json!(["1", "3", "4", null, null]);
+    let concurrent = got["concurrent"]
+        .as_array()
+        .expect("the concurrent gets' values");
+    assert_eq!(concurrent.len(), 40);
+    for (i, value) in concurrent.iter().enumerate() {
+        assert_eq!(value, &one_round[i % 5], "get {i}");
+    }
+    // The page's own txn, and at least one batch of the gets that waited.
+    assert!(
+        txns_handled(&etcd.endpoint()).await >= txns + 2,
+        "no batch from the browser"
+    );
     // What the browser wrote is in etcd, as etcdctl sees it.
     assert_eq!(
         etcdctl_text(&etcd, &["get", "--prefix", "b/kv/"]),

@@ -343,3 +343,57 @@ async fn batches_fail_over_from_a_dead_member() {
     }
     assert!(txns >= 1, "no batch reached a live member");
 }
+
+/// A batch is sent by a task of its own: a caller whose future is not polled (held in a
+/// `select!`, say) holds up nobody else's answer, and one that gives up takes only its own get
+/// out. Before, the get with the latest deadline sent the batch from its own future: these
+/// gets would have waited for it until their deadline.
+#[tokio::test]
+async fn a_caller_that_is_not_polled_or_gives_up_holds_up_nobody() {
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::time::Duration;
+
+    let etcd = Etcd::start().await;
+    let client = etcd.client().await;
+    for i in 0..64 {
+        client
+            .put(format!("idle/{i}"), i.to_string(), None)
+            .await
+            .unwrap();
+    }
+    let soon = client.with_timeout(Duration::from_secs(5));
+    let late = client.with_timeout(Duration::from_secs(60));
+    let txns = handled(&etcd.endpoint(), "Txn", Some("OK")).await;
+    type Get<'a> = Pin<Box<dyn Future<Output = etcdgw::Result<GetResponse>> + 'a>>;
+    let mut gets: Vec<(usize, Get<'_>)> = (0..63)
+        .map(|i| (i, Box::pin(soon.get(format!("idle/{i}"), None)) as Get<'_>))
+        .collect();
+    // The latest deadline of all: the one that used to send the batch.
+    let mut idle: Get<'_> = Box::pin(late.get("idle/63", None));
+    // Each polled once: two go at once, the others wait in the queue.
+    for (_, get) in &mut gets {
+        assert!(futures_util::poll!(get.as_mut()).is_pending());
+    }
+    assert!(futures_util::poll!(idle.as_mut()).is_pending());
+    // Some callers give up while they wait.
+    let kept: Vec<_> = gets.into_iter().filter(|(i, _)| i % 5 != 4).collect();
+
+    // The others are answered while `idle` is never polled.
+    let answers = join_all(
+        kept.into_iter()
+            .map(|(i, get)| async move { (i, get.await) }),
+    )
+    .await;
+    for (i, answer) in answers {
+        let answer = answer.unwrap_or_else(|e| panic!("idle/{i}: {e}"));
+        assert_eq!(answer.kvs()[0].value_str().unwrap(), i.to_string());
+    }
+    assert!(
+        handled(&etcd.endpoint(), "Txn", Some("OK")).await > txns,
+        "the waiting gets never went as a batch"
+    );
+    // And `idle`'s answer waited for it.
+    let answer = idle.await.unwrap();
+    assert_eq!(answer.kvs()[0].value_str().unwrap(), "63");
+}

@@ -115,6 +115,14 @@ pub async fn kv(endpoint: String, prefix: String, progress: js_sys::Function) ->
         .await
         .map_err(|e| failed("get after", e))?;
     let after: Vec<String> = after.kvs().iter().map(|kv| text(kv.key())).collect();
+    // Point gets all at once: those waiting behind the first go together as one request.
+    let keys = ["a", "c", "d", "b", "missing"];
+    let gets = (0..40).map(|i| client.get(format!("{prefix}{}", keys[i % keys.len()]), None));
+    let mut concurrent = Vec::new();
+    for answer in futures_util::future::join_all(gets).await {
+        let answer = answer.map_err(|e| failed("concurrent get", e))?;
+        concurrent.push(answer.kvs().first().map(|kv| text(kv.value())));
+    }
     report(&progress, "done");
     Ok(json!({
         "listed": listed,
@@ -122,6 +130,7 @@ pub async fn kv(endpoint: String, prefix: String, progress: js_sys::Function) ->
         "txn_succeeded": succeeded,
         "deleted": deleted,
         "after": after,
+        "concurrent": concurrent,
     })
     .to_string())
 }
