@@ -53,14 +53,15 @@ runs = collections.defaultdict(dict)
 for line in open(sys.argv[1]):
     r = json.loads(line)
     runs[(r["workload"], r["round"])][r["side"]] = r
-print("| workload | p50 µs A | p50 µs B | p50 B/A (paired, geometric mean) | client CPU per server CPU, B/A (paired median) |")
-print("|---|---:|---:|---:|---:|")
+print("| workload | p50 µs A | p50 µs B | p50 B/A (paired, geometric mean) | ops/s B/A (paired, geometric mean) | client CPU per server CPU, B/A (paired median) |")
+print("|---|---:|---:|---:|---:|---:|")
 for w in sorted({w for w, _ in runs}):
     pairs = [v for (k, _), v in runs.items() if k == w and len(v) == 2]
     p50 = [v["b"]["p50_us"] / v["a"]["p50_us"] for v in pairs]
+    ops = [v["b"]["ops_per_sec"] / v["a"]["ops_per_sec"] for v in pairs]
     # Client CPU relative to the server's for the same requests: the machine's drift cancels.
     cpu = [(v["b"]["client_cpu_ms_per_10k"] / v["b"]["server_cpu_ms_per_10k"])
            / (v["a"]["client_cpu_ms_per_10k"] / v["a"]["server_cpu_ms_per_10k"]) for v in pairs]
     med = lambda side: st.median(v[side]["p50_us"] for v in pairs)
-    print(f"| {w} | {med('a'):.0f} | {med('b'):.0f} | {st.geometric_mean(p50):.3f} | {st.median(cpu):.3f} |")
+    print(f"| {w} | {med('a'):.0f} | {med('b'):.0f} | {st.geometric_mean(p50):.3f} | {st.geometric_mean(ops):.3f} | {st.median(cpu):.3f} |")
 PY
