@@ -56,6 +56,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use bytes::Bytes;
+use serde::de::DeserializeOwned;
 use tokio::sync::oneshot;
 
 use super::endpoints::Endpoint;
@@ -574,7 +575,14 @@ impl Transport {
         // Counted as `kv/range` requests: each carries gets (docs/METRICS.md).
         let (txn, endpoint) = self
             .with_retries(paths::KV_RANGE, &options, |endpoint, _, token| {
-                self.batch_attempt(endpoint, body.clone(), token)
+                let attempt = Attempt {
+                    path: paths::KV_TXN,
+                    body: body.clone(),
+                    field: b"responses",
+                };
+                self.streamed_attempt(endpoint, attempt, token, |txn: &mut w::TxnResponse, ops| {
+                    txn.responses = ops
+                })
             })
             .await?;
         event!(
@@ -584,29 +592,6 @@ impl Transport {
             endpoint.url()
         );
         split_answer(&endpoint, txn, ops.len())
-    }
-
-    async fn batch_attempt(
-        &self,
-        endpoint: Arc<Endpoint>,
-        body: Bytes,
-        token: Option<Arc<str>>,
-    ) -> Result<w::TxnResponse> {
-        let response = self
-            .post(&endpoint, paths::KV_TXN, body, token.as_ref())
-            .send()
-            .await
-            .map_err(|e| transport_error(&endpoint, e))?;
-        let answer: w::TxnResponse = read_answer(
-            endpoint.url(),
-            paths::KV_TXN,
-            response,
-            b"responses",
-            |txn: &mut w::TxnResponse, responses| txn.responses = responses,
-        )
-        .await?;
-        self.check_answer(&endpoint, answer.header(), Idempotency::Read)?;
-        Ok(answer)
     }
 
     /// Sends a get alone, within what is left of its deadline.
@@ -639,34 +624,52 @@ impl Transport {
         let mut options = CallOptions::new(Idempotency::Read);
         options.timeout = timeout;
         self.with_retries(paths::KV_RANGE, &options, |endpoint, _, token| {
-            self.range_attempt(endpoint, body.clone(), token)
+            let attempt = Attempt {
+                path: paths::KV_RANGE,
+                body: body.clone(),
+                field: b"kvs",
+            };
+            self.streamed_attempt(
+                endpoint,
+                attempt,
+                token,
+                |range: &mut w::RangeResponse, kvs| range.kvs = kvs,
+            )
         })
         .await
         .map(|(answer, _)| answer)
     }
 
-    async fn range_attempt(
+    /// One attempt at a request whose answer holds one large array (`attempt.field`), read
+    /// while it arrives; `put` hands the array's elements to the decoded answer.
+    async fn streamed_attempt<Outer, Elem>(
         &self,
         endpoint: Arc<Endpoint>,
-        body: Bytes,
+        attempt: Attempt,
         token: Option<Arc<str>>,
-    ) -> Result<w::RangeResponse> {
+        put: fn(&mut Outer, Vec<Elem>),
+    ) -> Result<Outer>
+    where
+        Outer: DeserializeOwned + Answer,
+        Elem: DeserializeOwned,
+    {
         let response = self
-            .post(&endpoint, paths::KV_RANGE, body, token.as_ref())
+            .post(&endpoint, attempt.path, attempt.body, token.as_ref())
             .send()
             .await
             .map_err(|e| transport_error(&endpoint, e))?;
-        let answer: w::RangeResponse = read_answer(
-            endpoint.url(),
-            paths::KV_RANGE,
-            response,
-            b"kvs",
-            |range: &mut w::RangeResponse, kvs| range.kvs = kvs,
-        )
-        .await?;
+        let answer: Outer =
+            read_answer(endpoint.url(), attempt.path, response, attempt.field, put).await?;
         self.check_answer(&endpoint, answer.header(), Idempotency::Read)?;
         Ok(answer)
     }
+}
+
+/// What one attempt of a streamed read sends, and the array its answer is read by.
+struct Attempt {
+    path: &'static str,
+    body: Bytes,
+    field: &'static [u8],
 }
 
 #[cfg(test)]
