@@ -228,19 +228,20 @@ async fn a_slow_subscriber_is_told_it_lagged_and_bad_options_are_refused() {
     let cache = Cache::new(&client, "lag/", Some(CacheOptions::new().with_buffer(2))).unwrap();
     cache.ready().await;
     let mut updates = cache.updates();
-    let mut last = 0;
+    // Each put seen by the cache before the next: ten updates, not one watch answer with ten
+    // events in it (which is one update, and fits the buffer).
     for i in 0..10 {
-        last = client
+        let revision = client
             .put(format!("lag/{i}"), "v", None)
             .await
             .unwrap()
             .header()
             .unwrap()
             .revision();
+        tokio::time::timeout(PATIENCE, cache.wait_for_revision(revision))
+            .await
+            .unwrap();
     }
-    tokio::time::timeout(PATIENCE, cache.wait_for_revision(last))
-        .await
-        .unwrap();
     assert_eq!(cache.len(), 10);
     match updates.message().await {
         Some(CacheEvent::Lagged { missed }) => assert!(missed >= 1),
