@@ -22,6 +22,8 @@ mod connect;
 mod duration;
 mod error;
 mod output;
+mod parse;
+mod requests;
 mod srv;
 mod txn;
 

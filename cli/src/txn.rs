@@ -23,8 +23,8 @@ use clap::Parser;
 use etcdgw::{Compare, CompareOp, Txn, TxnOp};
 
 use crate::args::{TxnOpCommand, TxnOpLine};
-use crate::commands::kv;
 use crate::error::{CliError, CliResult};
+use crate::requests;
 
 /// The syntax, for `txn --help`.
 pub(crate) const SYNTAX_HELP: &str = "\
@@ -285,15 +285,15 @@ pub(crate) fn parse_op(line: &str) -> CliResult<TxnOp> {
         .map_err(|_| CliError::invalid_input(format!("invalid txn request: {line}")))?;
     Ok(match parsed.op {
         TxnOpCommand::Get(args) => {
-            let (key, options) = kv::get_request(&args)?;
+            let (key, options) = requests::get_request(&args)?;
             TxnOp::get(key, Some(options))
         }
         TxnOpCommand::Put(args) => {
-            let (key, value, options) = kv::put_request(&args, None)?;
+            let (key, value, options) = requests::put_request(&args, None)?;
             TxnOp::put(key, value, Some(options))
         }
         TxnOpCommand::Del(args) => {
-            let (key, options) = kv::del_request(&args)?;
+            let (key, options) = requests::del_request(&args)?;
             TxnOp::delete(key, Some(options))
         }
     })

@@ -7,11 +7,12 @@ use etcdgw::{
     AlarmAction, AlarmType, DowngradeOptions, MemberAddOptions, MemberListOptions, ServerErrorKind,
 };
 
-use super::{parse_member_id, Ctx};
+use super::Ctx;
 use crate::args::{DowngradeCommand, EndpointArgs, EndpointCommand, MemberCommand};
 use crate::connect;
 use crate::error::{exit, message_of, CliError, CliResult};
 use crate::output::{emit, warn, warn_bytes, EpHashKv, EpHealth, EpStatus, Kind, MemberChange};
+use crate::parse::parse_member_id;
 
 /// The one member ID argument of `member remove|update|promote`.
 fn member_id(args: &[String]) -> CliResult<u64> {

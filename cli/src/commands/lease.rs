@@ -4,10 +4,11 @@ use std::time::{Duration, Instant};
 
 use etcdgw::{Error, LeaseTimeToLiveOptions, ServerErrorKind};
 
-use super::{parse_lease_id, Ctx};
+use super::Ctx;
 use crate::args::LeaseCommand;
 use crate::error::{exit, CliError, CliResult};
 use crate::output::{emit, Format, Kind};
+use crate::parse::{parse_int, parse_lease_id};
 
 fn one_id(args: &[String], usage: &str) -> CliResult<i64> {
     match args {
@@ -22,8 +23,8 @@ pub(crate) async fn run(ctx: &Ctx, cmd: LeaseCommand) -> CliResult {
             let [ttl] = args.as_slice() else {
                 return Err(CliError::bad_args("lease grant command needs TTL argument"));
             };
-            let ttl = super::parse_int(ttl, 10)
-                .map_err(|e| CliError::bad_args(format!("bad TTL ({e})")))?;
+            let ttl =
+                parse_int(ttl, 10).map_err(|e| CliError::bad_args(format!("bad TTL ({e})")))?;
             ctx.printer.check(Kind::Grant)?;
             let resp = ctx
                 .client()
