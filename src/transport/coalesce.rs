@@ -61,7 +61,7 @@ use tokio::sync::oneshot;
 
 use super::endpoints::Endpoint;
 use super::incremental::read_answer;
-use super::unary::{encode, transport_error};
+use super::unary::transport_error;
 use super::{metrics, rt, CallOptions, Idempotency, Transport};
 use crate::error::{Code, Delivery, Error, Result, ServerErrorKind};
 use crate::wire::{kv as w, paths, Answer};
@@ -452,8 +452,10 @@ impl Transport {
     /// Gets a key or a range: the one path of every `get`. A point get joins the gets waiting
     /// behind those in flight, when there are any (see the module's docs).
     pub(crate) async fn range(&self, request: &w::RangeRequest) -> Result<w::RangeResponse> {
-        let body = encode(request)?;
-        if !self.inner.reads.enabled || !coalescible(request) {
+        let body = self.encode(request)?;
+        // A handle with its own answer size limit goes alone: a batch's answer holds others'.
+        if !self.inner.reads.enabled || !coalescible(request) || self.max_response_bytes().is_some()
+        {
             return self.range_alone(body, None).await;
         }
         let class = Class {
@@ -658,8 +660,15 @@ impl Transport {
             .send()
             .await
             .map_err(|e| transport_error(&endpoint, e))?;
-        let answer: Outer =
-            read_answer(endpoint.url(), attempt.path, response, attempt.field, put).await?;
+        let answer: Outer = read_answer(
+            endpoint.url(),
+            attempt.path,
+            response,
+            attempt.field,
+            put,
+            self.max_response_bytes(),
+        )
+        .await?;
         self.check_answer(&endpoint, answer.header(), Idempotency::Read)?;
         Ok(answer)
     }

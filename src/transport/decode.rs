@@ -6,7 +6,7 @@ use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 use url::Url;
 
-use crate::error::{Error, Result, ServerError};
+use crate::error::{Delivery, Error, Result, ServerError};
 use crate::wire::{status, Streamed};
 
 /// Reads a unary answer: the response on 2xx, etcd's error by its code and message on any
@@ -91,10 +91,23 @@ pub(crate) fn body_head(body: &[u8]) -> String {
 /// The most memory set aside up front from a `Content-Length` (more grows as it arrives).
 const PREALLOCATE_LIMIT: usize = 64 * 1024 * 1024;
 
-/// Reads a whole unary body into one buffer sized from `Content-Length`: collecting the
-/// chunks first and joining them after would hold a large answer twice.
-pub(super) async fn read_body(response: reqwest::Response) -> reqwest::Result<Vec<u8>> {
+/// Reads a whole answer into one buffer sized from `Content-Length` (reqwest's `bytes()`
+/// collects the chunks and then joins them, holding a large answer twice). An answer over
+/// `limit` bytes fails as [`Error::MessageTooLarge`] without being read further; a body cut
+/// short is a transport error whose request may have been applied.
+pub(super) async fn read_body(
+    endpoint: &Url,
+    response: reqwest::Response,
+    limit: Option<usize>,
+) -> Result<Vec<u8>> {
+    let too_large = |limit| Error::MessageTooLarge {
+        endpoint: endpoint.clone(),
+        limit,
+    };
     let expected = response.content_length().unwrap_or(0);
+    if let Some(limit) = limit.filter(|&l| expected > u64::try_from(l).unwrap_or(u64::MAX)) {
+        return Err(too_large(limit));
+    }
     let mut body = Vec::with_capacity(
         usize::try_from(expected)
             .unwrap_or(0)
@@ -102,7 +115,15 @@ pub(super) async fn read_body(response: reqwest::Response) -> reqwest::Result<Ve
     );
     let mut chunks = response.bytes_stream();
     while let Some(chunk) = chunks.next().await {
-        body.extend_from_slice(&chunk?);
+        let chunk = chunk.map_err(|e| Error::Transport {
+            endpoint: endpoint.clone(),
+            delivery: Delivery::MaybeSent,
+            source: Box::new(e),
+        })?;
+        if let Some(limit) = limit.filter(|&l| body.len().saturating_add(chunk.len()) > l) {
+            return Err(too_large(limit));
+        }
+        body.extend_from_slice(&chunk);
     }
     Ok(body)
 }

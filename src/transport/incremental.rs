@@ -24,6 +24,7 @@ pub(super) async fn read_answer<Outer, Elem>(
     response: reqwest::Response,
     field: &'static [u8],
     put: fn(&mut Outer, Vec<Elem>),
+    limit: Option<usize>,
 ) -> Result<Outer>
 where
     Outer: DeserializeOwned,
@@ -36,18 +37,21 @@ where
         source: Box::new(e),
     };
     if !(200..300).contains(&status) {
-        let body = read_body(response).await.map_err(cut_short)?;
+        // An error body, read whole whatever the limit: the error is what the caller needs.
+        let body = read_body(endpoint, response, None).await?;
         return decode_response(endpoint, path, status, &body);
     }
+    let mut left = Budget::new(endpoint, limit);
+    left.spend(response.content_length().unwrap_or(0))?;
     let mut chunks = response.bytes_stream();
     let first = match chunks.next().await {
-        Some(chunk) => chunk.map_err(cut_short)?,
+        Some(chunk) => left.take(chunk.map_err(cut_short)?)?,
         None => Bytes::new(),
     };
     let second = match chunks.next().await {
         // The whole answer in one chunk: nothing to gain from decoding it piecewise.
         None => return decode_response(endpoint, path, status, &first),
-        Some(chunk) => chunk.map_err(cut_short)?,
+        Some(chunk) => left.take(chunk.map_err(cut_short)?)?,
     };
     let mut decoder = ArrayDecoder::<Elem>::new(field);
     let bad = |reason: String, head: &[u8]| Error::Decode {
@@ -60,14 +64,54 @@ where
         decoder.feed(&chunk).map_err(|(r, h)| bad(r, &h))?;
     }
     while let Some(chunk) = chunks.next().await {
-        decoder
-            .feed(&chunk.map_err(cut_short)?)
-            .map_err(|(r, h)| bad(r, &h))?;
+        let chunk = left.take(chunk.map_err(cut_short)?)?;
+        decoder.feed(&chunk).map_err(|(r, h)| bad(r, &h))?;
     }
     let (rest, items) = decoder.finish();
     let mut outer: Outer = decode_response(endpoint, path, status, &rest)?;
     put(&mut outer, items);
     Ok(outer)
+}
+
+/// What is left of a caller's limit on an answer's size (etcd-client's
+/// `max_decoding_message_size`), counted as the chunks arrive.
+struct Budget<'a> {
+    endpoint: &'a Url,
+    limit: Option<usize>,
+    read: u64,
+}
+
+impl<'a> Budget<'a> {
+    fn new(endpoint: &'a Url, limit: Option<usize>) -> Self {
+        Budget {
+            endpoint,
+            limit,
+            read: 0,
+        }
+    }
+
+    /// Fails once `more` bytes would take the answer past the limit; a `Content-Length` is
+    /// checked before anything is read.
+    fn spend(&mut self, more: u64) -> Result<()> {
+        let Some(limit) = self.limit else {
+            return Ok(());
+        };
+        if more > u64::try_from(limit).unwrap_or(u64::MAX) {
+            return Err(Error::MessageTooLarge {
+                endpoint: self.endpoint.clone(),
+                limit,
+            });
+        }
+        Ok(())
+    }
+
+    /// Counts a chunk against the limit.
+    fn take(&mut self, chunk: Bytes) -> Result<Bytes> {
+        let len = u64::try_from(chunk.len()).unwrap_or(u64::MAX);
+        self.read = self.read.saturating_add(len);
+        self.spend(self.read)?;
+        Ok(chunk)
+    }
 }
 
 /// Where the scan of the text outside the array stands.

@@ -49,6 +49,7 @@ use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use bytes::Bytes;
 use url::Url;
 
 use crate::error::{Error, Result};
@@ -123,6 +124,11 @@ struct Overrides {
     /// The deadline of each call, blocking ones (lock, campaign) included.
     timeout: Option<Duration>,
     require_leader: Option<bool>,
+    /// The largest request body (JSON) this handle sends; larger ones fail before sending.
+    max_request_bytes: Option<usize>,
+    /// The largest unary answer (JSON) this handle reads; a larger one fails as
+    /// [`Error::MessageTooLarge`].
+    max_response_bytes: Option<usize>,
 }
 
 struct Inner {
@@ -271,6 +277,40 @@ impl Transport {
         let mut handle = self.clone();
         handle.overrides.require_leader = Some(require_leader);
         handle
+    }
+
+    /// A handle on the same pool whose requests may be at most `limit` bytes of JSON (etcd-client's
+    /// `max_encoding_message_size`).
+    pub(crate) fn with_max_request_bytes(&self, limit: usize) -> Transport {
+        let mut handle = self.clone();
+        handle.overrides.max_request_bytes = Some(limit);
+        handle
+    }
+
+    /// A handle on the same pool whose unary answers may be at most `limit` bytes of JSON
+    /// (etcd-client's `max_decoding_message_size`).
+    pub(crate) fn with_max_response_bytes(&self, limit: usize) -> Transport {
+        let mut handle = self.clone();
+        handle.overrides.max_response_bytes = Some(limit);
+        handle
+    }
+
+    /// The largest unary answer this handle reads, if it has a limit.
+    pub(crate) fn max_response_bytes(&self) -> Option<usize> {
+        self.overrides.max_response_bytes
+    }
+
+    /// Encodes a request as JSON, within this handle's request size limit.
+    pub(crate) fn encode<Req: serde::Serialize + ?Sized>(&self, request: &Req) -> Result<Bytes> {
+        let body = unary::encode(request)?;
+        match self.overrides.max_request_bytes {
+            Some(limit) if body.len() > limit => Err(Error::invalid(format!(
+                "the request is {} bytes of JSON, more than this client's limit of {limit} \
+                 (max_encoding_message_size); nothing was sent",
+                body.len()
+            ))),
+            _ => Ok(body),
+        }
     }
 
     /// How many times this client fetched an auth token.

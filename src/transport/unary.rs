@@ -86,7 +86,7 @@ impl Transport {
         Req: Serialize + ?Sized,
         Resp: DeserializeOwned + wire::Answer,
     {
-        let body = encode(request)?;
+        let body = self.encode(request)?;
         self.with_retries(path, &options, |endpoint, server_deadline, token| {
             self.attempt::<Resp>(
                 endpoint,
@@ -301,11 +301,7 @@ impl Transport {
             .await
             .map_err(|e| transport_error(&endpoint, e))?;
         let status = response.status().as_u16();
-        let bytes = read_body(response).await.map_err(|e| Error::Transport {
-            endpoint: endpoint.url().clone(),
-            delivery: Delivery::MaybeSent,
-            source: Box::new(e),
-        })?;
+        let bytes = read_body(endpoint.url(), response, self.max_response_bytes()).await?;
         let answer: Resp = decode_response(endpoint.url(), path, status, &bytes)?;
         self.check_answer(&endpoint, answer.header(), idempotency)?;
         Ok(answer)

@@ -749,3 +749,60 @@ async fn get_pages_reads_a_large_range_as_one_snapshot() {
         )
         .is_err());
 }
+
+/// etcd-client's per-client message limits: an answer over the decoding limit fails as
+/// `MessageTooLarge` (a point get, a large range read while it arrives, and one that arrives
+/// in one piece); a request over the encoding limit fails before it is sent.
+#[tokio::test]
+async fn message_size_limits_of_a_kv_client_are_kept() {
+    let etcd = Etcd::start().await;
+    let client = etcd.client().await;
+    let big = "v".repeat(4000);
+    for i in 0..200 {
+        client
+            .put(format!("limit/{i:03}"), big.as_str(), None)
+            .await
+            .unwrap();
+    }
+    client.put("limit-small", "s", None).await.unwrap();
+    let limited = client.kv_client().max_decoding_message_size(3000);
+
+    let small = limited.get("limit-small", None).await.unwrap();
+    assert_eq!(small.kvs()[0].value(), b"s");
+    let err = limited.get("limit/000", None).await.unwrap_err();
+    assert!(
+        matches!(err, Error::MessageTooLarge { limit: 3000, .. }),
+        "{err:?}"
+    );
+    // About 1 MB of JSON: read in many chunks, stopped at the limit.
+    let prefix = Some(GetOptions::new().with_prefix());
+    let err = limited.get("limit/", prefix.clone()).await.unwrap_err();
+    assert!(
+        matches!(err, Error::MessageTooLarge { limit: 3000, .. }),
+        "{err:?}"
+    );
+    // The client's other handles have no limit.
+    assert_eq!(
+        client
+            .get("limit/", prefix.clone())
+            .await
+            .unwrap()
+            .kvs()
+            .len(),
+        200
+    );
+    let roomy = client.kv_client().max_decoding_message_size(8 << 20);
+    assert_eq!(roomy.get("limit/", prefix).await.unwrap().kvs().len(), 200);
+
+    let strict = client.kv_client().max_encoding_message_size(1000);
+    strict.put("limit-ok", "fits", None).await.unwrap();
+    let err = strict
+        .put("limit-no", big.as_str(), None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::InvalidArgument { .. }), "{err:?}");
+    assert!(
+        client.get("limit-no", None).await.unwrap().kvs().is_empty(),
+        "nothing was sent"
+    );
+}

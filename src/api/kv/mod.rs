@@ -39,6 +39,42 @@ impl KvClient {
         }
     }
 
+    /// Limits the size of this client's answers: one larger than `limit` bytes fails with
+    /// [`Error::MessageTooLarge`](crate::Error::MessageTooLarge), without being read further
+    /// (etcd-client's `max_decoding_message_size`). The limit counts the gateway's JSON, which
+    /// is larger than the protobuf etcd-client counts: keys and values in base64 (4/3 of their
+    /// size) and field names. Without it, answers have no limit (etcd-client's is 4 MiB by
+    /// default). Gets of a client with a limit never go together with others' (read
+    /// coalescing), since a batch's answer holds theirs too.
+    ///
+    /// # Examples
+    /// ```no_run
+    /// # async fn run(client: etcdgw::Client) -> etcdgw::Result<()> {
+    /// use etcdgw::{Error, GetOptions};
+    ///
+    /// let kv = client.kv_client().max_decoding_message_size(1 << 20);
+    /// match kv.get("config/", Some(GetOptions::new().with_prefix())).await {
+    ///     Ok(resp) => println!("{} keys", resp.kvs().len()),
+    ///     Err(Error::MessageTooLarge { limit, .. }) => println!("over {limit} bytes: page it"),
+    ///     Err(e) => return Err(e),
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn max_decoding_message_size(mut self, limit: usize) -> Self {
+        self.transport = self.transport.with_max_response_bytes(limit);
+        self
+    }
+
+    /// Limits the size of this client's requests: one whose JSON is larger than `limit` bytes
+    /// fails with [`Error::InvalidArgument`](crate::Error::InvalidArgument) before anything is
+    /// sent (etcd-client's `max_encoding_message_size`). Without it, the client sets no limit
+    /// of its own; etcd refuses requests over its `--max-request-bytes` (1.5 MiB by default)
+    /// with [`RequestTooLarge`](crate::ServerErrorKind::RequestTooLarge).
+    pub fn max_encoding_message_size(mut self, limit: usize) -> Self {
+        self.transport = self.transport.with_max_request_bytes(limit);
+        self
+    }
+
     /// Puts a key, creating it or replacing its value.
     ///
     /// # Errors
