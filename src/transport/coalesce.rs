@@ -180,7 +180,9 @@ fn hand_off(transport: &Transport, class: Class, batch: Batch) {
         transport: transport.clone(),
         class,
     };
-    let sender = transport.clone();
+    // The batch is its class's, not the handle's that happened to hand it off: only the
+    // class's settings go with it.
+    let sender = transport.for_class(class.require_leader);
     // Not started: the future is dropped, and with it the batch (each waiter then sees its
     // answer's sender gone and goes alone) and the slot (the next batch is handed off).
     let _ = rt::try_spawn(async move { sender.send_batch(batch, slot).await });

@@ -295,6 +295,18 @@ impl Transport {
         handle
     }
 
+    /// A handle with none of this one's own settings but whether it requires a leader (the
+    /// one a read batch is sent with: `coalesce.rs`).
+    pub(crate) fn for_class(&self, require_leader: bool) -> Transport {
+        Transport {
+            inner: self.inner.clone(),
+            overrides: Overrides {
+                require_leader: Some(require_leader),
+                ..Overrides::default()
+            },
+        }
+    }
+
     /// The largest unary answer this handle reads, if it has a limit.
     pub(crate) fn max_response_bytes(&self) -> Option<usize> {
         self.overrides.max_response_bytes
