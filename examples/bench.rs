@@ -25,8 +25,8 @@ const VALUE: [u8; 100] = [b'v'; 100];
 
 /// Every workload; a `t` at the end runs the workload of that name over TLS (server-only TLS
 /// on the same member, HTTP/2).
-const WORKLOADS: [&str; 12] = [
-    "W1", "W2", "W3", "W3s", "W4", "W4d", "W5", "W6", "W1t", "W2t", "W4t", "W5t",
+const WORKLOADS: [&str; 13] = [
+    "W1", "W2", "W3", "W3s", "W4", "W4d", "W4ds", "W5", "W6", "W1t", "W2t", "W4t", "W5t",
 ];
 
 /// Counts heap bytes, so each workload reports its own peak (RSS keeps freed memory).
@@ -239,15 +239,17 @@ async fn run_workload(
                 serde_json::json!({}),
             );
         }
-        "W4d" => {
-            // 20,000 linearizable gets of 1,000 different keys, 64 in flight.
+        "W4d" | "W4ds" => {
+            // 20,000 gets of 1,000 different keys, 64 in flight: linearizable, or serializable
+            // (W4ds: those go together only with each other).
+            let serializable = workload == "W4ds";
             let (total, keys) = (20_000, 1_000);
             for i in 0..keys {
                 side.put(&key(i), &put_body(&key(i))).await;
             }
             let keys: Arc<Vec<(Vec<u8>, bytes::Bytes)>> = Arc::new(
                 (0..keys)
-                    .map(|i| (key(i), get_body(&key(i), false)))
+                    .map(|i| (key(i), get_body(&key(i), serializable)))
                     .collect(),
             );
             let m = start_measure(pid);
@@ -257,7 +259,7 @@ async fn run_workload(
                 async move {
                     let (k, body) = &keys[i % keys.len()];
                     // etcdgw: the keys read; raw: the answer's length.
-                    assert!(s.get(k, false, body).await > 0, "an answer");
+                    assert!(s.get(k, serializable, body).await > 0, "an answer");
                 }
             })
             .await;

@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/etcd-env.sh
 rounds=${1:-3}
-workloads=${2:-W1,W2,W3,W3s,W4,W4d,W5,W6,W1t,W2t,W4t,W5t}
+workloads=${2:-W1,W2,W3,W3s,W4,W4d,W4ds,W5,W6,W1t,W2t,W4t,W5t}
 
 # etcd-client builds its protos with protoc.
 if ! command -v protoc >/dev/null 2>&1; then

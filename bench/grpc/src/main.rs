@@ -14,8 +14,8 @@ use etcd_client::{Client, GetOptions, WatchOptions};
 const VALUE: [u8; 100] = [b'v'; 100];
 
 /// The workloads of `examples/bench.rs`; a `t` at the end runs one over TLS.
-const WORKLOADS: [&str; 12] = [
-    "W1", "W2", "W3", "W3s", "W4", "W4d", "W5", "W6", "W1t", "W2t", "W4t", "W5t",
+const WORKLOADS: [&str; 13] = [
+    "W1", "W2", "W3", "W3s", "W4", "W4d", "W4ds", "W5", "W6", "W1t", "W2t", "W4t", "W5t",
 ];
 
 /// Counts heap bytes, so each workload reports its own peak (RSS keeps freed memory).
@@ -161,8 +161,9 @@ async fn run(client: &Client, workload: &str, round: usize, pid: Option<u32>) {
                 serde_json::json!({}),
             );
         }
-        "W4d" => {
-            // 20,000 linearizable gets of 1,000 different keys, 64 in flight.
+        "W4d" | "W4ds" => {
+            // 20,000 gets of 1,000 different keys, 64 in flight: linearizable, or serializable.
+            let serializable = workload == "W4ds";
             let (total, n) = (20_000, 1_000);
             let keys: Arc<Vec<Vec<u8>>> = Arc::new((0..n).map(key).collect());
             for k in keys.iter() {
@@ -177,8 +178,9 @@ async fn run(client: &Client, workload: &str, round: usize, pid: Option<u32>) {
             let lat = concurrent(total, 64, move |i| {
                 let (mut c, keys) = (c.clone(), keys.clone());
                 async move {
+                    let options = serializable.then(|| GetOptions::new().with_serializable());
                     let resp = c
-                        .get(keys[i % keys.len()].clone(), None)
+                        .get(keys[i % keys.len()].clone(), options)
                         .await
                         .expect("get");
                     assert_eq!(resp.kvs().len(), 1, "the key is there");
