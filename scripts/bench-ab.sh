@@ -32,6 +32,9 @@ for side in a b; do
   (cd "$work/$side" && cargo build --quiet --release --example bench --target-dir "$root/target/bench-ab/$side")
 done
 bin_a=target/bench-ab/a/release/examples/bench bin_b=target/bench-ab/b/release/examples/bench
+# The binaries are built: the work trees can go now (etcd-local.sh sets an EXIT trap of its own).
+cleanup
+trap - EXIT
 
 . scripts/etcd-local.sh
 etcdgw_start_local "${ETCD_BIN:-$ETCD36_BIN}"
