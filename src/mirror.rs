@@ -361,14 +361,8 @@ impl Mirror {
             .await?;
         while let Some(resp) = updates.next().await {
             let mut resp = resp?;
-            if resp.canceled() {
-                if resp.compact_revision() > 0 {
-                    return Err(Error::Compacted {
-                        watch_id: resp.watch_id(),
-                        compact_revision: resp.compact_revision(),
-                    });
-                }
-                return Err(Error::StreamClosed);
+            if let Some(err) = resp.cancel_error() {
+                return Err(err);
             }
             // One txn per source revision (split at max_txn_ops), as make-mirror does.
             let mut batch = Batch::new(self);

@@ -112,14 +112,8 @@ impl Worker {
                 Some(None) => return Err(Error::StreamClosed),
                 Some(Some(Err(err))) => return Err(err),
                 Some(Some(Ok(resp))) => {
-                    if resp.canceled() {
-                        if resp.compact_revision() > 0 {
-                            return Err(Error::Compacted {
-                                watch_id: resp.watch_id(),
-                                compact_revision: resp.compact_revision(),
-                            });
-                        }
-                        return Err(Error::StreamClosed);
+                    if let Some(err) = resp.cancel_error() {
+                        return Err(err);
                     }
                     if resp.created() {
                         self.failures = 0;

@@ -129,6 +129,23 @@ impl WatchResponse {
         self.compact_revision
     }
 
+    /// What a watch that a recipe keeps open (cache, mirror) ends with when this answer cancels
+    /// it: [`Error::Compacted`](crate::Error::Compacted) when its revisions were compacted away,
+    /// else [`Error::StreamClosed`](crate::Error::StreamClosed); `None` if it does not cancel.
+    pub(crate) fn cancel_error(&self) -> Option<crate::Error> {
+        if !self.canceled {
+            return None;
+        }
+        Some(if self.compact_revision > 0 {
+            crate::Error::Compacted {
+                watch_id: self.watch_id,
+                compact_revision: self.compact_revision,
+            }
+        } else {
+            crate::Error::StreamClosed
+        })
+    }
+
     /// Why the server cancelled the watch.
     pub fn cancel_reason(&self) -> &str {
         &self.cancel_reason
