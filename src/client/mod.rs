@@ -79,12 +79,13 @@ impl Client {
     /// # Errors
     /// [`Error::InvalidEndpoint`](crate::Error::InvalidEndpoint) naming the first endpoint
     /// that is not a usable URL; [`Error::InvalidArgument`](crate::Error::InvalidArgument) if
-    /// the list is empty.
+    /// the list is empty or an option cannot be used (an interval of zero).
     pub async fn connect<E: AsRef<str>, S: AsRef<[E]>>(
         endpoints: S,
         options: Option<ConnectOptions>,
     ) -> Result<Self> {
         let options = options.unwrap_or_default();
+        options.check()?;
         let config = options.transport_config();
         let scheme = config.http.default_scheme();
         let endpoints = endpoints
@@ -357,17 +358,18 @@ impl ConnectOptions {
     }
 
     /// How a silent member is found: a request (or a watch) without an answer for `interval`
-    /// makes the client check that the member still answers at all (`GET /version`); no
+    /// makes the client check that the member still answers at all (a status request); no
     /// answer within `timeout`, and the member is given up on and the request or watch moves
     /// to another endpoint. Over TLS (HTTP/2) the same values drive keep-alive pings. The
-    /// default is a 3 s interval and a 2 s timeout.
+    /// default is a 3 s interval and a 2 s timeout; [`Client::connect`] refuses an interval of
+    /// zero.
     pub const fn with_keep_alive(mut self, interval: Duration, timeout: Duration) -> Self {
         self.keep_alive = Some((interval, timeout));
         self
     }
 
     /// Replaces the endpoints with the cluster's advertised client URLs every `interval`
-    /// (see [`Client::sync_endpoints`]).
+    /// (see [`Client::sync_endpoints`]); [`Client::connect`] refuses an interval of zero.
     pub const fn with_auto_sync_interval(mut self, interval: Duration) -> Self {
         self.auto_sync_interval = Some(interval);
         self
@@ -429,6 +431,25 @@ impl ConnectOptions {
         self
     }
 
+    /// Refuses durations that would make a background loop spin: a zero liveness interval
+    /// (a probe after every probe) or a zero auto-sync interval.
+    fn check(&self) -> Result<()> {
+        if self
+            .keep_alive
+            .is_some_and(|(interval, _)| interval.is_zero())
+        {
+            return Err(Error::invalid(
+                "with_keep_alive: the interval must be longer than zero",
+            ));
+        }
+        if self.auto_sync_interval.is_some_and(|i| i.is_zero()) {
+            return Err(Error::invalid(
+                "with_auto_sync_interval: the interval must be longer than zero",
+            ));
+        }
+        Ok(())
+    }
+
     fn transport_config(&self) -> TransportConfig {
         TransportConfig {
             request_timeout: self.timeout,
@@ -446,6 +467,27 @@ impl ConnectOptions {
                 tls: self.tls.clone(),
             },
             read_coalescing: self.read_coalescing,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn intervals_of_zero_are_refused_before_anything_starts() {
+        for options in [
+            ConnectOptions::new().with_keep_alive(Duration::ZERO, Duration::from_secs(1)),
+            ConnectOptions::new().with_auto_sync_interval(Duration::ZERO),
+        ] {
+            let err = Client::connect(["http://127.0.0.1:9"], Some(options))
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(&err, Error::InvalidArgument { reason } if reason.contains("longer than zero")),
+                "{err}"
+            );
         }
     }
 }

@@ -34,23 +34,51 @@ pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 #[cfg(target_arch = "wasm32")]
 pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
 
-/// Waits for `duration`.
+/// Waits for `duration`; [`Duration::MAX`] waits forever, without a timer.
 #[cfg(not(target_arch = "wasm32"))]
 pub(crate) async fn sleep(duration: Duration) {
+    if duration == Duration::MAX {
+        return std::future::pending().await;
+    }
     tokio::time::sleep(duration).await;
 }
 
-/// Waits for `duration`. The browser's timers take at most `u32::MAX` milliseconds (about 49
-/// days; gloo-timers panics beyond), so a longer wait (a blocking call without a deadline) is
-/// slept in pieces.
+/// The longest delay, in milliseconds, a JavaScript host's `setTimeout` keeps: a signed 32-bit
+/// count (about 24.8 days). A longer one fires at once (measured: Chromium, Node.js 20 and
+/// Deno 2.9 all run a delay of 2^31 ms after about 1 ms; docs/GATEWAY.md 12.4).
+#[cfg(any(target_arch = "wasm32", test))]
+const LONGEST_TIMER_MS: u32 = i32::MAX.unsigned_abs();
+
+/// The pieces a wait of `duration` is slept in on a JavaScript host: as few as possible, each
+/// at most [`LONGEST_TIMER_MS`], rounded up to whole milliseconds so that a wait never ends
+/// early.
+#[cfg(any(target_arch = "wasm32", test))]
+fn timer_pieces(duration: Duration) -> impl Iterator<Item = u32> {
+    let longest = Duration::from_millis(u64::from(LONGEST_TIMER_MS));
+    let mut left = duration;
+    std::iter::from_fn(move || {
+        if left.is_zero() {
+            return None;
+        }
+        let piece = left.min(longest);
+        left = left.saturating_sub(piece);
+        let millis = piece
+            .as_millis()
+            .saturating_add(u128::from(piece.subsec_nanos() % 1_000_000 != 0));
+        Some(u32::try_from(millis).map_or(LONGEST_TIMER_MS, |m| m.min(LONGEST_TIMER_MS)))
+    })
+}
+
+/// Waits for `duration`, in pieces a JavaScript host's timers keep ([`LONGEST_TIMER_MS`]); a
+/// longer wait (a call given a deadline of months) takes one timer per 24.8 days.
+/// [`Duration::MAX`] (a call that waits until done) waits forever without a timer.
 #[cfg(target_arch = "wasm32")]
 pub(crate) async fn sleep(duration: Duration) {
-    const LONGEST: Duration = Duration::from_millis(u32::MAX as u64);
-    let mut left = duration;
-    while !left.is_zero() {
-        let piece = left.min(LONGEST);
-        gloo_timers::future::sleep(piece).await;
-        left = left.saturating_sub(piece);
+    if duration == Duration::MAX {
+        return std::future::pending().await;
+    }
+    for millis in timer_pieces(duration) {
+        gloo_timers::future::TimeoutFuture::new(millis).await;
     }
 }
 
@@ -69,11 +97,15 @@ pub(crate) fn deadline_in(duration: Duration) -> Instant {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Elapsed;
 
-/// Runs `future` for at most `duration`.
+/// Runs `future` for at most `duration`; [`Duration::MAX`] is no deadline: the future runs
+/// until done, and no timer is set.
 pub(crate) async fn timeout<F: Future>(
     duration: Duration,
     future: F,
 ) -> Result<F::Output, Elapsed> {
+    if duration == Duration::MAX {
+        return Ok(future.await);
+    }
     #[cfg(not(target_arch = "wasm32"))]
     {
         tokio::time::timeout(duration, future)
@@ -231,5 +263,45 @@ pub(crate) fn never_connected(err: &reqwest::Error) -> bool {
     {
         let _ = err;
         false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_waits_are_cut_into_pieces_a_javascript_timer_keeps() {
+        let longest = u64::from(LONGEST_TIMER_MS);
+        let pieces = |d: Duration| timer_pieces(d).collect::<Vec<_>>();
+        assert_eq!(pieces(Duration::ZERO), Vec::<u32>::new());
+        assert_eq!(pieces(Duration::from_micros(1)), [1]);
+        assert_eq!(pieces(Duration::from_millis(1500)), [1500]);
+        // 30 days: one full piece of 2^31 - 1 ms, then the rest.
+        let thirty_days = Duration::from_secs(30 * 24 * 3600);
+        let rest = u32::try_from(30 * 24 * 3_600_000 - longest).unwrap();
+        assert_eq!(pieces(thirty_days), [LONGEST_TIMER_MS, rest]);
+        // u32::MAX ms (the old piece, which JavaScript read as -1): two pieces, none negative.
+        let old = pieces(Duration::from_millis(u64::from(u32::MAX)));
+        assert!(
+            old.iter().all(|&p| p <= LONGEST_TIMER_MS && p > 0),
+            "{old:?}"
+        );
+        assert_eq!(
+            old.iter().map(|&p| u64::from(p)).sum::<u64>(),
+            u64::from(u32::MAX)
+        );
+        // A century: every piece fits, and nothing is lost to rounding.
+        let century = Duration::from_secs(100 * 365 * 24 * 3600);
+        let total: u64 = timer_pieces(century).map(u64::from).sum();
+        assert_eq!(u128::from(total), century.as_millis());
+    }
+
+    #[tokio::test]
+    async fn no_deadline_is_no_timeout() {
+        let out = timeout(Duration::MAX, async { 7 }).await;
+        assert_eq!(out, Ok(7));
+        let never = timeout(Duration::from_millis(10), sleep(Duration::MAX)).await;
+        assert_eq!(never, Err(Elapsed));
     }
 }
