@@ -52,6 +52,7 @@ mod api;
 pub mod cache;
 mod client;
 pub mod concurrency;
+pub mod env;
 mod error;
 pub mod mirror;
 #[cfg(feature = "tls")]

@@ -127,6 +127,24 @@ pub enum Error {
         /// Where the bytes stopped being UTF-8.
         source: std::str::Utf8Error,
     },
+    /// A connection setting that cannot be used, from the environment or an
+    /// [`EnvConfig`](crate::env::EnvConfig): a value that does not parse, a certificate file
+    /// that cannot be read, a user without a password. Nothing was sent.
+    InvalidSetting {
+        /// Where the value came from: the variable that held it (`ETCDCTL_DIAL_TIMEOUT`), or
+        /// etcdctl's flag for a value given to a setter (`--dial-timeout`).
+        name: String,
+        /// What is wrong with it; never the value of a password.
+        reason: String,
+    },
+    /// A call of the blocking client (`etcdgw::blocking`, feature `blocking`) made inside an
+    /// async runtime, where waiting would stall the runtime's thread (and could deadlock it).
+    /// Nothing was sent. Use the async [`Client`](crate::Client) there, or make the call from
+    /// a thread of its own (`std::thread::spawn`).
+    BlockingInAsync {
+        /// The call, e.g. `"etcdgw::blocking::Client::get"`.
+        call: &'static str,
+    },
     /// etcd-client's `InvalidArgs`, so that code written for it compiles. etcdgw never returns
     /// it: its refusals are [`Error::InvalidArgument`] and [`Error::InvalidEndpoint`].
     InvalidArgs(String),
@@ -281,6 +299,11 @@ impl fmt::Display for Error {
             }
             Error::StreamClosed => f.write_str("the stream's other half was dropped"),
             Error::Io { source } => write!(f, "I/O error: {source}"),
+            Error::InvalidSetting { name, reason } => write!(f, "{name}: {reason}"),
+            Error::BlockingInAsync { call } => write!(
+                f,
+                "{call} was called inside an async runtime, whose thread it would block: use etcdgw::Client's async calls there, or call it from a thread of its own"
+            ),
             Error::InvalidArgs(e) => write!(f, "invalid arguments: {e}"),
             Error::WatchError(e) => write!(f, "watch error: {e}"),
             Error::LeaseKeepAliveError(e) => write!(f, "lease keep alive error: {e}"),

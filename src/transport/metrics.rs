@@ -126,6 +126,8 @@ pub(crate) fn error_kind(err: &Error) -> &'static str {
         Error::StreamClosed => "StreamClosed",
         Error::Io { .. } => "Io",
         Error::Utf8 { .. } => "Utf8",
+        Error::InvalidSetting { .. } => "InvalidSetting",
+        Error::BlockingInAsync { .. } => "BlockingInAsync",
         Error::InvalidArgs(_) => "InvalidArgs",
         Error::WatchError(_) => "WatchError",
         Error::LeaseKeepAliveError(_) => "LeaseKeepAliveError",
