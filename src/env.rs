@@ -347,16 +347,25 @@ impl EnvConfig {
     /// part before its first colon.
     pub fn user(&self) -> Option<&str> {
         let user = self.user.as_ref()?.value.as_str();
-        if self.password.is_some() {
+        if user.is_empty() {
+            return None;
+        }
+        if self.password_set() {
             return Some(user);
         }
         Some(user.split_once(':').map_or(user, |(name, _)| name))
     }
 
+    /// Whether a non-empty password was given on its own.
+    fn password_set(&self) -> bool {
+        self.password.as_ref().is_some_and(|p| !p.value.is_empty())
+    }
+
     /// Whether there is a password, from `ETCDCTL_PASSWORD` or after a colon in
     /// `ETCDCTL_USER`. The password itself is never shown.
     pub fn has_password(&self) -> bool {
-        self.password.is_some() || self.user.as_ref().is_some_and(|u| u.value.contains(':'))
+        self.user().is_some()
+            && (self.password_set() || self.user.as_ref().is_some_and(|u| u.value.contains(':')))
     }
 
     /// The CA file (`ETCDCTL_CACERT`).
