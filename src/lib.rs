@@ -49,6 +49,10 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 mod api;
+// Native targets only: it waits on threads, which a browser page does not have.
+#[cfg(all(feature = "blocking", not(target_arch = "wasm32")))]
+#[cfg_attr(docsrs, doc(cfg(feature = "blocking")))]
+pub mod blocking;
 pub mod cache;
 mod client;
 pub mod concurrency;

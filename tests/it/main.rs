@@ -5,6 +5,8 @@
 mod support;
 
 mod auth;
+#[cfg(feature = "blocking")]
+mod blocking;
 mod cache;
 mod cluster;
 mod coalesce;

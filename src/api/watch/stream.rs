@@ -248,6 +248,13 @@ impl WatchResponseStream {
         self.next().await.transpose()
     }
 
+    /// Whether nothing is left to answer: no watch, no progress request, nothing ready. Only
+    /// meaningful right after a poll (which took in every command sent before it).
+    #[allow(dead_code)] // used by the blocking client only (feature `blocking`, native)
+    fn is_idle(&self) -> bool {
+        self.watches.is_empty() && self.progress.is_empty() && self.ready.is_empty()
+    }
+
     /// Takes a watch the sender opened: its first answer goes out before the rest.
     fn add_watch(&mut self, watch: NewWatch) {
         let NewWatch {
@@ -451,6 +458,20 @@ impl WatchStream {
     /// See [`WatchResponseStream::message`].
     pub async fn message(&mut self) -> Result<Option<WatchResponse>> {
         self.responses.message().await
+    }
+
+    /// The next answer, or `None` once no watch is left (cancelled, ended by the server or by
+    /// an error) and nothing else is owed: the blocking stream's end, where this one waits for
+    /// another [`watch`](Self::watch). Only this stream's own sender adds watches, so nothing
+    /// can arrive after that.
+    #[allow(dead_code)] // used by the blocking client only (feature `blocking`, native)
+    pub(crate) async fn message_until_idle(&mut self) -> Option<Result<WatchResponse>> {
+        let responses = &mut self.responses;
+        std::future::poll_fn(|cx| match Pin::new(&mut *responses).poll_next(cx) {
+            Poll::Pending if responses.is_idle() => Poll::Ready(None),
+            polled => polled,
+        })
+        .await
     }
 
     /// Splits the stream into its sending half and its answers.
