@@ -14,6 +14,7 @@ mod concurrency;
 mod election;
 mod errors;
 mod failover;
+mod from_env;
 mod interop;
 mod kv;
 mod lease;
