@@ -383,6 +383,7 @@ impl ConnectOptions {
     /// Connects over TLS: endpoints without a scheme get `https://`, and `http://` ones are
     /// refused.
     #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     pub fn with_tls(mut self, tls: crate::tls::TlsOptions) -> Self {
         self.tls = Some(tls);
         self

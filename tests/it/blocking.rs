@@ -608,3 +608,20 @@ async fn inside_an_async_runtime_calls_are_refused_and_send_nothing() {
     assert_eq!(async_client.get("k", None).await.unwrap().count(), 1);
     drop(client);
 }
+
+#[test]
+fn the_readmes_first_example_is_the_blocking_script() {
+    let readme = include_str!("../../README.md");
+    let script = include_str!("../../examples/script.rs");
+    let code: Vec<&str> = script.lines().filter(|l| !l.starts_with("//!")).collect();
+    let first = readme
+        .split("```rust")
+        .nth(1)
+        .and_then(|block| block.split("```").next())
+        .expect("a Rust block in the README");
+    assert_eq!(
+        first.trim_start_matches(",no_run").trim(),
+        code.join("\n").trim(),
+        "README's first example and examples/script.rs differ"
+    );
+}
