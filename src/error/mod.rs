@@ -117,7 +117,8 @@ pub enum Error {
     /// The other half of a stream is gone: a request sent on a watch whose response stream
     /// was dropped.
     StreamClosed,
-    /// Writing a snapshot to a file or writer failed.
+    /// Writing a snapshot to a file or writer failed, or the blocking client's runtime (its
+    /// thread and I/O driver) could not start.
     Io {
         /// The I/O error.
         source: std::io::Error,
