@@ -18,6 +18,11 @@
 //! }
 //! ```
 //!
+//! The async client's service handles (`kv_client()`, `lock_client()`, ...) have no blocking
+//! form; what scripts need from them is on [`Client`] itself:
+//! [`lock_guard`](Client::lock_guard), [`lease_grant_managed`](Client::lease_grant_managed) and
+//! [`lease_keep_alive_managed`](Client::lease_keep_alive_managed).
+//!
 //! # How it runs
 //! Each client (with its clones) runs the async client on a runtime of its own: a tokio
 //! runtime driven by a thread named `etcdgw-blocking`, which also runs the client's background
