@@ -589,14 +589,19 @@ impl EnvConfig {
         Ok(options)
     }
 
+    /// Whether every endpoint is explicitly `http://`: then skipping verification alone does
+    /// not ask for TLS, as in etcdctl.
+    fn all_plain(&self) -> bool {
+        self.endpoints
+            .value
+            .iter()
+            .all(|e| e.trim().to_ascii_lowercase().starts_with("http://"))
+    }
+
     /// The first TLS setting that asks for TLS, by name, when one does: as clientv3, TLS for
     /// endpoints without a scheme once anything asks for it.
     fn tls_asked_by(&self) -> Option<String> {
-        let all_plain = self
-            .endpoints
-            .value
-            .iter()
-            .all(|e| e.trim().to_ascii_lowercase().starts_with("http://"));
+        let all_plain = self.all_plain();
         let files = [
             (&self.cacert, "cacert"),
             (&self.cert, "cert"),
@@ -650,11 +655,7 @@ impl EnvConfig {
         if let Some(domain) = &self.tls_domain_name {
             tls = tls.domain_name(domain.trim_end_matches('.'));
         }
-        let all_plain = self
-            .endpoints
-            .value
-            .iter()
-            .all(|e| e.trim().to_ascii_lowercase().starts_with("http://"));
+        let all_plain = self.all_plain();
         if self.insecure_skip_tls_verify.value && !all_plain {
             tls = tls.danger_accept_invalid_certs(true);
         }
