@@ -32,11 +32,37 @@ impl fmt::Debug for Runtime {
     }
 }
 
-/// Whether this thread is inside an async runtime (a task, `Runtime::block_on`, or a
-/// `spawn_blocking` closure of one): there a blocking wait would stall the runtime's thread,
-/// and tokio forbids starting another runtime's `block_on`.
-fn in_async_runtime() -> bool {
-    Handle::try_current().is_ok()
+/// Where the calling thread is, for waiting on the runtime.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Here {
+    /// A plain thread: it may wait.
+    Outside,
+    /// Inside an async runtime (a task, `Runtime::block_on`, or a `spawn_blocking` closure of
+    /// one): a blocking wait would stall the runtime's thread, and tokio forbids starting
+    /// another runtime's `block_on` there.
+    InAsyncRuntime,
+    /// A thread-local destructor at thread exit, where tokio's context is gone: entering a
+    /// runtime would panic.
+    TearingDown,
+}
+
+fn here() -> Here {
+    match Handle::try_current() {
+        Ok(_) => Here::InAsyncRuntime,
+        Err(e) if e.is_thread_local_destroyed() => Here::TearingDown,
+        Err(_) => Here::Outside,
+    }
+}
+
+/// Why a call cannot wait here, if it cannot.
+fn refusal(call: &'static str) -> Option<Error> {
+    match here() {
+        Here::Outside => None,
+        Here::InAsyncRuntime => Some(Error::BlockingInAsync { call }),
+        Here::TearingDown => Some(Error::invalid(format!(
+            "{call} was called from a thread-local destructor, after the async runtime's context was torn down"
+        ))),
+    }
 }
 
 impl Runtime {
@@ -46,8 +72,8 @@ impl Runtime {
     /// [`Error::BlockingInAsync`] inside an async runtime; [`Error::Io`] if the runtime or
     /// its thread cannot be made.
     pub(crate) fn start(call: &'static str) -> Result<Arc<Runtime>> {
-        if in_async_runtime() {
-            return Err(Error::BlockingInAsync { call });
+        if let Some(refused) = refusal(call) {
+            return Err(refused);
         }
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -80,8 +106,8 @@ impl Runtime {
     /// [`Error::BlockingInAsync`] naming `call` inside an async runtime: then the future is
     /// dropped unpolled, so nothing was sent.
     pub(crate) fn block_on<F: Future>(&self, call: &'static str, future: F) -> Result<F::Output> {
-        if in_async_runtime() {
-            return Err(Error::BlockingInAsync { call });
+        if let Some(refused) = refusal(call) {
+            return Err(refused);
         }
         Ok(self.handle.block_on(future))
     }
@@ -97,14 +123,19 @@ impl Runtime {
 
     /// Makes this runtime the current one while `f` runs, so that what `f` drops can start
     /// its clean-up there (a guard's release, a watch's close) without waiting for it.
+    /// During thread teardown, where no runtime can be entered, `f` runs as it is (what it
+    /// drops cleans up without a runtime, or not at all: a lease then runs out on its own).
     pub(crate) fn enter<R>(&self, f: impl FnOnce() -> R) -> R {
+        if here() == Here::TearingDown {
+            return f();
+        }
         let _entered = self.handle.enter();
         f()
     }
 
     /// Whether a blocking wait may happen on this thread.
     pub(crate) fn may_block(&self) -> bool {
-        !in_async_runtime()
+        here() == Here::Outside
     }
 }
 
