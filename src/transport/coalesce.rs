@@ -49,22 +49,20 @@
 //! A `TooManyOps` answer (a member started with a smaller `--max-txn-ops`) halves the batch's
 //! operations from then on; a `ResourceExhausted` one (a smaller `--max-request-bytes`) halves
 //! its size.
+//!
+//! This module is the state alone: what waits, what goes together, what the server's limits
+//! are. It does no I/O; `range.rs` sends what it decides.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::sync::{Mutex, MutexGuard};
 
 use bytes::Bytes;
-use serde::de::DeserializeOwned;
 use tokio::sync::oneshot;
 
-use super::endpoints::Endpoint;
-use super::incremental::read_answer;
-use super::unary::transport_error;
-use super::{metrics, rt, CallOptions, Idempotency, Transport};
-use crate::error::{Code, Delivery, Error, Result, ServerErrorKind};
-use crate::wire::{kv as w, paths, Answer};
+use super::rt;
+use crate::error::{Code, Error, ServerErrorKind};
+use crate::wire::kv as w;
 
 /// How many requests of one class may be in flight before gets wait to go together. Two keep
 /// the server busy while the client reads the other answer, and each batch holds half of what
@@ -101,9 +99,9 @@ impl std::fmt::Debug for Coalescer {
 
 /// Gets that may share a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Class {
-    serializable: bool,
-    require_leader: bool,
+pub(crate) struct Class {
+    pub(crate) serializable: bool,
+    pub(crate) require_leader: bool,
 }
 
 /// One class's gets in flight and waiting.
@@ -123,7 +121,7 @@ struct Waiter {
 }
 
 /// What a waiting get is told.
-enum Reply {
+pub(crate) enum Reply {
     /// Its answer.
     Done(w::RangeResponse),
     /// Its batch failed: send the get alone.
@@ -131,16 +129,16 @@ enum Reply {
 }
 
 /// Gets taken from a queue to go as one request.
-struct Batch {
+pub(crate) struct Batch {
     /// The distinct range requests, encoded.
-    ops: Vec<Bytes>,
+    pub(crate) ops: Vec<Bytes>,
     /// The gets: which operation answers each, its deadline, where its answer goes.
-    waiters: Vec<(usize, rt::Instant, oneshot::Sender<Reply>)>,
+    pub(crate) waiters: Vec<(usize, rt::Instant, oneshot::Sender<Reply>)>,
 }
 
 impl Batch {
     /// The latest deadline of the gets whose callers still wait (`None`: they all left).
-    fn deadline(&self) -> Option<rt::Instant> {
+    pub(crate) fn deadline(&self) -> Option<rt::Instant> {
         self.waiters
             .iter()
             .filter(|(_, _, reply)| !reply.is_closed())
@@ -149,47 +147,15 @@ impl Batch {
     }
 
     /// Tells every get of the batch to go alone.
-    fn each_alone(self) {
+    pub(crate) fn each_alone(self) {
         for (_, _, reply) in self.waiters {
             let _ = reply.send(Reply::Alone);
         }
     }
 }
 
-/// One request of a class in flight: dropped (answered, failed, or never sent), it lets the
-/// next batch of that class go.
-struct Slot {
-    transport: Transport,
-    class: Class,
-}
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        if let Some(batch) = self.transport.inner.reads.release(self.class) {
-            hand_off(&self.transport, self.class, batch);
-        }
-    }
-}
-
-/// Sends a batch (its slot already counted) from a task of its own, so that no caller's
-/// future has to be polled for the others to get their answers, and a caller that gives up
-/// does not take the batch down with it. Where no runtime is left to run it, each get goes
-/// alone (its caller, if still there, sends it).
-fn hand_off(transport: &Transport, class: Class, batch: Batch) {
-    let slot = Slot {
-        transport: transport.clone(),
-        class,
-    };
-    // The batch is its class's, not the handle's that happened to hand it off: only the
-    // class's settings go with it.
-    let sender = transport.for_class(class.require_leader);
-    // Not started: the future is dropped, and with it the batch (each waiter then sees its
-    // answer's sender gone and goes alone) and the slot (the next batch is handed off).
-    let _ = rt::try_spawn(async move { sender.send_batch(batch, slot).await });
-}
-
 /// What `enter` decided for a get.
-enum Entered {
+pub(crate) enum Entered {
     /// Send it now, alone.
     Go,
     /// Wait for the answer; `full` is a batch to hand off now (the queue filled one).
@@ -210,6 +176,11 @@ impl Coalescer {
             max_ops: AtomicUsize::new(DEFAULT_MAX_OPS),
             max_bytes: AtomicUsize::new(DEFAULT_MAX_BYTES),
         }
+    }
+
+    /// Whether point gets may wait to go together (`ConnectOptions::with_read_coalescing`).
+    pub(crate) fn enabled(&self) -> bool {
+        self.enabled
     }
 
     fn lock(&self) -> MutexGuard<'_, Vec<Queue>> {
@@ -235,7 +206,7 @@ impl Coalescer {
 
     /// A get arrives: it goes now if its class has a free slot and nobody waits, else it
     /// waits (and if the queue now holds a full batch, that batch is taken to go at once).
-    fn enter(&self, class: Class, op: &Bytes, deadline: rt::Instant) -> Entered {
+    pub(crate) fn enter(&self, class: Class, op: &Bytes, deadline: rt::Instant) -> Entered {
         let max_ops = self.max_ops.load(Ordering::Relaxed);
         let max_bytes = self.max_bytes.load(Ordering::Relaxed);
         let mut queues = self.lock();
@@ -271,7 +242,7 @@ impl Coalescer {
 
     /// A request of `class` is over: the next batch, if one waits and a slot is free (the slot
     /// is then counted for it).
-    fn release(&self, class: Class) -> Option<Batch> {
+    pub(crate) fn release(&self, class: Class) -> Option<Batch> {
         let max_ops = self.max_ops.load(Ordering::Relaxed);
         let max_bytes = self.max_bytes.load(Ordering::Relaxed);
         let mut queues = self.lock();
@@ -287,7 +258,7 @@ impl Coalescer {
 
     /// Takes a get that gave up waiting out of its queue; returns whether it was still there
     /// (so it was never sent).
-    fn withdraw(&self, class: Class, id: u64) -> bool {
+    pub(crate) fn withdraw(&self, class: Class, id: u64) -> bool {
         let mut queues = self.lock();
         let queue = Self::queue(&mut queues, class);
         match queue.waiting.iter().position(|w| w.id == id) {
@@ -302,7 +273,7 @@ impl Coalescer {
     }
 
     /// Learns the server's limits from a failed batch of `ops` operations in `bytes`.
-    fn learn(&self, err: &Error, ops: usize, bytes: usize) {
+    pub(crate) fn learn(&self, err: &Error, ops: usize, bytes: usize) {
         if err.server_kind() == Some(ServerErrorKind::TooManyOps) {
             let fewer = (ops / 2).max(1);
             if self.max_ops.fetch_min(fewer, Ordering::Relaxed) > fewer {
@@ -375,316 +346,14 @@ impl Queue {
 
 /// Whether a get may share a request: one key (a range's answer can be large), at the
 /// latest revision (a compacted or future revision fails the whole txn).
-fn coalescible(request: &w::RangeRequest) -> bool {
+pub(crate) fn coalescible(request: &w::RangeRequest) -> bool {
     request.range_end.is_empty() && request.revision.0 == 0
-}
-
-fn remaining(deadline: rt::Instant) -> Duration {
-    deadline.saturating_duration_since(rt::Instant::now())
-}
-
-/// A timeout error says the caller's own deadline, not what was left of it for a re-send.
-fn with_deadline(err: Error, timeout: Duration) -> Error {
-    match err {
-        Error::Timeout {
-            tried, delivery, ..
-        } => Error::Timeout {
-            tried,
-            after: timeout,
-            delivery,
-        },
-        other => other,
-    }
-}
-
-/// The body of a txn of the range operations `ops` (each an encoded `RangeRequest`).
-fn txn_body(ops: &[Bytes]) -> Bytes {
-    const OPEN: &[u8] = br#"{"success":["#;
-    const OP: &[u8] = br#"{"request_range":"#;
-    let len = ops.iter().map(|op| op.len() + OP.len() + 2).sum::<usize>() + OPEN.len() + 2;
-    let mut body = Vec::with_capacity(len);
-    body.extend_from_slice(OPEN);
-    for (i, op) in ops.iter().enumerate() {
-        if i > 0 {
-            body.push(b',');
-        }
-        body.extend_from_slice(OP);
-        body.extend_from_slice(op);
-        body.push(b'}');
-    }
-    body.extend_from_slice(b"]}");
-    Bytes::from(body)
-}
-
-/// Each operation's answer from a batch's txn answer, with the txn's header (an operation's
-/// own header has only the revision).
-fn split_answer(
-    endpoint: &Endpoint,
-    txn: w::TxnResponse,
-    ops: usize,
-) -> Result<Vec<w::RangeResponse>> {
-    let wrong = |reason: String| Error::Decode {
-        endpoint: endpoint.url().clone(),
-        status: 200,
-        reason,
-        body_head: String::new(),
-    };
-    if txn.responses.len() != ops {
-        return Err(wrong(format!(
-            "a txn of {ops} ranges answered with {} responses",
-            txn.responses.len()
-        )));
-    }
-    let header = txn.header;
-    txn.responses
-        .into_iter()
-        .map(|op| match op {
-            w::ResponseOp::Range(mut range) => {
-                range.header = header.clone();
-                Ok(range)
-            }
-            _ => Err(wrong(
-                "a txn of ranges answered with another operation".into(),
-            )),
-        })
-        .collect()
-}
-
-impl Transport {
-    /// Gets a key or a range: the one path of every `get`. A point get joins the gets waiting
-    /// behind those in flight, when there are any (see the module's docs).
-    pub(crate) async fn range(&self, request: &w::RangeRequest) -> Result<w::RangeResponse> {
-        let body = self.encode(request)?;
-        // A handle with its own answer size limit goes alone: a batch's answer holds others'.
-        if !self.inner.reads.enabled || !coalescible(request) || self.max_response_bytes().is_some()
-        {
-            return self.range_alone(body, None).await;
-        }
-        let class = Class {
-            serializable: request.serializable,
-            require_leader: self.require_leader(),
-        };
-        let timeout = self.request_timeout();
-        let deadline = rt::deadline_in(timeout);
-        match self.inner.reads.enter(class, &body, deadline) {
-            Entered::Go => {
-                let _slot = Slot {
-                    transport: self.clone(),
-                    class,
-                };
-                self.range_alone(body, None).await
-            }
-            Entered::Wait { id, reply, full } => {
-                if let Some(batch) = full {
-                    hand_off(self, class, batch);
-                }
-                self.wait(class, id, reply, body, timeout, deadline).await
-            }
-        }
-    }
-
-    /// Waits in the queue: for the answer, or to be told to go alone.
-    async fn wait(
-        &self,
-        class: Class,
-        id: u64,
-        reply: oneshot::Receiver<Reply>,
-        body: Bytes,
-        timeout: Duration,
-        deadline: rt::Instant,
-    ) -> Result<w::RangeResponse> {
-        match rt::timeout(remaining(deadline), reply).await {
-            Ok(Ok(Reply::Done(answer))) => Ok(answer),
-            // Its batch failed, or was never sent.
-            Ok(Ok(Reply::Alone)) | Ok(Err(_)) => self.range_by(body, timeout, deadline).await,
-            Err(rt::Elapsed) => {
-                let never_sent = self.inner.reads.withdraw(class, id);
-                Err(Error::Timeout {
-                    tried: self.inner.endpoints.current_url().into_iter().collect(),
-                    after: timeout,
-                    delivery: if never_sent {
-                        Delivery::NotSent
-                    } else {
-                        Delivery::MaybeSent
-                    },
-                })
-            }
-        }
-    }
-
-    /// Sends a batch, within the latest deadline of the gets still waiting for it, and hands
-    /// each its answer; if it fails, each get is told to go alone.
-    async fn send_batch(self, batch: Batch, slot: Slot) {
-        let Some(deadline) = batch.deadline().filter(|d| !remaining(*d).is_zero()) else {
-            // Every caller left, or every deadline passed as the batch was taken.
-            drop(slot);
-            return batch.each_alone();
-        };
-        let gets = batch.waiters.len();
-        let bytes = batch.ops.iter().map(Bytes::len).sum::<usize>();
-        let result = match batch.ops.as_slice() {
-            // The same get, asked by every waiter: one plain range answers them all.
-            [op] => self
-                .range_alone(op.clone(), Some(remaining(deadline)))
-                .await
-                .map(|answer| vec![answer]),
-            ops => self.send_txn(ops, remaining(deadline)).await,
-        };
-        drop(slot);
-        metrics::read_batch(gets, result.is_ok());
-        let answers = match result {
-            Ok(answers) => answers,
-            Err(err) => {
-                event!(
-                    debug,
-                    "a batch of {} gets failed ({}): each is sent alone",
-                    gets,
-                    err
-                );
-                if batch.ops.len() > 1 {
-                    self.inner.reads.learn(&err, batch.ops.len(), bytes);
-                }
-                return batch.each_alone();
-            }
-        };
-        // Each answer moves to the last get it answers and is cloned for the others.
-        let mut uses = vec![0usize; answers.len()];
-        for &(op, _, _) in &batch.waiters {
-            if let Some(n) = uses.get_mut(op) {
-                *n += 1;
-            }
-        }
-        let mut answers: Vec<Option<w::RangeResponse>> = answers.into_iter().map(Some).collect();
-        for (op, _, reply) in batch.waiters {
-            let answer = match (uses.get_mut(op), answers.get_mut(op)) {
-                (Some(n), Some(answer)) => {
-                    *n = n.saturating_sub(1);
-                    if *n == 0 {
-                        answer.take()
-                    } else {
-                        answer.clone()
-                    }
-                }
-                _ => None,
-            };
-            let _ = reply.send(answer.map_or(Reply::Alone, Reply::Done));
-        }
-    }
-
-    /// Sends the distinct gets `ops` as one txn; returns each one's answer.
-    async fn send_txn(&self, ops: &[Bytes], timeout: Duration) -> Result<Vec<w::RangeResponse>> {
-        let body = txn_body(ops);
-        let mut options = CallOptions::new(Idempotency::Read);
-        options.timeout = Some(timeout);
-        // Counted as `kv/range` requests: each carries gets (docs/METRICS.md).
-        let (txn, endpoint) = self
-            .with_retries(paths::KV_RANGE, &options, |endpoint, _, token| {
-                let attempt = Attempt {
-                    path: paths::KV_TXN,
-                    body: body.clone(),
-                    field: b"responses",
-                };
-                self.streamed_attempt(endpoint, attempt, token, |txn: &mut w::TxnResponse, ops| {
-                    txn.responses = ops
-                })
-            })
-            .await?;
-        event!(
-            trace,
-            "{} gets answered by one txn from {}",
-            ops.len(),
-            endpoint.url()
-        );
-        split_answer(&endpoint, txn, ops.len())
-    }
-
-    /// Sends a get alone, within what is left of its deadline.
-    async fn range_by(
-        &self,
-        body: Bytes,
-        timeout: Duration,
-        deadline: rt::Instant,
-    ) -> Result<w::RangeResponse> {
-        let left = remaining(deadline);
-        if left.is_zero() {
-            return Err(Error::Timeout {
-                tried: self.inner.endpoints.current_url().into_iter().collect(),
-                after: timeout,
-                delivery: Delivery::MaybeSent,
-            });
-        }
-        self.range_alone(body, Some(left))
-            .await
-            .map_err(|e| with_deadline(e, timeout))
-    }
-
-    /// Sends one range request (the unary path's retries, failover and checks), reading a
-    /// large answer while it arrives (`incremental.rs`). `timeout` overrides the client's.
-    pub(super) async fn range_alone(
-        &self,
-        body: Bytes,
-        timeout: Option<Duration>,
-    ) -> Result<w::RangeResponse> {
-        let mut options = CallOptions::new(Idempotency::Read);
-        options.timeout = timeout;
-        self.with_retries(paths::KV_RANGE, &options, |endpoint, _, token| {
-            let attempt = Attempt {
-                path: paths::KV_RANGE,
-                body: body.clone(),
-                field: b"kvs",
-            };
-            self.streamed_attempt(
-                endpoint,
-                attempt,
-                token,
-                |range: &mut w::RangeResponse, kvs| range.kvs = kvs,
-            )
-        })
-        .await
-        .map(|(answer, _)| answer)
-    }
-
-    /// One attempt at a request whose answer holds one large array (`attempt.field`), read
-    /// while it arrives; `put` hands the array's elements to the decoded answer.
-    async fn streamed_attempt<Outer, Elem>(
-        &self,
-        endpoint: Arc<Endpoint>,
-        attempt: Attempt,
-        token: Option<Arc<str>>,
-        put: fn(&mut Outer, Vec<Elem>),
-    ) -> Result<Outer>
-    where
-        Outer: DeserializeOwned + Answer,
-        Elem: DeserializeOwned,
-    {
-        let response = self
-            .post(&endpoint, attempt.path, attempt.body, token.as_ref())
-            .send()
-            .await
-            .map_err(|e| transport_error(&endpoint, e))?;
-        let answer: Outer = read_answer(
-            endpoint.url(),
-            attempt.path,
-            response,
-            attempt.field,
-            put,
-            self.max_response_bytes(),
-        )
-        .await?;
-        self.check_answer(&endpoint, answer.header(), Idempotency::Read)?;
-        Ok(answer)
-    }
-}
-
-/// What one attempt of a streamed read sends, and the array its answer is read by.
-struct Attempt {
-    path: &'static str,
-    body: Bytes,
-    field: &'static [u8],
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     fn class() -> Class {
@@ -831,15 +500,5 @@ mod tests {
         ));
         c.learn(&too_large, 10, 3000);
         assert_eq!(c.max_bytes.load(Ordering::Relaxed), 1500);
-    }
-
-    #[test]
-    fn a_txn_body_wraps_each_range() {
-        assert_eq!(
-            txn_body(&[op("a"), op("b")]),
-            Bytes::from_static(
-                br#"{"success":[{"request_range":{"key":"a"}},{"request_range":{"key":"b"}}]}"#
-            )
-        );
     }
 }

@@ -2,6 +2,8 @@
 //! the mapping of every answer to a typed result. By concern:
 //!
 //! - `unary.rs`: the one unary call path ([`Transport::call`]) and its retry loop;
+//! - `range.rs`: the path every get takes, and `coalesce.rs`: the state of read coalescing
+//!   (which gets wait, and which go together);
 //! - `retry.rs`: what may be tried again, how long to wait, which stream failures to resume;
 //! - `streams.rs`: opening a streaming call and reading its messages;
 //! - `resume.rs`: the one resumable stream (watch, observe, keep-alive) built on it;
@@ -35,6 +37,7 @@ mod health;
 mod incremental;
 pub(crate) mod metrics;
 mod ordering;
+mod range;
 pub(crate) mod resume;
 pub(crate) mod retry;
 pub(crate) mod rt;
