@@ -32,7 +32,7 @@ use futures_util::{StreamExt, TryStreamExt};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use crate::error::{Error, Result};
-use crate::transport::{retry, rt};
+use crate::rt;
 use crate::{Client, EventType, GetOptions, KeyValue, WatchOptions, WatchResponse};
 
 mod worker;

@@ -20,9 +20,10 @@ use url::Url;
 use crate::api::kv::KvClient;
 use crate::error::Error;
 use crate::error::Result;
+use crate::rt;
 use crate::transport::auth::Credentials;
 use crate::transport::endpoints::Endpoint;
-use crate::transport::{rt, Transport, TransportConfig};
+use crate::transport::{Transport, TransportConfig};
 
 /// Refuses `http://` endpoints with TLS options (as etcd-client does) and `https://` ones in
 /// a build without TLS.

@@ -13,7 +13,7 @@ use futures_util::StreamExt;
 use super::key::{self, contender_key, first_created, prefix_of, Claim};
 use super::Session;
 use crate::error::{Error, Result};
-use crate::transport::{retry, rt};
+use crate::rt;
 use crate::{
     Client, Compare, CompareOp, EventType, GetOptions, KeyValue, PutOptions, ResponseHeader, Txn,
     TxnOp, TxnOpResponse, WatchOptions, WatchStream,
@@ -378,7 +378,7 @@ impl Observer {
     /// Failures that looking again cures: the stream ones, a compaction under the watch, a
     /// watch the server ended or cancelled.
     fn is_transient(err: &Error) -> bool {
-        retry::is_transient(err) || matches!(err, Error::Compacted { .. } | Error::StreamClosed)
+        err.is_transient() || matches!(err, Error::Compacted { .. } | Error::StreamClosed)
     }
 
     /// Queues `kv` unless it was delivered already.
@@ -398,7 +398,7 @@ impl Observer {
             return Some(err);
         }
         self.failures = self.failures.saturating_add(1);
-        rt::sleep(retry::backoff(self.failures).min(LONGEST_PAUSE)).await;
+        rt::sleep(rt::backoff(self.failures).min(LONGEST_PAUSE)).await;
         None
     }
 

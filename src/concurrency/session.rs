@@ -10,7 +10,7 @@ use futures_util::future::{self, Either};
 use tokio::sync::{oneshot, watch};
 
 use crate::error::{Error, Result, ServerError, ServerErrorKind};
-use crate::transport::rt;
+use crate::rt;
 use crate::{Client, LeaseGrantOptions, ManagedLease};
 
 /// The TTL of a session when none is given: 60 s, as Go's `concurrency.NewSession`.

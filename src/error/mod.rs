@@ -197,6 +197,27 @@ impl Error {
         }
     }
 
+    /// Whether a failure of an established stream (a watch, an observe, a managed keep-alive)
+    /// is one that reopening it cures: the connection broke or timed out, the member went away
+    /// or lost its leader, the server cancelled the call. The unary calls' counterpart is the
+    /// transport's `retry::verdict`.
+    pub(crate) fn is_transient(&self) -> bool {
+        match self {
+            Error::Transport { .. } | Error::Timeout { .. } => true,
+            Error::Server(e) => {
+                matches!(
+                    e.code(),
+                    Code::Unavailable
+                        | Code::DeadlineExceeded
+                        | Code::Canceled
+                        | Code::Unknown
+                        | Code::Aborted
+                ) || e.kind() == ServerErrorKind::NoLeader
+            }
+            _ => false,
+        }
+    }
+
     /// Whether the request may have been applied although it failed: a write that timed out,
     /// or whose connection broke after it was sent, is "outcome unknown", not "failed"
     /// (GATEWAY.md 9: such a put was applied once quorum came back).

@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use url::Url;
 
-use super::rt::Instant;
 use crate::error::{Error, Result};
+use crate::rt::Instant;
 
 /// One validated endpoint.
 #[derive(Debug)]

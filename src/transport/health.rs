@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use super::endpoints::Endpoint;
 use super::unary::{json_content_type, transport_error, upgrade_delivery};
-use super::{metrics, rt, Transport};
+use super::{metrics, Transport};
 use crate::error::{Delivery, Error, Result};
+use crate::rt;
 use crate::wire;
 
 /// How often a down endpoint is probed in the background.

@@ -4,7 +4,7 @@
 //! - `unary.rs`: the one unary call path ([`Transport::call`]) and its retry loop;
 //! - `range.rs`: the path every get takes, and `coalesce.rs`: the state of read coalescing
 //!   (which gets wait, and which go together);
-//! - `retry.rs`: what may be tried again, how long to wait, which stream failures to resume;
+//! - `retry.rs`: what may be tried again;
 //! - `streams.rs`: opening a streaming call and reading its messages;
 //! - `resume.rs`: the one resumable stream (watch, observe, keep-alive) built on it;
 //! - `health.rs`: liveness checks and background probes of endpoints that failed;
@@ -12,7 +12,10 @@
 //! - `auth.rs`: the token: attached, shared, fetched again when stale;
 //! - `decode.rs`, `framing.rs`: answers and stream messages into typed results or errors;
 //! - `endpoints.rs`: the endpoint list and which endpoints are down;
-//! - `rt/`: the runtime seam (native and wasm32), `metrics.rs`: instrumentation.
+//! - `metrics.rs`: instrumentation.
+//!
+//! The runtime seam it runs on (timers, spawning, the HTTP client's native and browser builds)
+//! is the crate's `rt/`, which the other layers use too.
 
 /// A `tracing` event under the target `etcdgw` with feature `tracing`; nothing without it.
 /// Messages name endpoints, paths and error kinds, never keys, values, passwords or tokens.
@@ -40,7 +43,6 @@ mod ordering;
 mod range;
 pub(crate) mod resume;
 pub(crate) mod retry;
-pub(crate) mod rt;
 mod streams;
 mod unary;
 
@@ -56,6 +58,7 @@ use bytes::Bytes;
 use url::Url;
 
 use crate::error::{Error, Result};
+use crate::rt;
 use auth::{Auth, Credentials};
 use endpoints::{Endpoint, Endpoints};
 pub(crate) use retry::Idempotency;

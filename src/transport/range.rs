@@ -14,8 +14,9 @@ use super::coalesce::{coalescible, Batch, Class, Entered, Reply};
 use super::endpoints::Endpoint;
 use super::incremental::read_answer;
 use super::unary::transport_error;
-use super::{metrics, rt, CallOptions, Idempotency, Transport};
+use super::{metrics, CallOptions, Idempotency, Transport};
 use crate::error::{Delivery, Error, Result};
+use crate::rt;
 use crate::wire::{kv as w, paths, Answer};
 
 /// One request of a class in flight: dropped (answered, failed, or never sent), it lets the

@@ -15,8 +15,9 @@ use super::decode::{body_head, decode_response, decode_stream_message};
 use super::endpoints::Endpoint;
 use super::framing::MessageDecoder;
 use super::unary::{encode, transport_error};
-use super::{rt, CallOptions, Transport};
+use super::{CallOptions, Transport};
 use crate::error::{Delivery, Error, Result};
+use crate::rt;
 
 impl Transport {
     /// Opens a streaming call (watch, keep-alive, observe, snapshot) and waits for the

@@ -15,8 +15,9 @@ use url::Url;
 
 use super::{LeaseClient, LeaseKeepAliveResponse, LeaseRevokeResponse};
 use crate::error::{Error, Result, ServerError};
+use crate::rt;
 use crate::transport::resume::{self, Flow, Next, Resume, StreamRequest};
-use crate::transport::{metrics, rt, CallOptions, Idempotency, Transport};
+use crate::transport::{metrics, CallOptions, Idempotency, Transport};
 use crate::wire::codec::I64;
 use crate::wire::lease as w;
 use crate::wire::{paths, Streamed};

@@ -9,7 +9,8 @@ use sha2::{Digest, Sha256};
 
 use crate::api::ResponseHeader;
 use crate::error::{Error, Result};
-use crate::transport::{rt, OpenStream};
+use crate::rt;
+use crate::transport::OpenStream;
 use crate::wire::maintenance as w;
 
 /// One piece of a snapshot.

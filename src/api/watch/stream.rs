@@ -17,7 +17,8 @@ use super::{WatchOptions, WatchResponse};
 use crate::api::namespace::Namespace;
 use crate::api::ResponseHeader;
 use crate::error::{Error, Result};
-use crate::transport::{resume, rt, Transport};
+use crate::rt;
+use crate::transport::{resume, Transport};
 use crate::wire::watch as w;
 
 enum Command {
