@@ -127,6 +127,14 @@ pub enum Error {
         /// Where the bytes stopped being UTF-8.
         source: std::str::Utf8Error,
     },
+    /// A call that needs a task of its own in the background (a managed lease's keep-alive, a
+    /// session, a cache, the endpoints' auto-sync) was made where none can run: natively,
+    /// outside a tokio runtime. Nothing was sent and nothing started; call it from within a
+    /// runtime (`#[tokio::main]`, `Runtime::block_on`, a spawned task).
+    NoRuntime {
+        /// What needed the task, e.g. `"a managed lease's keep-alive"`.
+        task: &'static str,
+    },
     /// etcd-client's `InvalidArgs`, so that code written for it compiles. etcdgw never returns
     /// it: its refusals are [`Error::InvalidArgument`] and [`Error::InvalidEndpoint`].
     InvalidArgs(String),
@@ -302,6 +310,10 @@ impl fmt::Display for Error {
             }
             Error::StreamClosed => f.write_str("the stream's other half was dropped"),
             Error::Io { source } => write!(f, "I/O error: {source}"),
+            Error::NoRuntime { task } => write!(
+                f,
+                "no tokio runtime to run {task} in: call this from within a runtime"
+            ),
             Error::InvalidArgs(e) => write!(f, "invalid arguments: {e}"),
             Error::WatchError(e) => write!(f, "watch error: {e}"),
             Error::LeaseKeepAliveError(e) => write!(f, "lease keep alive error: {e}"),

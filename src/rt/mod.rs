@@ -143,33 +143,62 @@ pub(crate) async fn timeout<F: Future>(
     }
 }
 
-/// Runs `future` in the background.
-#[cfg(not(target_arch = "wasm32"))]
-pub(crate) fn spawn<F: Future<Output = ()> + Send + 'static>(future: F) {
-    tokio::spawn(future);
+/// A runtime to start background tasks on: natively the tokio runtime the caller runs in, in a
+/// browser the page's event loop. Found once, it starts tasks from anywhere without failing,
+/// so a call that needs a task finds it before it does anything else, and says so if there is
+/// none, rather than panicking as `tokio::spawn` does outside a runtime.
+#[derive(Debug, Clone)]
+pub(crate) struct Spawner {
+    #[cfg(not(target_arch = "wasm32"))]
+    handle: tokio::runtime::Handle,
 }
 
-/// Runs `future` in the background.
-#[cfg(target_arch = "wasm32")]
-pub(crate) fn spawn<F: Future<Output = ()> + 'static>(future: F) {
-    wasm_bindgen_futures::spawn_local(future);
-}
-
-/// Runs `future` in the background if a runtime is there to run it (a destructor may run after
-/// the runtime is gone); returns whether it was started.
-#[cfg(not(target_arch = "wasm32"))]
-pub(crate) fn try_spawn<F: Future<Output = ()> + Send + 'static>(future: F) -> bool {
-    match tokio::runtime::Handle::try_current() {
-        Ok(handle) => {
-            handle.spawn(future);
-            true
+impl Spawner {
+    /// The runtime this call runs in, to run `task` (what needs it, for the error) on.
+    ///
+    /// # Errors
+    /// [`Error::NoRuntime`](crate::Error::NoRuntime) natively outside a tokio runtime (a
+    /// browser always has its event loop).
+    pub(crate) fn current(task: &'static str) -> crate::error::Result<Spawner> {
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            tokio::runtime::Handle::try_current()
+                .map(|handle| Spawner { handle })
+                .map_err(|_| crate::error::Error::NoRuntime { task })
         }
-        Err(_) => false,
+        #[cfg(target_arch = "wasm32")]
+        {
+            let _ = task;
+            Ok(Spawner {})
+        }
+    }
+
+    /// Runs `future` in the background. A runtime shut down since drops it unrun.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub(crate) fn spawn<F: Future<Output = ()> + Send + 'static>(&self, future: F) {
+        drop(self.handle.spawn(future));
+    }
+
+    /// Runs `future` in the background.
+    #[cfg(target_arch = "wasm32")]
+    pub(crate) fn spawn<F: Future<Output = ()> + 'static>(&self, future: F) {
+        wasm_bindgen_futures::spawn_local(future);
     }
 }
 
-/// Runs `future` in the background if a runtime is there to run it; returns whether it was
-/// started.
+/// Runs `future` in the background if a runtime is there to run it (a destructor may run after
+/// the runtime is gone, or outside one); returns whether it was started. For work that may be
+/// left undone (a courtesy delete the lease's TTL does anyway); a call that needs its task
+/// takes a [`Spawner`] first and reports its absence.
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) fn try_spawn<F: Future<Output = ()> + Send + 'static>(future: F) -> bool {
+    Spawner::current("a background task")
+        .map(|spawner| spawner.spawn(future))
+        .is_ok()
+}
+
+/// Runs `future` in the background; returns whether it was started (always, on a page's
+/// event loop).
 #[cfg(target_arch = "wasm32")]
 pub(crate) fn try_spawn<F: Future<Output = ()> + 'static>(future: F) -> bool {
     wasm_bindgen_futures::spawn_local(future);
@@ -217,6 +246,36 @@ mod tests {
     fn backoff_grows_and_stays_bounded() {
         assert!(backoff(1) >= FIRST_BACKOFF && backoff(1) < FIRST_BACKOFF * 2);
         assert!(backoff(30) <= LONGEST_BACKOFF * 3 / 2);
+    }
+
+    #[test]
+    fn outside_a_runtime_nothing_is_spawned_and_nothing_panics() {
+        let err = Spawner::current("a test task").unwrap_err();
+        assert!(
+            matches!(
+                err,
+                crate::Error::NoRuntime {
+                    task: "a test task",
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        let ran = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = ran.clone();
+        assert!(!try_spawn(async move {
+            flag.store(true, std::sync::atomic::Ordering::Relaxed);
+        }));
+        assert!(!ran.load(std::sync::atomic::Ordering::Relaxed));
+    }
+
+    #[tokio::test]
+    async fn inside_a_runtime_tasks_start() {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        Spawner::current("a test task").unwrap().spawn(async move {
+            let _ = tx.send(7);
+        });
+        assert_eq!(rx.await, Ok(7));
     }
 
     #[tokio::test]

@@ -125,6 +125,7 @@ pub(crate) fn error_kind(err: &Error) -> &'static str {
         Error::LeaseExpired { .. } => "LeaseExpired",
         Error::StreamClosed => "StreamClosed",
         Error::Io { .. } => "Io",
+        Error::NoRuntime { .. } => "NoRuntime",
         Error::Utf8 { .. } => "Utf8",
         Error::InvalidArgs(_) => "InvalidArgs",
         Error::WatchError(_) => "WatchError",
