@@ -2,7 +2,7 @@
 //! the mapping of every answer to a typed result. By concern:
 //!
 //! - `unary.rs`: the one unary call path ([`Transport::call`]) and its retry loop;
-//! - `range.rs`: the path every get takes, and `coalesce.rs`: the state of read coalescing
+//! - `range.rs`: the path every get takes, and `coalesce/`: the state of read coalescing
 //!   (which gets wait, and which go together);
 //! - `retry.rs`: what may be tried again;
 //! - `streams.rs`: opening a streaming call and reading its messages;
@@ -76,7 +76,7 @@ pub(crate) struct TransportConfig {
     pub(crate) credentials: Option<Credentials>,
     pub(crate) auto_token_refresh: bool,
     pub(crate) http: rt::NativeHttpSettings,
-    /// Whether point gets waiting behind others go together (`coalesce.rs`).
+    /// Whether point gets waiting behind others go together (`coalesce/`).
     pub(crate) read_coalescing: bool,
 }
 
@@ -146,7 +146,7 @@ struct Inner {
     cluster_id: AtomicU64,
     /// The highest revision seen, and which endpoint (by [`Endpoint::id`]) answered it.
     seen: Mutex<(i64, u64)>,
-    /// The gets waiting to go together (`coalesce.rs`).
+    /// The gets waiting to go together (`coalesce/`).
     reads: coalesce::Coalescer,
 }
 
@@ -302,7 +302,7 @@ impl Transport {
     }
 
     /// A handle with none of this one's own settings but whether it requires a leader (the
-    /// one a read batch is sent with: `coalesce.rs`).
+    /// one a read batch is sent with: `coalesce/`).
     pub(crate) fn for_class(&self, require_leader: bool) -> Transport {
         Transport {
             inner: self.inner.clone(),

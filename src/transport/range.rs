@@ -1,6 +1,6 @@
 //! The range path every get takes: alone through the unary retry loop, or, with read
 //! coalescing, waiting behind the gets in flight to go as one request with others (what waits
-//! and what goes together is `coalesce.rs`'s state; this module sends it). Answers are read
+//! and what goes together is the state in `coalesce/`; this module sends it). Answers are read
 //! while they arrive (`incremental.rs`).
 
 use std::sync::Arc;
@@ -10,7 +10,7 @@ use bytes::Bytes;
 use serde::de::DeserializeOwned;
 use tokio::sync::oneshot;
 
-use super::coalesce::{coalescible, Batch, Class, Entered, Reply};
+use super::coalesce::{coalescible, Again, Batch, Class, Entered, Job, Reply};
 use super::endpoints::Endpoint;
 use super::incremental::read_answer;
 use super::unary::transport_error;
@@ -20,7 +20,7 @@ use crate::rt;
 use crate::wire::{kv as w, paths, Answer};
 
 /// One request of a class in flight: dropped (answered, failed, or never sent), it lets the
-/// next batch of that class go.
+/// next jobs of that class go.
 struct Slot {
     transport: Transport,
     class: Class,
@@ -28,27 +28,45 @@ struct Slot {
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        if let Some(batch) = self.transport.inner.reads.release(self.class) {
-            hand_off(&self.transport, self.class, batch);
+        let jobs = self.transport.inner.reads.release(self.class);
+        if !jobs.is_empty() {
+            start(&self.transport, self.class, jobs);
         }
     }
 }
 
-/// Sends a batch (its slot already counted) from a task of its own, so that no caller's
+/// Sends each job (its slot already counted) from a task of its own, so that no caller's
 /// future has to be polled for the others to get their answers, and a caller that gives up
-/// does not take the batch down with it. Where no runtime is left to run it, each get goes
-/// alone (its caller, if still there, sends it).
-fn hand_off(transport: &Transport, class: Class, batch: Batch) {
-    let slot = Slot {
-        transport: transport.clone(),
-        class,
+/// does not take a batch down with it. Where no runtime is left to run them, the jobs are
+/// dropped and their slots freed, one after another (not from each other's destructors); each
+/// get then goes alone from its caller's own future, if it is still there.
+fn start(transport: &Transport, class: Class, jobs: Vec<Job>) {
+    let Ok(spawner) = rt::Spawner::current("a read batch") else {
+        let mut jobs = jobs;
+        while !jobs.is_empty() {
+            let freed = jobs.len();
+            drop(jobs);
+            jobs = (0..freed)
+                .flat_map(|_| transport.inner.reads.release(class))
+                .collect();
+        }
+        return;
     };
-    // The batch is its class's, not the handle's that happened to hand it off: only the
-    // class's settings go with it.
-    let sender = transport.for_class(class.require_leader);
-    // Not started: the future is dropped, and with it the batch (each waiter then sees its
-    // answer's sender gone and goes alone) and the slot (the next batch is handed off).
-    let _ = rt::try_spawn(async move { sender.send_batch(batch, slot).await });
+    for job in jobs {
+        let slot = Slot {
+            transport: transport.clone(),
+            class,
+        };
+        // The job is its class's, not the handle's that happened to start it: only the
+        // class's settings go with it.
+        let sender = transport.for_class(class.require_leader);
+        spawner.spawn(async move {
+            match job {
+                Job::Batch(batch) => sender.send_batch(class, batch, slot).await,
+                Job::Again(again) => sender.send_again(again, slot).await,
+            }
+        });
+    }
 }
 
 fn remaining(deadline: rt::Instant) -> Duration {
@@ -150,7 +168,7 @@ impl Transport {
             }
             Entered::Wait { id, reply, full } => {
                 if let Some(batch) = full {
-                    hand_off(self, class, batch);
+                    start(self, class, vec![Job::Batch(batch)]);
                 }
                 self.wait(class, id, reply, body, timeout, deadline).await
             }
@@ -169,32 +187,25 @@ impl Transport {
     ) -> Result<w::RangeResponse> {
         match rt::timeout(remaining(deadline), reply).await {
             Ok(Ok(Reply::Done(answer))) => Ok(answer),
-            // Its batch failed, or was never sent.
-            Ok(Ok(Reply::Alone)) | Ok(Err(_)) => self.range_by(body, timeout, deadline).await,
-            Err(rt::Elapsed) => {
-                let never_sent = self.inner.reads.withdraw(class, id);
-                Err(Error::Timeout {
-                    tried: self.inner.endpoints.current_url().into_iter().collect(),
-                    after: timeout,
-                    delivery: if never_sent {
-                        Delivery::NotSent
-                    } else {
-                        Delivery::MaybeSent
-                    },
-                })
-            }
+            Ok(Ok(Reply::Failed(err))) => Err(with_deadline(err, timeout)),
+            // Its batch was never sent (no runtime was left to send it) or lost its answer.
+            Ok(Err(_)) => self.range_by(body, timeout, deadline).await,
+            Err(rt::Elapsed) => Err(Error::Timeout {
+                tried: self.inner.endpoints.current_url().into_iter().collect(),
+                after: timeout,
+                delivery: self.inner.reads.withdraw(class, id),
+            }),
         }
     }
 
     /// Sends a batch, within the latest deadline of the gets still waiting for it, and hands
-    /// each its answer; if it fails, each get is told to go alone.
-    async fn send_batch(self, batch: Batch, slot: Slot) {
+    /// each its answer; if it fails, each get goes again alone, as its class's slots allow.
+    async fn send_batch(self, class: Class, batch: Batch, slot: Slot) {
         let Some(deadline) = batch.deadline().filter(|d| !remaining(*d).is_zero()) else {
             // Every caller left, or every deadline passed as the batch was taken.
-            drop(slot);
-            return batch.each_alone();
+            return;
         };
-        let gets = batch.waiters.len();
+        let gets = batch.members.len();
         let bytes = batch.ops.iter().map(Bytes::len).sum::<usize>();
         let result = match batch.ops.as_slice() {
             // The same get, asked by every waiter: one plain range answers them all.
@@ -204,33 +215,36 @@ impl Transport {
                 .map(|answer| vec![answer]),
             ops => self.send_txn(ops, remaining(deadline)).await,
         };
-        drop(slot);
         metrics::read_batch(gets, result.is_ok());
         let answers = match result {
             Ok(answers) => answers,
             Err(err) => {
                 event!(
                     debug,
-                    "a batch of {} gets failed ({}): each is sent alone",
+                    "a batch of {} gets failed ({}): each goes again alone",
                     gets,
                     err
                 );
                 if batch.ops.len() > 1 {
                     self.inner.reads.learn(&err, batch.ops.len(), bytes);
                 }
-                return batch.each_alone();
+                // Queued before the slot goes, so that its release starts the first of them.
+                self.inner.reads.again(class, batch);
+                drop(slot);
+                return;
             }
         };
+        drop(slot);
         // Each answer moves to the last get it answers and is cloned for the others.
         let mut uses = vec![0usize; answers.len()];
-        for &(op, _, _) in &batch.waiters {
-            if let Some(n) = uses.get_mut(op) {
+        for member in &batch.members {
+            if let Some(n) = uses.get_mut(member.op) {
                 *n += 1;
             }
         }
         let mut answers: Vec<Option<w::RangeResponse>> = answers.into_iter().map(Some).collect();
-        for (op, _, reply) in batch.waiters {
-            let answer = match (uses.get_mut(op), answers.get_mut(op)) {
+        for member in batch.members {
+            let answer = match (uses.get_mut(member.op), answers.get_mut(member.op)) {
                 (Some(n), Some(answer)) => {
                     *n = n.saturating_sub(1);
                     if *n == 0 {
@@ -241,8 +255,37 @@ impl Transport {
                 }
                 _ => None,
             };
-            let _ = reply.send(answer.map_or(Reply::Alone, Reply::Done));
+            // Without an answer (never: `split_answer` checked the count) the reply is
+            // dropped, and the get goes alone from its caller.
+            if let Some(answer) = answer {
+                let _ = member.reply.send(Reply::Done(answer));
+            }
         }
+    }
+
+    /// Sends a get of a failed batch again, alone, within what is left of its own deadline,
+    /// and hands it the answer or its own error.
+    async fn send_again(self, again: Again, slot: Slot) {
+        let Again {
+            op,
+            deadline,
+            reply,
+        } = again;
+        let left = remaining(deadline);
+        let result = if left.is_zero() {
+            Err(Error::Timeout {
+                tried: self.inner.endpoints.current_url().into_iter().collect(),
+                after: Duration::ZERO, // the caller puts its own deadline here
+                delivery: Delivery::MaybeSent,
+            })
+        } else {
+            self.range_alone(op, Some(left)).await
+        };
+        drop(slot);
+        let _ = reply.send(match result {
+            Ok(answer) => Reply::Done(answer),
+            Err(err) => Reply::Failed(err),
+        });
     }
 
     /// Sends the distinct gets `ops` as one txn; returns each one's answer.

@@ -46,7 +46,9 @@
 //! read idempotency), within the latest deadline of its gets. If it still fails, whatever the
 //! reason (one key's permission denied fails the whole txn), each of its gets is sent again
 //! alone, within its own deadline, so no caller gets an error its own get would not have got.
-//! A `TooManyOps` answer (a member started with a smaller `--max-txn-ops`) halves the batch's
+//! They go first in their class's queue, but as every other get does: one request per free
+//! slot, never more than [`IN_FLIGHT`] at once. A refused batch of 128 gets would otherwise
+//! send 128 requests at once, exactly when the server has just refused. A `TooManyOps` answer (a member started with a smaller `--max-txn-ops`) halves the batch's
 //! operations from then on; a `ResourceExhausted` one (a smaller `--max-request-bytes`) halves
 //! its size.
 //!
@@ -60,8 +62,8 @@ use std::sync::{Mutex, MutexGuard};
 use bytes::Bytes;
 use tokio::sync::oneshot;
 
-use super::rt;
-use crate::error::{Code, Error, ServerErrorKind};
+use crate::error::{Code, Delivery, Error, ServerErrorKind};
+use crate::rt;
 use crate::wire::kv as w;
 
 /// How many requests of one class may be in flight before gets wait to go together. Two keep
@@ -107,9 +109,13 @@ pub(crate) struct Class {
 /// One class's gets in flight and waiting.
 struct Queue {
     class: Class,
+    /// Requests of the class in flight (a get alone, a batch, a re-sent get).
     in_flight: usize,
+    /// Gets waiting to go together, oldest first.
     waiting: VecDeque<Waiter>,
     waiting_bytes: usize,
+    /// Gets of failed batches waiting to go again alone, first in line.
+    again: VecDeque<Waiter>,
 }
 
 struct Waiter {
@@ -121,44 +127,60 @@ struct Waiter {
 }
 
 /// What a waiting get is told.
+#[derive(Debug)]
 pub(crate) enum Reply {
     /// Its answer.
     Done(w::RangeResponse),
-    /// Its batch failed: send the get alone.
-    Alone,
+    /// Its batch failed, and so did the get when sent again alone: its own error.
+    Failed(Error),
+}
+
+/// A get taken from a queue to go in a batch.
+pub(crate) struct Batched {
+    pub(crate) id: u64,
+    /// Which of the batch's operations answers it.
+    pub(crate) op: usize,
+    pub(crate) deadline: rt::Instant,
+    pub(crate) reply: oneshot::Sender<Reply>,
 }
 
 /// Gets taken from a queue to go as one request.
 pub(crate) struct Batch {
     /// The distinct range requests, encoded.
     pub(crate) ops: Vec<Bytes>,
-    /// The gets: which operation answers each, its deadline, where its answer goes.
-    pub(crate) waiters: Vec<(usize, rt::Instant, oneshot::Sender<Reply>)>,
+    pub(crate) members: Vec<Batched>,
 }
 
 impl Batch {
     /// The latest deadline of the gets whose callers still wait (`None`: they all left).
     pub(crate) fn deadline(&self) -> Option<rt::Instant> {
-        self.waiters
+        self.members
             .iter()
-            .filter(|(_, _, reply)| !reply.is_closed())
-            .map(|&(_, deadline, _)| deadline)
+            .filter(|m| !m.reply.is_closed())
+            .map(|m| m.deadline)
             .max()
     }
+}
 
-    /// Tells every get of the batch to go alone.
-    pub(crate) fn each_alone(self) {
-        for (_, _, reply) in self.waiters {
-            let _ = reply.send(Reply::Alone);
-        }
-    }
+/// A get of a failed batch, taken from its queue to go again alone.
+pub(crate) struct Again {
+    /// The encoded range request.
+    pub(crate) op: Bytes,
+    pub(crate) deadline: rt::Instant,
+    pub(crate) reply: oneshot::Sender<Reply>,
+}
+
+/// A request to send, its slot counted.
+pub(crate) enum Job {
+    Batch(Batch),
+    Again(Again),
 }
 
 /// What `enter` decided for a get.
 pub(crate) enum Entered {
     /// Send it now, alone.
     Go,
-    /// Wait for the answer; `full` is a batch to hand off now (the queue filled one).
+    /// Wait for the answer; `full` is a batch to send now (the queue filled one).
     Wait {
         id: u64,
         reply: oneshot::Receiver<Reply>,
@@ -188,6 +210,13 @@ impl Coalescer {
         self.queues.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    fn limits(&self) -> (usize, usize) {
+        (
+            self.max_ops.load(Ordering::Relaxed),
+            self.max_bytes.load(Ordering::Relaxed),
+        )
+    }
+
     fn queue(queues: &mut Vec<Queue>, class: Class) -> &mut Queue {
         let i = match queues.iter().position(|q| q.class == class) {
             Some(i) => i,
@@ -197,6 +226,7 @@ impl Coalescer {
                     in_flight: 0,
                     waiting: VecDeque::new(),
                     waiting_bytes: 0,
+                    again: VecDeque::new(),
                 });
                 queues.len() - 1
             }
@@ -207,11 +237,10 @@ impl Coalescer {
     /// A get arrives: it goes now if its class has a free slot and nobody waits, else it
     /// waits (and if the queue now holds a full batch, that batch is taken to go at once).
     pub(crate) fn enter(&self, class: Class, op: &Bytes, deadline: rt::Instant) -> Entered {
-        let max_ops = self.max_ops.load(Ordering::Relaxed);
-        let max_bytes = self.max_bytes.load(Ordering::Relaxed);
+        let (max_ops, max_bytes) = self.limits();
         let mut queues = self.lock();
         let queue = Self::queue(&mut queues, class);
-        if queue.in_flight < self.in_flight && queue.waiting.is_empty() {
+        if queue.in_flight < self.in_flight && queue.waiting.is_empty() && queue.again.is_empty() {
             queue.in_flight += 1;
             return Entered::Go;
         }
@@ -240,36 +269,63 @@ impl Coalescer {
         }
     }
 
-    /// A request of `class` is over: the next batch, if one waits and a slot is free (the slot
-    /// is then counted for it).
-    pub(crate) fn release(&self, class: Class) -> Option<Batch> {
-        let max_ops = self.max_ops.load(Ordering::Relaxed);
-        let max_bytes = self.max_bytes.load(Ordering::Relaxed);
+    /// A request of `class` is over: what goes next, one job per free slot (each slot then
+    /// counted for its job). Gets of failed batches go first, each alone; then a batch of what
+    /// waits.
+    pub(crate) fn release(&self, class: Class) -> Vec<Job> {
+        let (max_ops, max_bytes) = self.limits();
         let mut queues = self.lock();
         let queue = Self::queue(&mut queues, class);
         queue.in_flight = queue.in_flight.saturating_sub(1);
-        if queue.in_flight >= self.in_flight {
-            return None;
+        let mut jobs = Vec::new();
+        while queue.in_flight < self.in_flight {
+            let job = match queue.next_again() {
+                Some(again) => Job::Again(again),
+                None => match queue.take_batch(max_ops, max_bytes) {
+                    Some(batch) => Job::Batch(batch),
+                    None => break,
+                },
+            };
+            queue.in_flight += 1;
+            jobs.push(job);
         }
-        let batch = queue.take_batch(max_ops, max_bytes)?;
-        queue.in_flight += 1;
-        Some(batch)
+        jobs
     }
 
-    /// Takes a get that gave up waiting out of its queue; returns whether it was still there
-    /// (so it was never sent).
-    pub(crate) fn withdraw(&self, class: Class, id: u64) -> bool {
+    /// A batch of `class` failed: each of its gets whose caller still waits goes again alone,
+    /// after the gets of batches that failed before, each when a slot is free. Called while the
+    /// batch still holds its slot, so that its release starts the first of them.
+    pub(crate) fn again(&self, class: Class, batch: Batch) {
         let mut queues = self.lock();
         let queue = Self::queue(&mut queues, class);
-        match queue.waiting.iter().position(|w| w.id == id) {
-            Some(i) => {
-                if let Some(w) = queue.waiting.remove(i) {
-                    queue.waiting_bytes = queue.waiting_bytes.saturating_sub(w.op.len());
-                }
-                true
-            }
-            None => false,
+        let Batch { ops, members } = batch;
+        for member in members.into_iter().filter(|m| !m.reply.is_closed()) {
+            let Some(op) = ops.get(member.op) else {
+                continue; // never: every member's operation is in the batch
+            };
+            queue.again.push_back(Waiter {
+                id: member.id,
+                op: op.clone(),
+                deadline: member.deadline,
+                reply: member.reply,
+            });
         }
+    }
+
+    /// Takes a get that gave up waiting out of its queue; says whether its request may have
+    /// reached the server: not if it was still waiting to go together, maybe if it was
+    /// waiting to go again (its batch was sent) or had gone.
+    pub(crate) fn withdraw(&self, class: Class, id: u64) -> Delivery {
+        let mut queues = self.lock();
+        let queue = Self::queue(&mut queues, class);
+        if let Some(i) = queue.waiting.iter().position(|w| w.id == id) {
+            if let Some(w) = queue.waiting.remove(i) {
+                queue.waiting_bytes = queue.waiting_bytes.saturating_sub(w.op.len());
+            }
+            return Delivery::NotSent;
+        }
+        queue.again.retain(|w| w.id != id);
+        Delivery::MaybeSent
     }
 
     /// Learns the server's limits from a failed batch of `ops` operations in `bytes`.
@@ -308,7 +364,7 @@ impl Queue {
     fn take_batch(&mut self, max_ops: usize, max_bytes: usize) -> Option<Batch> {
         let mut ops: Vec<Bytes> = Vec::new();
         let mut index: HashMap<Bytes, usize> = HashMap::new();
-        let mut waiters = Vec::new();
+        let mut members = Vec::new();
         let mut bytes = 0usize;
         while let Some(next) = self.waiting.front() {
             if next.reply.is_closed() {
@@ -332,15 +388,34 @@ impl Queue {
                     ops.len() - 1
                 }
             };
-            waiters.push((op, waiter.deadline, waiter.reply));
+            members.push(Batched {
+                id: waiter.id,
+                op,
+                deadline: waiter.deadline,
+                reply: waiter.reply,
+            });
         }
-        (!waiters.is_empty()).then_some(Batch { ops, waiters })
+        (!members.is_empty()).then_some(Batch { ops, members })
     }
 
     fn pop(&mut self) -> Option<Waiter> {
         let waiter = self.waiting.pop_front()?;
         self.waiting_bytes = self.waiting_bytes.saturating_sub(waiter.op.len());
         Some(waiter)
+    }
+
+    /// The next get of a failed batch whose caller still waits.
+    fn next_again(&mut self) -> Option<Again> {
+        while let Some(w) = self.again.pop_front() {
+            if !w.reply.is_closed() {
+                return Some(Again {
+                    op: w.op,
+                    deadline: w.deadline,
+                    reply: w.reply,
+                });
+            }
+        }
+        None
     }
 }
 
@@ -351,154 +426,4 @@ pub(crate) fn coalescible(request: &w::RangeRequest) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
-    use std::time::Duration;
-
-    use super::*;
-
-    fn class() -> Class {
-        Class {
-            serializable: false,
-            require_leader: false,
-        }
-    }
-
-    fn op(key: &str) -> Bytes {
-        Bytes::from(format!(r#"{{"key":"{key}"}}"#))
-    }
-
-    fn far() -> rt::Instant {
-        rt::deadline_in(Duration::from_secs(60))
-    }
-
-    #[test]
-    fn gets_go_alone_until_the_slots_are_taken_then_wait() {
-        let c = Coalescer::new(true);
-        for _ in 0..IN_FLIGHT {
-            assert!(matches!(c.enter(class(), &op("a"), far()), Entered::Go));
-        }
-        let Entered::Wait { full: None, .. } = c.enter(class(), &op("b"), far()) else {
-            panic!("the get should wait")
-        };
-        // Another class has its own slots.
-        let serializable = Class {
-            serializable: true,
-            ..class()
-        };
-        assert!(matches!(
-            c.enter(serializable, &op("a"), far()),
-            Entered::Go
-        ));
-    }
-
-    #[test]
-    fn a_finished_request_takes_everything_waiting_with_identical_gets_shared() {
-        let c = Coalescer::new(true);
-        for _ in 0..IN_FLIGHT {
-            assert!(matches!(c.enter(class(), &op("x"), far()), Entered::Go));
-        }
-        let mut receivers = Vec::new();
-        for key in ["a", "b", "a", "c", "b"] {
-            let Entered::Wait { reply, .. } = c.enter(class(), &op(key), far()) else {
-                panic!()
-            };
-            receivers.push(reply);
-        }
-        let batch = c.release(class()).expect("a batch");
-        assert_eq!(batch.ops, vec![op("a"), op("b"), op("c")]);
-        let ops: Vec<usize> = batch.waiters.iter().map(|w| w.0).collect();
-        assert_eq!(ops, [0, 1, 0, 2, 1]);
-        // Nothing waits now: the next release frees the slot.
-        assert!(c.release(class()).is_none());
-        assert!(c.release(class()).is_none());
-        assert!(matches!(c.enter(class(), &op("a"), far()), Entered::Go));
-        drop(receivers);
-    }
-
-    #[test]
-    fn batches_stop_at_the_op_limit_and_a_full_queue_sends_at_once() {
-        let c = Coalescer::new(true);
-        c.max_ops.store(3, Ordering::Relaxed);
-        for _ in 0..IN_FLIGHT {
-            assert!(matches!(c.enter(class(), &op("x"), far()), Entered::Go));
-        }
-        let mut receivers = Vec::new();
-        for key in ["a", "b"] {
-            let Entered::Wait { reply, full, .. } = c.enter(class(), &op(key), far()) else {
-                panic!()
-            };
-            assert!(full.is_none());
-            receivers.push(reply);
-        }
-        let Entered::Wait { full, reply, .. } = c.enter(class(), &op("c"), far()) else {
-            panic!()
-        };
-        receivers.push(reply);
-        assert_eq!(full.expect("a full batch").ops.len(), 3);
-        drop(receivers);
-    }
-
-    #[test]
-    fn callers_that_left_are_skipped_and_a_timed_out_one_withdraws() {
-        let c = Coalescer::new(true);
-        for _ in 0..IN_FLIGHT {
-            assert!(matches!(c.enter(class(), &op("x"), far()), Entered::Go));
-        }
-        let Entered::Wait { reply: gone, .. } = c.enter(class(), &op("a"), far()) else {
-            panic!()
-        };
-        drop(gone);
-        let Entered::Wait {
-            id, reply: _late, ..
-        } = c.enter(class(), &op("b"), far())
-        else {
-            panic!()
-        };
-        assert!(c.withdraw(class(), id));
-        assert!(!c.withdraw(class(), id));
-        assert!(c.release(class()).is_none(), "nobody is left to batch");
-    }
-
-    #[test]
-    fn a_batch_goes_within_the_latest_deadline_of_the_callers_still_there() {
-        let (a, _ra) = oneshot::channel();
-        let (b, rb) = oneshot::channel();
-        let (c, _rc) = oneshot::channel();
-        let soon = rt::deadline_in(Duration::from_secs(1));
-        let later = rt::deadline_in(Duration::from_secs(30));
-        let latest = rt::deadline_in(Duration::from_secs(60));
-        let batch = Batch {
-            ops: vec![op("a"), op("b")],
-            waiters: vec![(0, soon, a), (1, latest, b), (1, later, c)],
-        };
-        assert_eq!(batch.deadline(), Some(latest));
-        drop(rb);
-        assert_eq!(
-            batch.deadline(),
-            Some(later),
-            "the caller that left does not count"
-        );
-    }
-
-    #[test]
-    fn limits_are_learned_from_refusals() {
-        let c = Coalescer::new(true);
-        let url = url::Url::parse("http://h:1").unwrap();
-        let too_many = Error::Server(crate::error::ServerError::new(
-            3,
-            "etcdserver: too many operations in txn request".into(),
-            url.clone(),
-        ));
-        c.learn(&too_many, 40, 1000);
-        assert_eq!(c.max_ops.load(Ordering::Relaxed), 20);
-        c.learn(&too_many, 100, 1000);
-        assert_eq!(c.max_ops.load(Ordering::Relaxed), 20, "never raised");
-        let too_large = Error::Server(crate::error::ServerError::new(
-            8,
-            "grpc: received message larger than max (3000 vs. 2000)".into(),
-            url,
-        ));
-        c.learn(&too_large, 10, 3000);
-        assert_eq!(c.max_bytes.load(Ordering::Relaxed), 1500);
-    }
-}
+mod tests;
