@@ -12,7 +12,7 @@
 //! - `auth.rs`: the token: attached, shared, fetched again when stale;
 //! - `decode.rs`, `framing.rs`: answers and stream messages into typed results or errors;
 //! - `endpoints.rs`: the endpoint list and which endpoints are down;
-//! - `metrics.rs`: instrumentation.
+//! - `metrics/`: instrumentation (one module with feature `metrics`, one without).
 //!
 //! The runtime seam it runs on (timers, spawning, the HTTP client's native and browser builds)
 //! is the crate's `rt/`, which the other layers use too.
