@@ -201,6 +201,27 @@ impl Transport {
         })
     }
 
+    /// A transport to `http://127.0.0.1:9` (where nothing listens) with the defaults, for
+    /// tests that send nothing.
+    #[cfg(test)]
+    pub(crate) fn for_tests() -> Transport {
+        let config = TransportConfig {
+            request_timeout: Duration::from_secs(10),
+            require_leader: false,
+            max_message_size: framing::DEFAULT_MAX_MESSAGE,
+            liveness: (Duration::from_secs(3), Duration::from_secs(2)),
+            credentials: None,
+            auto_token_refresh: true,
+            http: rt::NativeHttpSettings::default(),
+            read_coalescing: true,
+        };
+        let endpoint = Endpoint::parse("http://127.0.0.1:9", "http");
+        match endpoint.and_then(|e| Transport::new(vec![e], config)) {
+            Ok(transport) => transport,
+            Err(err) => panic!("{err}"),
+        }
+    }
+
     /// The endpoints' URLs, in order.
     pub(crate) fn endpoint_urls(&self) -> Vec<Url> {
         self.inner.endpoints.urls()
