@@ -29,8 +29,8 @@ use crate::transport::{Transport, TransportConfig};
 /// a build without TLS.
 fn check_scheme(raw: &str, endpoint: &Endpoint, default_scheme: &str) -> Result<()> {
     let invalid = |reason: &str| Error::InvalidEndpoint {
-        endpoint: raw.to_string(),
-        reason: reason.to_string(),
+        endpoint: raw.to_string().into(),
+        reason: reason.to_string().into(),
     };
     match endpoint.url().scheme() {
         "http" if default_scheme == "https" => Err(invalid(

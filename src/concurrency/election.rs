@@ -357,7 +357,7 @@ enum Phase {
     /// Read who leads now (or wait for the first candidate).
     Find,
     /// Watch the leader's key for new values, until it is deleted.
-    Follow(WatchStream),
+    Follow(Box<WatchStream>),
     /// End with this error.
     Failed(Error),
     Done,
@@ -489,7 +489,7 @@ impl Observer {
         let options = WatchOptions::new().with_start_revision(from.saturating_add(1));
         let stream = self.client.watch(leader.key(), Some(options)).await?;
         self.deliver(leader);
-        self.phase = Phase::Follow(stream);
+        self.phase = Phase::Follow(Box::new(stream));
         Ok(())
     }
 }

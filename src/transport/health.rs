@@ -75,7 +75,7 @@ impl Transport {
             // Refused, a TLS failure, a reset: the error says which.
             Ok(Err(e)) => Err(transport_error(endpoint, e)),
             Err(rt::Elapsed) => Err(Error::Transport {
-                endpoint: endpoint.url().clone(),
+                endpoint: endpoint.url().clone().into(),
                 delivery: Delivery::NotSent,
                 source: format!(
                     "no answer to a liveness check within {timeout:?}: the member does not answer"

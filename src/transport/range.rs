@@ -114,10 +114,10 @@ fn split_answer(
     ops: usize,
 ) -> Result<Vec<w::RangeResponse>> {
     let wrong = |reason: String| Error::Decode {
-        endpoint: endpoint.url().clone(),
+        endpoint: endpoint.url().clone().into(),
         status: 200,
-        reason,
-        body_head: String::new(),
+        reason: reason.into(),
+        body_head: Box::default(),
     };
     if txn.responses.len() != ops {
         return Err(wrong(format!(

@@ -227,10 +227,10 @@ impl<R: Resume> Driver<R> {
                 }
                 Ok(None) => {
                     return self.end(Some(Err(Error::Decode {
-                        endpoint: endpoint.url().clone(),
+                        endpoint: endpoint.url().clone().into(),
                         status: 200,
                         reason: "the stream ended before its first answer".into(),
-                        body_head: String::new(),
+                        body_head: Box::default(),
                     })));
                 }
                 Err(err) => {

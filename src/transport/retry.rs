@@ -108,7 +108,7 @@ mod tests {
 
     fn transport(delivery: Delivery) -> Error {
         Error::Transport {
-            endpoint: Url::parse("http://h:1").unwrap(),
+            endpoint: Url::parse("http://h:1").unwrap().into(),
             delivery,
             source: "x".into(),
         }

@@ -333,7 +333,7 @@ pub(super) fn transport_error(endpoint: &Endpoint, err: reqwest::Error) -> Error
         Delivery::MaybeSent
     };
     Error::Transport {
-        endpoint: endpoint.url().clone(),
+        endpoint: endpoint.url().clone().into(),
         delivery,
         source: Box::new(err),
     }
