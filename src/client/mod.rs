@@ -90,10 +90,6 @@ impl Client {
     ) -> Result<Self> {
         let options = options.unwrap_or_default();
         options.check()?;
-        let auto_sync = match options.auto_sync_interval {
-            Some(interval) => Some((rt::Spawner::current("the endpoints' auto-sync")?, interval)),
-            None => None,
-        };
         let config = options.transport_config();
         let scheme = config.http.default_scheme();
         let endpoints = endpoints
@@ -105,6 +101,10 @@ impl Client {
                 Ok(endpoint)
             })
             .collect::<Result<Vec<_>>>()?;
+        let auto_sync = match options.auto_sync_interval {
+            Some(interval) => Some((rt::Spawner::current("the endpoints' auto-sync")?, interval)),
+            None => None,
+        };
         let transport = Transport::new(endpoints, config)?;
         let client = Client { transport };
         if let Some((spawner, interval)) = auto_sync {

@@ -169,15 +169,15 @@ impl Session {
     /// before anything is sent, when called outside a tokio runtime (the keep-alive is a task
     /// of its own).
     pub async fn new(client: &Client, options: Option<SessionOptions>) -> Result<Session> {
-        let spawner = rt::Spawner::current("a session's keep-alive")?;
         let options = options.unwrap_or_default();
+        if options.lease.is_none() && options.ttl.is_zero() {
+            return Err(Error::invalid("a session's TTL must be above zero"));
+        }
+        let spawner = rt::Spawner::current("a session's keep-alive")?;
         let leases = client.lease_client();
         let lease = match options.lease {
             Some(id) => leases.keep_alive_managed(id).await?,
             None => {
-                if options.ttl.is_zero() {
-                    return Err(Error::invalid("a session's TTL must be above zero"));
-                }
                 leases
                     .grant_managed(whole_seconds(options.ttl), Some(LeaseGrantOptions::new()))
                     .await?
