@@ -271,6 +271,9 @@ impl Transport {
             deadline,
             reply,
         } = again;
+        if reply.is_closed() {
+            return; // its caller left while it waited for the slot
+        }
         let left = remaining(deadline);
         let result = if left.is_zero() {
             Err(Error::Timeout {
