@@ -136,7 +136,7 @@ impl<T> Setting<T> {
 /// assert_eq!(config.command_timeout(), Duration::from_secs(90));
 ///
 /// let bad = EnvConfig::from_vars([("ETCDCTL_DIAL_TIMEOUT", "5")]).unwrap_err();
-/// assert!(matches!(&bad, etcdgw::Error::InvalidSetting { name, .. } if name == "ETCDCTL_DIAL_TIMEOUT"));
+/// assert!(matches!(&bad, etcdgw::Error::InvalidSetting { name, .. } if &**name == "ETCDCTL_DIAL_TIMEOUT"));
 /// # Ok::<(), etcdgw::Error>(())
 /// ```
 #[derive(Clone)]
@@ -199,8 +199,8 @@ fn text(name: &str, value: &OsStr) -> Result<String> {
 
 fn invalid(name: &str, reason: impl Into<String>) -> Error {
     Error::InvalidSetting {
-        name: name.to_string(),
-        reason: reason.into(),
+        name: name.into(),
+        reason: reason.into().into(),
     }
 }
 
@@ -807,7 +807,7 @@ mod tests {
 
     fn setting_error(result: Result<EnvConfig>) -> (String, String) {
         match result {
-            Err(Error::InvalidSetting { name, reason }) => (name, reason),
+            Err(Error::InvalidSetting { name, reason }) => (name.into(), reason.into()),
             other => panic!("expected InvalidSetting, got {other:?}"),
         }
     }
@@ -984,7 +984,7 @@ mod tests {
             .connect_options()
             .unwrap_err();
         assert!(
-            matches!(&err, Error::InvalidSetting { name, reason } if name == "ETCDCTL_USER" && reason.contains("--password")),
+            matches!(&err, Error::InvalidSetting { name, reason } if &**name == "ETCDCTL_USER" && reason.contains("--password")),
             "{err}"
         );
         // A password in an invalid variable is never quoted.
@@ -1007,7 +1007,7 @@ mod tests {
             .connect_options()
             .unwrap_err();
         assert!(
-            matches!(&err, Error::InvalidSetting { name, .. } if name == "--user"),
+            matches!(&err, Error::InvalidSetting { name, .. } if &**name == "--user"),
             "{err}"
         );
         let err = EnvConfig::new()
@@ -1016,7 +1016,7 @@ mod tests {
             .connect_options()
             .unwrap_err();
         assert!(
-            matches!(&err, Error::InvalidSetting { name, reason } if name == "--dest-cacert" && reason.contains("/nonexistent/ca.pem")),
+            matches!(&err, Error::InvalidSetting { name, reason } if &**name == "--dest-cacert" && reason.contains("/nonexistent/ca.pem")),
             "{err}"
         );
     }

@@ -80,6 +80,7 @@ pub mod concurrency;
 pub mod env;
 mod error;
 pub mod mirror;
+mod rt;
 #[cfg(feature = "tls")]
 mod tls;
 mod transport;

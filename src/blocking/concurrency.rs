@@ -34,7 +34,7 @@ use super::Client;
 use crate::concurrency::stm::Attempts;
 use crate::concurrency::{self as nonblocking, SessionEnd, SessionOptions};
 use crate::error::{Error, Result};
-use crate::transport::rt;
+use crate::rt;
 use crate::{Compare, CompareOp, KeyValue, PutOptions, ResponseHeader};
 
 pub use crate::concurrency::{Isolation, StmOptions, StmResponse};

@@ -20,16 +20,17 @@ use url::Url;
 use crate::api::kv::KvClient;
 use crate::error::Error;
 use crate::error::Result;
+use crate::rt;
 use crate::transport::auth::Credentials;
 use crate::transport::endpoints::Endpoint;
-use crate::transport::{rt, Transport, TransportConfig};
+use crate::transport::{Transport, TransportConfig};
 
 /// Refuses `http://` endpoints with TLS options (as etcd-client does) and `https://` ones in
 /// a build without TLS.
 fn check_scheme(raw: &str, endpoint: &Endpoint, default_scheme: &str) -> Result<()> {
     let invalid = |reason: &str| Error::InvalidEndpoint {
-        endpoint: raw.to_string(),
-        reason: reason.to_string(),
+        endpoint: raw.to_string().into(),
+        reason: reason.to_string().into(),
     };
     match endpoint.url().scheme() {
         "http" if default_scheme == "https" => Err(invalid(
@@ -79,7 +80,10 @@ impl Client {
     /// # Errors
     /// [`Error::InvalidEndpoint`](crate::Error::InvalidEndpoint) naming the first endpoint
     /// that is not a usable URL; [`Error::InvalidArgument`](crate::Error::InvalidArgument) if
-    /// the list is empty or an option cannot be used (an interval of zero).
+    /// the list is empty or an option cannot be used (an interval of zero);
+    /// [`Error::NoRuntime`](crate::Error::NoRuntime) with
+    /// [`ConnectOptions::with_auto_sync_interval`] outside a tokio runtime, where the syncs
+    /// (a task of their own) could never run.
     pub async fn connect<E: AsRef<str>, S: AsRef<[E]>>(
         endpoints: S,
         options: Option<ConnectOptions>,
@@ -97,10 +101,14 @@ impl Client {
                 Ok(endpoint)
             })
             .collect::<Result<Vec<_>>>()?;
+        let auto_sync = match options.auto_sync_interval {
+            Some(interval) => Some((rt::Spawner::current("the endpoints' auto-sync")?, interval)),
+            None => None,
+        };
         let transport = Transport::new(endpoints, config)?;
         let client = Client { transport };
-        if let Some(interval) = options.auto_sync_interval {
-            client.start_auto_sync(interval);
+        if let Some((spawner, interval)) = auto_sync {
+            client.start_auto_sync(&spawner, interval);
         }
         Ok(client)
     }
@@ -192,9 +200,9 @@ impl Client {
         self.transport.replace_endpoints(&urls)
     }
 
-    fn start_auto_sync(&self, interval: Duration) {
+    fn start_auto_sync(&self, spawner: &rt::Spawner, interval: Duration) {
         let weak = self.transport.downgrade();
-        rt::try_spawn(async move {
+        spawner.spawn(async move {
             loop {
                 rt::sleep(interval).await;
                 let Some(transport) = weak.upgrade() else {
@@ -534,5 +542,44 @@ mod tests {
                 "{err}"
             );
         }
+    }
+
+    /// `futures_executor::block_on` is an executor but not a tokio runtime: a call that needs a
+    /// task in the background says so before sending anything (nothing listens on port 9, and
+    /// nothing panics). The session's and the cache's tests do the same.
+    #[test]
+    fn outside_a_runtime_calls_that_need_a_task_say_so() {
+        futures_executor::block_on(async {
+            let options = ConnectOptions::new().with_auto_sync_interval(Duration::from_secs(1));
+            let err = Client::connect(["http://127.0.0.1:9"], Some(options))
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    Error::NoRuntime {
+                        task: "the endpoints' auto-sync"
+                    }
+                ),
+                "{err:?}"
+            );
+            let client = Client::connect(["http://127.0.0.1:9"], None).await.unwrap();
+            let leases = client.lease_client();
+            for err in [
+                leases.grant_managed(10, None).await.unwrap_err(),
+                leases.keep_alive_managed(1).await.unwrap_err(),
+            ] {
+                assert!(
+                    matches!(
+                        err,
+                        Error::NoRuntime {
+                            task: "a managed lease's keep-alive"
+                        }
+                    ),
+                    "{err:?}"
+                );
+                assert!(err.to_string().contains("no tokio runtime"), "{err}");
+            }
+        });
     }
 }

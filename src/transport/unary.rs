@@ -13,8 +13,9 @@ use url::Url;
 
 use super::decode::{decode_response, read_body};
 use super::endpoints::Endpoint;
-use super::{auth, metrics, retry, rt, CallOptions, Idempotency, Transport};
+use super::{auth, metrics, retry, CallOptions, Idempotency, Transport};
 use crate::error::{Delivery, Error, Result};
+use crate::rt;
 use crate::wire;
 
 /// The header the gateway turns into gRPC metadata `hasleader=true` (Go's
@@ -245,7 +246,7 @@ impl Transport {
         if verdict.endpoint_failed {
             self.endpoint_failed(endpoint, &err);
         }
-        let pause = retry::backoff(call.attempts);
+        let pause = rt::backoff(call.attempts);
         if !verdict.retry || call.attempts >= call.max_attempts || call.remaining() <= pause {
             return Err(call.final_error(err));
         }
@@ -332,7 +333,7 @@ pub(super) fn transport_error(endpoint: &Endpoint, err: reqwest::Error) -> Error
         Delivery::MaybeSent
     };
     Error::Transport {
-        endpoint: endpoint.url().clone(),
+        endpoint: endpoint.url().clone().into(),
         delivery,
         source: Box::new(err),
     }

@@ -586,7 +586,7 @@ async fn inside_an_async_runtime_calls_are_refused_and_send_nothing() {
 
     let err = client.put("k", "v", None).unwrap_err();
     assert!(
-        matches!(err, Error::BlockingInAsync { call } if call == "etcdgw::blocking::Client::put"),
+        matches!(err, Error::BlockingInAsync { call, .. } if call == "etcdgw::blocking::Client::put"),
         "{err}"
     );
     assert!(err.to_string().contains("async runtime"), "{err}");

@@ -90,7 +90,7 @@ async fn the_user_and_password_log_in_as_etcdctl_pairs_them() {
     .unwrap();
     let err = Client::from_env_config(&config).await.unwrap_err();
     assert!(
-        matches!(&err, Error::InvalidSetting { name, .. } if name == "ETCDCTL_USER"),
+        matches!(&err, Error::InvalidSetting { name, .. } if &**name == "ETCDCTL_USER"),
         "{err}"
     );
 }
@@ -160,7 +160,7 @@ async fn the_tls_files_and_flags_reach_a_tls_member() {
             .unwrap();
     let err = Client::from_env_config(&config).await.unwrap_err();
     assert!(
-        matches!(&err, Error::InvalidSetting { name, .. } if name == "ETCDCTL_CERT"),
+        matches!(&err, Error::InvalidSetting { name, .. } if &**name == "ETCDCTL_CERT"),
         "{err}"
     );
 }
@@ -216,7 +216,7 @@ async fn child_reads_the_process_environment() {
         Some("refused") => {
             let err = Client::from_env().await.unwrap_err();
             assert!(
-                matches!(&err, Error::InvalidSetting { name, .. } if name == "ETCDCTL_DIAL_TIMEOUT"),
+                matches!(&err, Error::InvalidSetting { name, .. } if &**name == "ETCDCTL_DIAL_TIMEOUT"),
                 "{err}"
             );
             assert!(matches!(

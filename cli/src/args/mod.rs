@@ -235,7 +235,7 @@ const LIBRARY_FLAGS: [&str; 13] = [
 /// A Go duration, as etcdctl's flags take them (the library's parser).
 fn duration(text: &str) -> Result<Duration, String> {
     etcdgw::env::parse_duration(text).map_err(|e| match e {
-        etcdgw::Error::InvalidArgument { reason } => reason,
+        etcdgw::Error::InvalidArgument { reason, .. } => reason,
         other => other.to_string(),
     })
 }

@@ -1,8 +1,11 @@
-//! The runtime seam: clocks, sleeping, deadlines, spawning, boxed streams and the HTTP client's
-//! native-only settings, for native targets (tokio) and for wasm32 in a browser. This is the
-//! only file with `cfg(target_arch)`.
+//! The runtime seam: clocks, sleeping, deadlines, backoff, spawning, boxed streams, and the
+//! HTTP client's two builds (`http.rs`), for native targets (tokio) and for wasm32 in a
+//! browser. Every layer uses it (the transport, the api, the recipes); it uses none of them.
+//! This directory is the only place with `cfg(target_arch)`.
 
+use std::collections::hash_map::RandomState;
 use std::future::Future;
+use std::hash::{BuildHasher, Hasher};
 use std::pin::Pin;
 use std::time::Duration;
 
@@ -93,6 +96,22 @@ pub(crate) fn deadline_in(duration: Duration) -> Instant {
         .unwrap_or(now)
 }
 
+const FIRST_BACKOFF: Duration = Duration::from_millis(25);
+const LONGEST_BACKOFF: Duration = Duration::from_secs(1);
+
+/// The pause before retry number `attempt` (1 for the first retry): doubling from 25 ms up to
+/// 1 s, each with up to 50% random jitter so that many clients do not retry in step. The
+/// transport's retries and resumes use it, and so do the recipes' loops (with a cap of their
+/// own where they want a longer pause).
+pub(crate) fn backoff(attempt: u32) -> Duration {
+    let base = FIRST_BACKOFF
+        .saturating_mul(1 << attempt.saturating_sub(1).min(10))
+        .min(LONGEST_BACKOFF);
+    let random = RandomState::new().build_hasher().finish();
+    let jitter_permille = random % 500;
+    base + base * u32::try_from(jitter_permille).unwrap_or(0) / 1000
+}
+
 /// The deadline passed before the future finished.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Elapsed;
@@ -124,33 +143,62 @@ pub(crate) async fn timeout<F: Future>(
     }
 }
 
-/// Runs `future` in the background.
-#[cfg(not(target_arch = "wasm32"))]
-pub(crate) fn spawn<F: Future<Output = ()> + Send + 'static>(future: F) {
-    tokio::spawn(future);
+/// A runtime to start background tasks on: natively the tokio runtime the caller runs in, in a
+/// browser the page's event loop. Found once, it starts tasks from anywhere without failing,
+/// so a call that needs a task finds it before it does anything else, and says so if there is
+/// none, rather than panicking as `tokio::spawn` does outside a runtime.
+#[derive(Debug, Clone)]
+pub(crate) struct Spawner {
+    #[cfg(not(target_arch = "wasm32"))]
+    handle: tokio::runtime::Handle,
 }
 
-/// Runs `future` in the background.
-#[cfg(target_arch = "wasm32")]
-pub(crate) fn spawn<F: Future<Output = ()> + 'static>(future: F) {
-    wasm_bindgen_futures::spawn_local(future);
-}
-
-/// Runs `future` in the background if a runtime is there to run it (a destructor may run after
-/// the runtime is gone); returns whether it was started.
-#[cfg(not(target_arch = "wasm32"))]
-pub(crate) fn try_spawn<F: Future<Output = ()> + Send + 'static>(future: F) -> bool {
-    match tokio::runtime::Handle::try_current() {
-        Ok(handle) => {
-            handle.spawn(future);
-            true
+impl Spawner {
+    /// The runtime this call runs in, to run `task` (what needs it, for the error) on.
+    ///
+    /// # Errors
+    /// [`Error::NoRuntime`](crate::Error::NoRuntime) natively outside a tokio runtime (a
+    /// browser always has its event loop).
+    pub(crate) fn current(task: &'static str) -> crate::error::Result<Spawner> {
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            tokio::runtime::Handle::try_current()
+                .map(|handle| Spawner { handle })
+                .map_err(|_| crate::error::Error::NoRuntime { task })
         }
-        Err(_) => false,
+        #[cfg(target_arch = "wasm32")]
+        {
+            let _ = task;
+            Ok(Spawner {})
+        }
+    }
+
+    /// Runs `future` in the background. A runtime shut down since drops it unrun.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub(crate) fn spawn<F: Future<Output = ()> + Send + 'static>(&self, future: F) {
+        drop(self.handle.spawn(future));
+    }
+
+    /// Runs `future` in the background.
+    #[cfg(target_arch = "wasm32")]
+    pub(crate) fn spawn<F: Future<Output = ()> + 'static>(&self, future: F) {
+        wasm_bindgen_futures::spawn_local(future);
     }
 }
 
-/// Runs `future` in the background if a runtime is there to run it; returns whether it was
-/// started.
+/// Runs `future` in the background if a runtime is there to run it (a destructor may run after
+/// the runtime is gone, or outside one); returns whether it was started. For work that may be
+/// left undone (a courtesy delete the lease's TTL does anyway); a call that needs its task
+/// takes a [`Spawner`] first and reports its absence.
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) fn try_spawn<F: Future<Output = ()> + Send + 'static>(future: F) -> bool {
+    Spawner::current("a background task")
+        .map(|spawner| spawner.spawn(future))
+        .is_ok()
+}
+
+/// Runs `future` in the background; returns whether it was started (always, on a page's
+/// event loop).
 #[cfg(target_arch = "wasm32")]
 pub(crate) fn try_spawn<F: Future<Output = ()> + 'static>(future: F) -> bool {
     wasm_bindgen_futures::spawn_local(future);
@@ -160,111 +208,8 @@ pub(crate) fn try_spawn<F: Future<Output = ()> + 'static>(future: F) -> bool {
 #[cfg(all(feature = "tls", not(target_arch = "wasm32")))]
 mod tls;
 
-/// HTTP client settings: most of them only a native socket has (a browser's fetch decides
-/// them itself).
-#[derive(Debug, Clone, Default)]
-#[cfg_attr(target_arch = "wasm32", allow(dead_code))]
-pub(crate) struct NativeHttpSettings {
-    pub(crate) connect_timeout: Duration,
-    pub(crate) tcp_keepalive: Option<Duration>,
-    pub(crate) http2_keep_alive: Option<(Duration, Duration)>,
-    pub(crate) keep_alive_while_idle: bool,
-    #[cfg(feature = "tls")]
-    pub(crate) tls: Option<crate::tls::TlsOptions>,
-}
-
-impl NativeHttpSettings {
-    /// The scheme an endpoint without one gets: `https` when TLS options are set.
-    pub(crate) fn default_scheme(&self) -> &'static str {
-        #[cfg(feature = "tls")]
-        if self.tls.is_some() {
-            return "https";
-        }
-        "http"
-    }
-}
-
-/// Builds the one HTTP client a `Client` and its clones share. Proxies named by the
-/// `HTTP_PROXY` / `HTTPS_PROXY` / `NO_PROXY` environment variables are honoured, as reqwest does.
-///
-/// # Errors
-/// [`Error::InvalidArgument`](crate::Error::InvalidArgument) for TLS settings that cannot be
-/// used (a certificate that is not PEM, a key that does not fit), and in a browser for the TLS
-/// settings a page cannot choose (a CA or a client certificate: the browser decides).
-pub(crate) fn http_client(settings: &NativeHttpSettings) -> crate::error::Result<reqwest::Client> {
-    #[cfg(not(target_arch = "wasm32"))]
-    {
-        // TlsOptions::timeout covers the handshake, which reqwest's connect timeout includes.
-        #[cfg(feature = "tls")]
-        let connect_timeout = settings
-            .tls
-            .as_ref()
-            .and_then(|t| t.timeout)
-            .map_or(settings.connect_timeout, |tls| {
-                tls.max(settings.connect_timeout)
-            });
-        #[cfg(not(feature = "tls"))]
-        let connect_timeout = settings.connect_timeout;
-        let mut builder = reqwest::Client::builder()
-            .connect_timeout(connect_timeout)
-            .tcp_nodelay(true)
-            .pool_idle_timeout(Duration::from_secs(60))
-            .tcp_keepalive(settings.tcp_keepalive);
-        if let Some((interval, timeout)) = settings.http2_keep_alive {
-            builder = builder
-                .http2_keep_alive_interval(interval)
-                .http2_keep_alive_timeout(timeout)
-                .http2_keep_alive_while_idle(settings.keep_alive_while_idle);
-        }
-        // Without TLS options, reqwest's own rustls setup (the system's roots) serves https.
-        #[cfg(feature = "tls")]
-        if let Some(options) = &settings.tls {
-            builder = builder.tls_backend_preconfigured(tls::client_config(options)?);
-            if options.assume_http2 {
-                // Every endpoint is https:// with TLS options, so this never reaches a plain
-                // port (where prior-knowledge HTTP/2 would go to etcd's gRPC server).
-                builder = builder.http2_prior_knowledge();
-            }
-        }
-        builder
-            .build()
-            .map_err(|e| crate::error::Error::invalid(format!("cannot build the HTTP client: {e}")))
-    }
-    #[cfg(target_arch = "wasm32")]
-    {
-        #[cfg(feature = "tls")]
-        if let Some(tls) = &settings.tls {
-            if !tls.ca_certificates.is_empty()
-                || tls.identity.is_some()
-                || tls.domain_name.is_some()
-                || tls.danger_accept_invalid_certs
-                || tls.webpki_roots
-                || tls.assume_http2
-            {
-                return Err(crate::error::Error::invalid(
-                    "in a browser, TLS is the browser's: a custom CA or roots, a client certificate, a domain name, HTTP/2 by prior knowledge or accepting invalid certificates cannot be set",
-                ));
-            }
-        }
-        reqwest::Client::builder()
-            .build()
-            .map_err(|e| crate::error::Error::invalid(format!("cannot build the HTTP client: {e}")))
-    }
-}
-
-/// Whether an HTTP error happened before a connection existed, so the request was certainly
-/// not sent. A browser's fetch does not say, so there it is always "maybe sent".
-pub(crate) fn never_connected(err: &reqwest::Error) -> bool {
-    #[cfg(not(target_arch = "wasm32"))]
-    {
-        err.is_connect()
-    }
-    #[cfg(target_arch = "wasm32")]
-    {
-        let _ = err;
-        false
-    }
-}
+mod http;
+pub(crate) use http::{http_client, never_connected, NativeHttpSettings};
 
 #[cfg(test)]
 mod tests {
@@ -295,6 +240,42 @@ mod tests {
         let century = Duration::from_secs(100 * 365 * 24 * 3600);
         let total: u64 = timer_pieces(century).map(u64::from).sum();
         assert_eq!(u128::from(total), century.as_millis());
+    }
+
+    #[test]
+    fn backoff_grows_and_stays_bounded() {
+        assert!(backoff(1) >= FIRST_BACKOFF && backoff(1) < FIRST_BACKOFF * 2);
+        assert!(backoff(30) <= LONGEST_BACKOFF * 3 / 2);
+    }
+
+    #[test]
+    fn outside_a_runtime_nothing_is_spawned_and_nothing_panics() {
+        let err = Spawner::current("a test task").unwrap_err();
+        assert!(
+            matches!(
+                err,
+                crate::Error::NoRuntime {
+                    task: "a test task",
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        let ran = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = ran.clone();
+        assert!(!try_spawn(async move {
+            flag.store(true, std::sync::atomic::Ordering::Relaxed);
+        }));
+        assert!(!ran.load(std::sync::atomic::Ordering::Relaxed));
+    }
+
+    #[tokio::test]
+    async fn inside_a_runtime_tasks_start() {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        Spawner::current("a test task").unwrap().spawn(async move {
+            let _ = tx.send(7);
+        });
+        assert_eq!(rx.await, Ok(7));
     }
 
     #[tokio::test]
