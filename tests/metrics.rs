@@ -4,10 +4,6 @@
 //! is process-wide: no other test adds to the counts. Runs against a real etcd member
 //! (`$ETCD_BIN`), on 3.4 and 3.5 through `scripts/test.sh`.
 
-#[path = "it/support/mod.rs"]
-#[allow(unused_imports)] // the shared harness has more than this binary uses
-mod support;
-
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -16,9 +12,9 @@ use etcdgw::{
     Client, Compare, CompareOp, ConnectOptions, Error, GetOptions, ServerErrorKind, Txn, TxnOp,
     WatchOptions,
 };
+use etcdgw_test_support::etcd::free_port;
+use etcdgw_test_support::Etcd;
 use metrics_exporter_prometheus::PrometheusBuilder;
-use support::etcd::free_port;
-use support::Etcd;
 
 /// One scrape: every sample by metric name and labels.
 struct Scrape(Vec<(String, BTreeMap<String, String>, f64)>);

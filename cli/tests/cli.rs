@@ -14,13 +14,8 @@ use std::time::{Duration, Instant};
 
 use etcdgw::{GetOptions, PutOptions};
 
-// The integration suite's harness, shared rather than copied: real members on free loopback
-// ports, `$ETCD_BIN` and `$ETCDCTL_BIN` of the version under test.
-#[path = "../../tests/it/support/mod.rs"]
-mod support;
-
-use support::etcd::{etcd_version, free_port};
-use support::{Cluster, Etcd};
+use etcdgw_test_support::etcd::{etcd_version, free_port};
+use etcdgw_test_support::{Cluster, Etcd};
 
 const BIN: &str = env!("CARGO_BIN_EXE_etcdgw");
 
@@ -473,7 +468,7 @@ impl ClusterView {
         loop {
             attempts += 1;
             let ours = run(endpoints, args, None);
-            let theirs = Command::new(support::etcd::etcdctl_bin())
+            let theirs = Command::new(etcdgw_test_support::etcd::etcdctl_bin())
                 .env("ETCDCTL_API", "3")
                 .arg(format!("--endpoints={endpoints}"))
                 .args(args)
@@ -557,7 +552,7 @@ async fn watch_prints_the_events_etcdctl_writes_as_etcdctl_does() {
         (Killed(child), rx)
     };
     let spawn_ctl = |args: &[&str]| {
-        let mut child = Command::new(support::etcd::etcdctl_bin())
+        let mut child = Command::new(etcdgw_test_support::etcd::etcdctl_bin())
             .env("ETCDCTL_API", "3")
             .arg(format!("--endpoints={endpoint}"))
             .args(args)
@@ -991,7 +986,7 @@ async fn users_roles_and_auth() {
 
 /// Runs etcdctl against `endpoints` (comma separated) with `stdin` (or an empty one).
 fn ctl(endpoints: &str, args: &[&str]) -> Output {
-    Command::new(support::etcd::etcdctl_bin())
+    Command::new(etcdgw_test_support::etcd::etcdctl_bin())
         .env("ETCDCTL_API", "3")
         .arg(format!("--endpoints={endpoints}"))
         .args(args)
@@ -1415,7 +1410,7 @@ async fn check_refusals_and_datascale() {
 async fn endpoint_hashkv_and_downgrade() {
     let etcd = Etcd::start().await;
     seed(&etcd).await;
-    if support::etcd::gateway_has_hash_kv() {
+    if etcdgw_test_support::etcd::gateway_has_hash_kv() {
         for format in ["simple", "json", "fields", "table"] {
             assert_same(&etcd, &["endpoint", "hashkv", "-w", format]);
         }
@@ -1504,7 +1499,7 @@ async fn watch_interactive_reads_watch_and_progress_lines() {
         let rx = lines_of(child.stdout.take().unwrap());
         (child, stdin, rx)
     };
-    let mut etcdctl = Command::new(support::etcd::etcdctl_bin());
+    let mut etcdctl = Command::new(etcdgw_test_support::etcd::etcdctl_bin());
     etcdctl
         .env("ETCDCTL_API", "3")
         .arg(format!("--endpoints={endpoint}"));
@@ -1696,7 +1691,7 @@ async fn global_flags_and_etcdctl_environment() {
 
 #[tokio::test]
 async fn insecure_skip_tls_verify_reaches_a_member_whose_ca_is_unknown() {
-    let certs = std::sync::Arc::new(support::certs::Certs::generate());
+    let certs = std::sync::Arc::new(etcdgw_test_support::certs::Certs::generate());
     let etcd = Etcd::builder().tls(certs.clone()).start().await;
     let dir = tempfile::tempdir().unwrap();
     let write = |name: &str, pem: &str| {
@@ -1736,7 +1731,7 @@ async fn insecure_skip_tls_verify_reaches_a_member_whose_ca_is_unknown() {
         "{}",
         text(&ours.stderr)
     );
-    let theirs = Command::new(support::etcd::etcdctl_bin())
+    let theirs = Command::new(etcdgw_test_support::etcd::etcdctl_bin())
         .env("ETCDCTL_API", "3")
         .arg(format!("--endpoints={bare}"))
         .args(&skip)
@@ -1997,7 +1992,7 @@ async fn make_mirror_flags_a_tls_destination_with_auth_and_the_end_on_compaction
     use etcdgw::{DeleteOptions, Txn, TxnOp};
     let source = Etcd::start().await;
     let src = source.client().await;
-    let certs = std::sync::Arc::new(support::certs::Certs::generate());
+    let certs = std::sync::Arc::new(etcdgw_test_support::certs::Certs::generate());
     let dest = Etcd::builder().tls(certs.clone()).start().await;
     let src_endpoint = source.endpoint();
 
@@ -2161,8 +2156,10 @@ async fn make_mirror_flags_a_tls_destination_with_auth_and_the_end_on_compaction
         .unwrap()
         .revision();
     src.put("a/late2", "l2", None).await.unwrap();
-    let proxy =
-        support::proxy::Proxy::start(src_endpoint.trim_start_matches("http://").to_string()).await;
+    let proxy = etcdgw_test_support::proxy::Proxy::start(
+        src_endpoint.trim_start_matches("http://").to_string(),
+    )
+    .await;
     let rev = format!("--rev={from}");
     let args = with_tls(&[
         "--prefix=a/",

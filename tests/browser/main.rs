@@ -10,10 +10,6 @@
 //! Feature `browser-tests` builds this target; `scripts/browser-test.sh` runs it on etcd 3.4
 //! and 3.5 (from `scripts/test.sh`).
 
-#[path = "../it/support/mod.rs"]
-#[allow(unused_imports)] // the shared harness has more than this binary uses
-mod support;
-
 mod chrome;
 mod serve;
 
@@ -23,8 +19,8 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use chrome::Chrome;
-use support::etcd::{etcd_version, free_port};
-use support::Etcd;
+use etcdgw_test_support::etcd::{etcd_version, free_port};
+use etcdgw_test_support::Etcd;
 
 /// Where scripts/browser-test.sh put the built pages.
 fn built(page: &str) -> PathBuf {

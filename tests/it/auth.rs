@@ -8,8 +8,8 @@ use etcdgw::{
     RoleRevokePermissionOptions, ServerErrorKind, UserAddOptions, WatchOptions,
 };
 
-use crate::support::etcd::etcd_version;
-use crate::support::Etcd;
+use etcdgw_test_support::etcd::etcd_version;
+use etcdgw_test_support::Etcd;
 
 const ROOT_PW: &str = "root-secret-pw";
 

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use etcdgw::{Client, MemberAddOptions, MemberListOptions, ServerErrorKind};
 
-use crate::support::etcd::free_port;
-use crate::support::Cluster;
+use etcdgw_test_support::etcd::free_port;
+use etcdgw_test_support::Cluster;
 
 /// Adds a learner, waiting while a young cluster still refuses reconfiguration as unhealthy
 /// (etcd wants every member connected for a few seconds first).
@@ -192,7 +192,7 @@ async fn member_list_answers_without_quorum_and_the_linearizable_one_does_not() 
         .cluster_client()
         .member_list_with(Some(MemberListOptions::new().with_linearizable()))
         .await;
-    if crate::support::etcd::etcd_version() == (3, 4) {
+    if etcdgw_test_support::etcd::etcd_version() == (3, 4) {
         // 3.4 has no linearizable member list: it answers from its local view either way.
         assert_eq!(linearizable.unwrap().members().len(), 3);
     } else {

@@ -10,8 +10,8 @@ use etcdgw::{Client, GetOptions, ServerErrorKind, Txn, TxnOp};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::mpsc;
 
-use crate::support::etcd::etcdctl_bin;
-use crate::support::Etcd;
+use etcdgw_test_support::etcd::etcdctl_bin;
+use etcdgw_test_support::Etcd;
 
 /// A hang guard: far above anything these tests wait for.
 const PATIENCE: Duration = Duration::from_secs(30);

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use etcdgw::{LeaderKey, ObserveStream, ProclaimOptions, ResignOptions, ServerErrorKind};
 
-use crate::support::Etcd;
+use etcdgw_test_support::Etcd;
 
 async fn next_leader(observe: &mut ObserveStream) -> String {
     let resp = tokio::time::timeout(Duration::from_secs(10), observe.message())

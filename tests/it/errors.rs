@@ -7,8 +7,8 @@ use etcdgw::{
     TxnOp,
 };
 
-use crate::support::faults::{BlackHole, NotEtcd};
-use crate::support::{Cluster, Etcd};
+use etcdgw_test_support::faults::{BlackHole, NotEtcd};
+use etcdgw_test_support::{Cluster, Etcd};
 
 #[tokio::test]
 async fn an_empty_key_fails_before_any_request_is_sent() {
@@ -133,7 +133,7 @@ async fn requests_above_the_size_limits_are_refused() {
 
 #[tokio::test]
 async fn connection_refused_names_the_endpoint_and_says_nothing_was_sent() {
-    let port = crate::support::etcd::free_port();
+    let port = etcdgw_test_support::etcd::free_port();
     let endpoint = format!("http://127.0.0.1:{port}");
     let client = Client::connect([&endpoint], None).await.unwrap();
     match client.put("k", "v", None).await.unwrap_err() {

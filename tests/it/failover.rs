@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use etcdgw::{Client, ConnectOptions, Error, GetOptions, ServerErrorKind, WatchOptions};
 
-use crate::support::etcd::{etcd_release, free_port};
-use crate::support::faults::BlackHole;
-use crate::support::{Cluster, Etcd};
+use etcdgw_test_support::etcd::{etcd_release, free_port};
+use etcdgw_test_support::faults::BlackHole;
+use etcdgw_test_support::{Cluster, Etcd};
 
 /// The index in `cluster.members` of the current leader.
 async fn leader_index(cluster: &Cluster, client: &Client) -> usize {

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use etcdgw::{Error, LeaseGrantOptions, LeaseTimeToLiveOptions, PutOptions, ServerErrorKind};
 
-use crate::support::Etcd;
+use etcdgw_test_support::Etcd;
 
 /// Polls until `key` is gone, for at most `within`; returns whether it went.
 async fn gone_within(client: &etcdgw::Client, key: &str, within: Duration) -> bool {

@@ -7,8 +7,8 @@ use std::time::Duration;
 use etcdgw::{Client, LockOptions, ServerErrorKind};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-use crate::support::etcd::etcdctl_bin;
-use crate::support::Etcd;
+use etcdgw_test_support::etcd::etcdctl_bin;
+use etcdgw_test_support::Etcd;
 
 #[tokio::test]
 async fn two_clients_contending_never_hold_the_lock_together() {
@@ -376,7 +376,7 @@ async fn a_lock_waits_until_free_unless_its_handle_has_a_deadline() {
 /// still moves them off a dead member.
 #[tokio::test]
 async fn a_waiting_lock_moves_off_a_member_that_stops_answering() {
-    let cluster = crate::support::Cluster::start(3).await;
+    let cluster = etcdgw_test_support::Cluster::start(3).await;
     let endpoints = cluster.endpoints();
     let options = etcdgw::ConnectOptions::new()
         .with_keep_alive(Duration::from_millis(500), Duration::from_millis(500));

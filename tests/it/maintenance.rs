@@ -8,8 +8,8 @@ use etcdgw::{
     ServerErrorKind,
 };
 
-use crate::support::etcd::{etcd_version, gateway_has_hash_kv};
-use crate::support::{Cluster, Etcd};
+use etcdgw_test_support::etcd::{etcd_version, gateway_has_hash_kv};
+use etcdgw_test_support::{Cluster, Etcd};
 
 #[tokio::test]
 async fn status_reports_the_member_and_its_leader() {

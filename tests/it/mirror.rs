@@ -8,8 +8,8 @@ use etcdgw::mirror::{Mirror, MirrorOptions, MirrorProgress, Syncer};
 use etcdgw::{Client, CompactionOptions, DeleteOptions, Error, GetOptions, Txn, TxnOp};
 use futures_util::TryStreamExt;
 
-use crate::support::proxy::Proxy;
-use crate::support::Etcd;
+use etcdgw_test_support::proxy::Proxy;
+use etcdgw_test_support::Etcd;
 
 const PATIENCE: Duration = Duration::from_secs(30);
 

@@ -11,8 +11,8 @@ use etcdgw::{
 use futures_util::StreamExt;
 use tokio::task::JoinHandle;
 
-use crate::support::faults::{After, ScriptedStream};
-use crate::support::{Cluster, Etcd};
+use etcdgw_test_support::faults::{After, ScriptedStream};
+use etcdgw_test_support::{Cluster, Etcd};
 
 /// The next answer, failing the test if none comes within 10 s.
 async fn next(stream: &mut WatchStream) -> WatchResponse {
@@ -841,7 +841,7 @@ async fn a_hundred_watches_each_get_their_events_and_dropping_them_closes_them()
 
 #[tokio::test]
 async fn a_watch_that_cannot_start_reports_why() {
-    let port = crate::support::etcd::free_port();
+    let port = etcdgw_test_support::etcd::free_port();
     let client = Client::connect([format!("127.0.0.1:{port}")], None)
         .await
         .unwrap();
@@ -882,7 +882,7 @@ async fn a_watch_that_cannot_start_reports_why() {
 /// head; opening a watch waits for its `created` under the request deadline, and says so.
 #[tokio::test]
 async fn a_watch_that_gets_no_answer_ends_at_its_deadline() {
-    let mute = crate::support::faults::MuteWatch::start().await;
+    let mute = etcdgw_test_support::faults::MuteWatch::start().await;
     let client = Client::connect(
         [mute.endpoint()],
         Some(ConnectOptions::new().with_timeout(Duration::from_millis(500))),

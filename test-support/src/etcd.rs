@@ -11,7 +11,7 @@ use std::sync::Arc;
 use etcdgw::{Client, ConnectOptions};
 use tempfile::TempDir;
 
-use super::certs::Certs;
+use crate::certs::Certs;
 
 /// The etcd binary under test.
 pub fn etcd_bin() -> String {
@@ -95,8 +95,11 @@ fn temp_root() -> PathBuf {
 
 /// One etcd member.
 pub struct Member {
+    /// Its `--name`.
     pub name: String,
+    /// The port of its client URL.
     pub client_port: u16,
+    /// The port of its peer URL.
     pub peer_port: u16,
     args: Vec<String>,
     dir: TempDir,
@@ -106,13 +109,19 @@ pub struct Member {
 
 /// What a member needs to know to start.
 pub struct MemberSpec {
+    /// Its `--name`.
     pub name: String,
+    /// The port of its client URL.
     pub client_port: u16,
+    /// The port of its peer URL.
     pub peer_port: u16,
+    /// `--initial-cluster`: every member's `name=peer URL`, this one's included.
     pub initial_cluster: String,
     /// `new`, or `existing` for a member added to a running cluster.
     pub initial_state: &'static str,
+    /// `--initial-cluster-token`.
     pub token: String,
+    /// More flags (`--experimental-*` ones as the version under test spells them).
     pub extra: Vec<String>,
     /// Serve clients over TLS with these certificates (and require client certificates).
     pub tls: Option<Arc<Certs>>,
@@ -121,6 +130,8 @@ pub struct MemberSpec {
 }
 
 impl Member {
+    /// Starts the process in a fresh data dir (restored from the snapshot, if any); does not
+    /// wait for it to be healthy.
     pub fn spawn(spec: MemberSpec) -> Member {
         let dir = tempfile::Builder::new()
             .prefix("etcdgw-test-")
@@ -289,6 +300,7 @@ impl Drop for Member {
 
 /// A single-member etcd, the usual fixture.
 pub struct Etcd {
+    /// The member.
     pub member: Member,
 }
 
@@ -319,6 +331,7 @@ impl EtcdBuilder {
         self
     }
 
+    /// Starts the member and waits until it is healthy.
     pub async fn start(self) -> Etcd {
         // A port taken between our probe and etcd's bind makes etcd exit; try fresh ports.
         let mut last = String::new();
@@ -386,6 +399,7 @@ async fn wait_or_exit(member: &mut Member) -> bool {
 }
 
 impl Etcd {
+    /// Options for a member other than the default one.
     pub fn builder() -> EtcdBuilder {
         EtcdBuilder::default()
     }
@@ -395,6 +409,7 @@ impl Etcd {
         Etcd::builder().start().await
     }
 
+    /// The member's client URL.
     pub fn endpoint(&self) -> String {
         self.member.endpoint()
     }
@@ -458,15 +473,18 @@ impl Etcd {
 
 /// A three-member (or n-member) cluster.
 pub struct Cluster {
+    /// The members, in the order they were started (`n0`, `n1`, ...), joined ones last.
     pub members: Vec<Member>,
     token: String,
 }
 
 impl Cluster {
+    /// Starts `n` members with the default flags and waits until each is healthy.
     pub async fn start(n: usize) -> Cluster {
         Cluster::start_with(n, EtcdBuilder::default()).await
     }
 
+    /// Starts `n` members with the builder's flags and TLS (its snapshot is not used).
     pub async fn start_with(n: usize, builder: EtcdBuilder) -> Cluster {
         let ports: Vec<(u16, u16)> = (0..n).map(|_| (free_port(), free_port())).collect();
         let token = format!("c{}", ports[0].0);
@@ -523,6 +541,7 @@ impl Cluster {
         self.members.len() - 1
     }
 
+    /// Every member's client URL.
     pub fn endpoints(&self) -> Vec<String> {
         self.members.iter().map(Member::endpoint).collect()
     }

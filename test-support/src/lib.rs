@@ -1,0 +1,15 @@
+//! etcdgw's test harness, shared by every test crate of the workspace (the integration suite
+//! `tests/it`, `tests/metrics.rs`, the browser suite's driver and the command line's tests):
+//! real etcd members and clusters on free loopback ports ([`etcd`]), certificates made at test
+//! time ([`certs`]), hand-written servers for faults etcd cannot produce ([`faults`]), and a TCP
+//! proxy that can be cut ([`proxy`]).
+//!
+//! The etcd under test is `$ETCD_BIN` (with `$ETCDCTL_BIN` and `$ETCDUTL_BIN` of the same
+//! version); `scripts/test.sh` sets them for each etcd of its matrix. Internal: not published.
+
+pub mod certs;
+pub mod etcd;
+pub mod faults;
+pub mod proxy;
+
+pub use etcd::{Cluster, Etcd, EtcdBuilder, Member};
