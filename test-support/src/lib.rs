@@ -1,8 +1,9 @@
 //! etcdgw's test harness, shared by every test crate of the workspace (the integration suite
 //! `tests/it`, `tests/metrics.rs`, the browser suite's driver and the command line's tests):
 //! real etcd members and clusters on free loopback ports ([`etcd`]), certificates made at test
-//! time ([`certs`]), hand-written servers for faults etcd cannot produce ([`faults`]), and a TCP
-//! proxy that can be cut ([`proxy`]).
+//! time ([`certs`]), hand-written servers for faults etcd cannot produce
+//! ([`faults`]), a TCP proxy that can be cut ([`proxy`]), and [`wait_until`], which waits for
+//! a condition instead of for the machine.
 //!
 //! The etcd under test is `$ETCD_BIN` (with `$ETCDCTL_BIN` and `$ETCDUTL_BIN` of the same
 //! version); `scripts/test.sh` sets them for each etcd of its matrix. Internal: not published.
@@ -11,5 +12,7 @@ pub mod certs;
 pub mod etcd;
 pub mod faults;
 pub mod proxy;
+pub mod wait;
 
 pub use etcd::{Cluster, Etcd, EtcdBuilder, Member};
+pub use wait::wait_until;
