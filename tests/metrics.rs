@@ -12,7 +12,7 @@ use etcdgw::{
     Client, Compare, CompareOp, ConnectOptions, Error, GetOptions, ServerErrorKind, Txn, TxnOp,
     WatchOptions,
 };
-use etcdgw_test_support::etcd::free_port;
+use etcdgw_test_support::free_port;
 use etcdgw_test_support::Etcd;
 use metrics_exporter_prometheus::PrometheusBuilder;
 

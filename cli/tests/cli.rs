@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 
 use etcdgw::{GetOptions, PutOptions};
 
-use etcdgw_test_support::etcd::{etcd_version, free_port};
+use etcdgw_test_support::etcd::etcd_version;
+use etcdgw_test_support::free_port;
 use etcdgw_test_support::{Cluster, Etcd};
 
 const BIN: &str = env!("CARGO_BIN_EXE_etcdgw");

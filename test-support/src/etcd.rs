@@ -1,17 +1,34 @@
 //! Real etcd members for the tests: each on its own free loopback ports and temp data dir,
-//! killed when dropped. The binary is `$ETCD_BIN` (the test script sets it to 3.4, then 3.5).
+//! killed when dropped. The binary is `$ETCD_BIN` (`scripts/test.sh` sets it to each etcd of
+//! its matrix in turn).
+//!
+//! # Ports
+//! A member's ports are probed free ([`free_port`]) and bound by etcd a moment later; when
+//! something took one in between, etcd exits ("bind: address already in use"). Every way a
+//! member starts deals with that by starting again on fresh ports: [`EtcdBuilder::start`] and
+//! [`Etcd::start`], [`Cluster::start_with`] and [`Cluster::start`] (the whole cluster, since
+//! each member's peer URL is in every other's `--initial-cluster`), and [`Cluster::join`] (a
+//! taken peer port is replaced in the cluster's membership first). A restart
+//! ([`Etcd::restart`], [`Cluster::restart`], [`Member::start_again`]) cannot: the member's
+//! peer URL is in the cluster's membership and its client URL in its clients' endpoints, so it
+//! comes back on the same ports, and fails, saying so, if one was taken meanwhile.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
-
 use std::sync::Arc;
+use std::time::Duration;
 
 use etcdgw::{Client, ConnectOptions};
 use tempfile::TempDir;
 
 use crate::certs::Certs;
+use crate::ports::free_port;
+
+/// How many times a start tries fresh ports after a clash before giving up.
+const ATTEMPTS: usize = 5;
+
+/// How long a member may take to become healthy (a loaded machine is slow, not broken).
+const HEALTHY_WITHIN: Duration = Duration::from_secs(60);
 
 /// The etcd binary under test.
 pub fn etcd_bin() -> String {
@@ -75,14 +92,6 @@ pub fn flag_for_this_version(flag: &str) -> String {
     }
 }
 
-/// A loopback port nobody listens on right now.
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
-}
-
 /// A fast place for data dirs: tmpfs when there is one (etcd 3.4 has no `--unsafe-no-fsync`).
 fn temp_root() -> PathBuf {
     let shm = Path::new("/dev/shm");
@@ -105,41 +114,51 @@ pub struct Member {
     dir: TempDir,
     child: Option<Child>,
     tls: Option<Arc<Certs>>,
+    /// Where the current run's lines start in the log (earlier runs' lines precede them).
+    log_start: u64,
 }
 
 /// What a member needs to know to start.
-pub struct MemberSpec {
-    /// Its `--name`.
-    pub name: String,
-    /// The port of its client URL.
-    pub client_port: u16,
-    /// The port of its peer URL.
-    pub peer_port: u16,
+struct MemberSpec {
+    name: String,
+    client_port: u16,
+    peer_port: u16,
     /// `--initial-cluster`: every member's `name=peer URL`, this one's included.
-    pub initial_cluster: String,
+    initial_cluster: String,
     /// `new`, or `existing` for a member added to a running cluster.
-    pub initial_state: &'static str,
-    /// `--initial-cluster-token`.
-    pub token: String,
+    initial_state: &'static str,
+    token: String,
     /// More flags (`--experimental-*` ones as the version under test spells them).
-    pub extra: Vec<String>,
+    extra: Vec<String>,
     /// Serve clients over TLS with these certificates (and require client certificates).
-    pub tls: Option<Arc<Certs>>,
+    tls: Option<Arc<Certs>>,
     /// A snapshot to restore into the data dir before the first start.
-    pub restore_from: Option<PathBuf>,
+    restore_from: Option<PathBuf>,
+}
+
+/// How a start ended.
+enum Started {
+    /// `/health` says true.
+    Healthy,
+    /// etcd exited because this port was taken: try again on fresh ports.
+    PortTaken(u16),
+    /// etcd exited for another reason (its log says which).
+    Exited,
+    /// Still running, not healthy within [`HEALTHY_WITHIN`].
+    NotHealthy,
 }
 
 impl Member {
     /// Starts the process in a fresh data dir (restored from the snapshot, if any); does not
     /// wait for it to be healthy.
-    pub fn spawn(spec: MemberSpec) -> Member {
+    fn spawn(spec: MemberSpec) -> Member {
         let dir = tempfile::Builder::new()
             .prefix("etcdgw-test-")
             .tempdir_in(temp_root())
             .expect("a temp dir");
         let scheme = if spec.tls.is_some() { "https" } else { "http" };
         let client = format!("{scheme}://127.0.0.1:{}", spec.client_port);
-        let peer = format!("http://127.0.0.1:{}", spec.peer_port);
+        let peer = peer_url(spec.peer_port);
         if let Some(snapshot) = &spec.restore_from {
             restore(
                 snapshot,
@@ -178,6 +197,7 @@ impl Member {
             dir,
             child: None,
             tls: spec.tls,
+            log_start: 0,
         };
         member.launch();
         member
@@ -189,6 +209,7 @@ impl Member {
             .append(true)
             .open(self.log_path())
             .expect("the member's log file");
+        self.log_start = log.metadata().map(|m| m.len()).unwrap_or(0);
         let child = Command::new(etcd_bin())
             .args(&self.args)
             .stdin(Stdio::null())
@@ -206,6 +227,23 @@ impl Member {
 
     fn log_path(&self) -> PathBuf {
         self.dir.path().join("etcd.log")
+    }
+
+    /// What the current run logged (etcd logs errors only here).
+    fn this_run_log(&self) -> String {
+        let bytes = std::fs::read(self.log_path()).unwrap_or_default();
+        let start = usize::try_from(self.log_start)
+            .unwrap_or(usize::MAX)
+            .min(bytes.len());
+        String::from_utf8_lossy(&bytes[start..]).into_owned()
+    }
+
+    /// The port etcd found taken, if that is why the current run ended: every version logs
+    /// `listen tcp 127.0.0.1:PORT: bind: address already in use`.
+    fn taken_port(&self) -> Option<u16> {
+        let log = self.this_run_log();
+        let (before, _) = log.split_once(": bind: address already in use")?;
+        before.rsplit_once("127.0.0.1:")?.1.parse().ok()
     }
 
     /// The last lines of the member's log, for failure messages.
@@ -237,20 +275,56 @@ impl Member {
         }
     }
 
-    /// Waits until `/health` says true (a leader exists), or panics with the log.
+    /// Whether the member answers and has a leader: `/health` says true (a TLS member, which
+    /// wants a client certificate, is asked for its status through etcdgw instead).
+    pub async fn is_healthy(&self) -> bool {
+        HealthProbe::new(self).await.healthy().await
+    }
+
+    /// Waits until `/health` says true (a leader exists), or panics with the log; says so
+    /// when the member exited because one of its ports was taken (after a restart, which
+    /// keeps the ports).
     pub async fn wait_healthy(&mut self, within: Duration) {
-        match tokio::time::timeout(within, wait_or_exit(self)).await {
-            Ok(true) => {}
-            Ok(false) => panic!(
+        match self.wait_started(within).await {
+            Started::Healthy => {}
+            Started::PortTaken(port) => panic!(
+                "etcd member {} exited: port {port} was taken while it was down (a restart \
+                 keeps its ports: its peer URL is in the cluster's membership, its client URL \
+                 in its clients' endpoints):\n{}",
+                self.name,
+                self.log_tail()
+            ),
+            Started::Exited => panic!(
                 "etcd member {} exited while starting:\n{}",
                 self.name,
                 self.log_tail()
             ),
-            Err(_) => panic!(
+            Started::NotHealthy => panic!(
                 "etcd member {} not healthy after {within:?}:\n{}",
                 self.name,
                 self.log_tail()
             ),
+        }
+    }
+
+    /// Waits until the member is healthy or has exited (why, from its log).
+    async fn wait_started(&mut self, within: Duration) -> Started {
+        let until = tokio::time::Instant::now() + within;
+        let probe = HealthProbe::new(self).await;
+        loop {
+            if probe.healthy().await {
+                return Started::Healthy;
+            }
+            if !self.is_running() {
+                return match self.taken_port() {
+                    Some(port) => Started::PortTaken(port),
+                    None => Started::Exited,
+                };
+            }
+            if tokio::time::Instant::now() >= until {
+                return Started::NotHealthy;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
         }
     }
 
@@ -274,7 +348,9 @@ impl Member {
         }
     }
 
-    /// Starts the process again on the same ports and data dir.
+    /// Starts the process again on the same ports and data dir; [`Member::wait_healthy`]
+    /// waits for it. It cannot move to other ports if one was taken meanwhile (see the
+    /// module's docs): it then exits, and `wait_healthy` says so.
     pub fn start_again(&mut self) {
         assert!(
             self.child.is_none(),
@@ -282,6 +358,32 @@ impl Member {
             self.name
         );
         self.launch();
+    }
+
+    /// The member's Prometheus metrics (`/metrics` on a plain-HTTP member's client URL).
+    pub async fn metrics(&self) -> String {
+        assert!(
+            self.tls.is_none(),
+            "metrics of a TLS member are not read here"
+        );
+        let url = format!("{}/metrics", self.endpoint());
+        let resp = http()
+            .get(&url)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{url}: {e}"));
+        resp.text().await.unwrap_or_else(|e| panic!("{url}: {e}"))
+    }
+
+    /// How many watchers the member holds (`etcd_debugging_mvcc_watcher_total`): every open
+    /// watch, once the server has registered it, until its request is gone.
+    pub async fn watchers(&self) -> u64 {
+        let text = self.metrics().await;
+        text.lines()
+            .find_map(|l| l.strip_prefix("etcd_debugging_mvcc_watcher_total "))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .map(|v| v as u64)
+            .expect("etcd_debugging_mvcc_watcher_total in /metrics")
     }
 }
 
@@ -298,6 +400,56 @@ impl Drop for Member {
     }
 }
 
+/// Asks a member whether it is healthy, on one connection from one ask to the next.
+enum HealthProbe {
+    /// `GET /health` on a plain-HTTP member.
+    Http(String),
+    /// A TLS member (which wants a client certificate): its status through etcdgw, which
+    /// answers with a leader once there is one.
+    Tls(Client),
+}
+
+impl HealthProbe {
+    async fn new(member: &Member) -> HealthProbe {
+        if member.tls.is_none() {
+            return HealthProbe::Http(format!("{}/health", member.endpoint()));
+        }
+        let options = member
+            .connect_options()
+            .with_timeout(Duration::from_secs(1));
+        HealthProbe::Tls(
+            Client::connect([member.endpoint()], Some(options))
+                .await
+                .expect("connect"),
+        )
+    }
+
+    async fn healthy(&self) -> bool {
+        match self {
+            HealthProbe::Http(url) => {
+                match http().get(url).timeout(Duration::from_secs(1)).send().await {
+                    Ok(resp) => resp
+                        .text()
+                        .await
+                        .is_ok_and(|t| t.contains("\"health\":\"true\"")),
+                    Err(_) => false,
+                }
+            }
+            HealthProbe::Tls(client) => client.status().await.is_ok_and(|s| s.leader() != 0),
+        }
+    }
+}
+
+/// One HTTP client for the harness's own requests (health, metrics).
+fn http() -> &'static reqwest::Client {
+    static HTTP: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    HTTP.get_or_init(reqwest::Client::new)
+}
+
+fn peer_url(port: u16) -> String {
+    format!("http://127.0.0.1:{port}")
+}
+
 /// A single-member etcd, the usual fixture.
 pub struct Etcd {
     /// The member.
@@ -310,6 +462,7 @@ pub struct EtcdBuilder {
     extra: Vec<String>,
     tls: Option<Arc<Certs>>,
     restore_from: Option<PathBuf>,
+    first_ports: Option<(u16, u16)>,
 }
 
 impl EtcdBuilder {
@@ -325,21 +478,31 @@ impl EtcdBuilder {
         self
     }
 
-    /// Starts from this snapshot (restored with etcdctl on 3.4, etcdutl on 3.5).
+    /// Starts from this snapshot (restored with etcdctl on 3.4, etcdutl from 3.5).
     pub fn restore_from(mut self, snapshot: impl Into<PathBuf>) -> Self {
         self.restore_from = Some(snapshot.into());
         self
     }
 
-    /// Starts the member and waits until it is healthy.
+    /// Tries these client and peer ports first (fresh ones after a clash, as always); for
+    /// the harness's own tests of that.
+    #[doc(hidden)]
+    pub fn first_ports(mut self, client: u16, peer: u16) -> Self {
+        self.first_ports = Some((client, peer));
+        self
+    }
+
+    /// Starts the member and waits until it is healthy, on fresh ports after a clash.
     pub async fn start(self) -> Etcd {
-        // A port taken between our probe and etcd's bind makes etcd exit; try fresh ports.
-        let mut last = String::new();
-        for _ in 0..3 {
-            let (client_port, peer_port) = (free_port(), free_port());
+        let mut taken = Vec::new();
+        for attempt in 0..ATTEMPTS {
+            let (client_port, peer_port) = match self.first_ports {
+                Some(ports) if attempt == 0 => ports,
+                _ => (free_port(), free_port()),
+            };
             let name = format!("m{client_port}");
             let mut member = Member::spawn(MemberSpec {
-                initial_cluster: format!("{name}=http://127.0.0.1:{peer_port}"),
+                initial_cluster: format!("{name}={}", peer_url(peer_port)),
                 initial_state: "new",
                 token: format!("t{client_port}"),
                 name,
@@ -349,52 +512,17 @@ impl EtcdBuilder {
                 tls: self.tls.clone(),
                 restore_from: self.restore_from.clone(),
             });
-            match tokio::time::timeout(Duration::from_secs(30), wait_or_exit(&mut member)).await {
-                Ok(true) => return Etcd { member },
-                Ok(false) => last = member.log_tail(),
-                Err(_) => panic!("etcd not healthy after 30 s:\n{}", member.log_tail()),
+            match member.wait_started(HEALTHY_WITHIN).await {
+                Started::Healthy => return Etcd { member },
+                Started::PortTaken(port) => taken.push(port),
+                Started::Exited => panic!("etcd exited while starting:\n{}", member.log_tail()),
+                Started::NotHealthy => panic!(
+                    "etcd not healthy after {HEALTHY_WITHIN:?}:\n{}",
+                    member.log_tail()
+                ),
             }
         }
-        panic!("etcd failed to start three times:\n{last}");
-    }
-}
-
-/// Waits until healthy (true) or exited (false).
-async fn wait_or_exit(member: &mut Member) -> bool {
-    let http = reqwest::Client::new();
-    let url = format!("{}/health", member.endpoint());
-    // A TLS member is asked through etcdgw itself: status answers once there is a leader.
-    let tls_client = match member.tls {
-        Some(_) => {
-            let options = member
-                .connect_options()
-                .with_timeout(Duration::from_secs(1));
-            Some(
-                Client::connect([member.endpoint()], Some(options))
-                    .await
-                    .expect("connect"),
-            )
-        }
-        None => None,
-    };
-    loop {
-        let healthy = match &tls_client {
-            Some(client) => client.status().await.is_ok_and(|s| s.leader() != 0),
-            None => match http.get(&url).timeout(Duration::from_secs(1)).send().await {
-                Ok(resp) => resp
-                    .text()
-                    .await
-                    .is_ok_and(|t| t.contains("\"health\":\"true\"")),
-                Err(_) => false,
-            },
-        };
-        if healthy {
-            return true;
-        }
-        if !member.is_running() {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
+        panic!("etcd found a port taken at each of {ATTEMPTS} starts: {taken:?}");
     }
 }
 
@@ -428,11 +556,17 @@ impl Etcd {
             .expect("connect")
     }
 
-    /// Kills the member and starts it again on the same data dir, waiting until healthy.
+    /// Kills the member and starts it again on the same ports and data dir, waiting until
+    /// healthy (it cannot move to fresh ports: see the module's docs).
     pub async fn restart(&mut self) {
         self.member.kill();
         self.member.start_again();
-        self.member.wait_healthy(Duration::from_secs(30)).await;
+        self.member.wait_healthy(HEALTHY_WITHIN).await;
+    }
+
+    /// How many watchers the member holds; see [`Member::watchers`].
+    pub async fn watchers(&self) -> u64 {
+        self.member.watchers().await
     }
 
     /// Runs etcdctl against this member and returns its stdout; panics on failure.
@@ -448,27 +582,37 @@ impl Etcd {
 
     /// Runs etcdctl with optional stdin and returns its whole output.
     pub fn etcdctl_raw(&self, args: &[&str], stdin: Option<&[u8]>) -> std::process::Output {
-        use std::io::Write;
-        let mut child = Command::new(etcdctl_bin())
-            .env("ETCDCTL_API", "3")
-            .arg(format!("--endpoints={}", self.endpoint()))
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot run {}: {e}", etcdctl_bin()));
-        if let Some(input) = stdin {
-            child
-                .stdin
-                .take()
-                .expect("stdin")
-                .write_all(input)
-                .expect("write stdin");
-        }
-        drop(child.stdin.take());
-        child.wait_with_output().expect("etcdctl output")
+        etcdctl_output(&self.endpoint(), args, stdin)
     }
+}
+
+/// Runs etcdctl against `endpoints` (comma separated) with optional stdin, and returns its
+/// whole output.
+pub fn etcdctl_output(
+    endpoints: &str,
+    args: &[&str],
+    stdin: Option<&[u8]>,
+) -> std::process::Output {
+    use std::io::Write;
+    let mut child = Command::new(etcdctl_bin())
+        .env("ETCDCTL_API", "3")
+        .arg(format!("--endpoints={endpoints}"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", etcdctl_bin()));
+    if let Some(input) = stdin {
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input)
+            .expect("write stdin");
+    }
+    drop(child.stdin.take());
+    child.wait_with_output().expect("etcdctl output")
 }
 
 /// A three-member (or n-member) cluster.
@@ -476,6 +620,7 @@ pub struct Cluster {
     /// The members, in the order they were started (`n0`, `n1`, ...), joined ones last.
     pub members: Vec<Member>,
     token: String,
+    tls: Option<Arc<Certs>>,
 }
 
 impl Cluster {
@@ -484,61 +629,139 @@ impl Cluster {
         Cluster::start_with(n, EtcdBuilder::default()).await
     }
 
-    /// Starts `n` members with the builder's flags and TLS (its snapshot is not used).
+    /// Starts `n` members with the builder's flags and TLS (not its snapshot) and waits until
+    /// each is healthy. When etcd finds one of the ports taken, the whole cluster starts again
+    /// on fresh ports (each member's peer URL is in every other's `--initial-cluster`).
     pub async fn start_with(n: usize, builder: EtcdBuilder) -> Cluster {
-        let ports: Vec<(u16, u16)> = (0..n).map(|_| (free_port(), free_port())).collect();
-        let token = format!("c{}", ports[0].0);
-        let initial_cluster = ports
-            .iter()
-            .enumerate()
-            .map(|(i, (_, peer))| format!("n{i}=http://127.0.0.1:{peer}"))
-            .collect::<Vec<_>>()
-            .join(",");
-        let mut members: Vec<Member> = ports
-            .iter()
-            .enumerate()
-            .map(|(i, &(client_port, peer_port))| {
-                Member::spawn(MemberSpec {
-                    name: format!("n{i}"),
-                    client_port,
-                    peer_port,
-                    initial_cluster: initial_cluster.clone(),
-                    initial_state: "new",
-                    token: token.clone(),
-                    extra: builder.extra.clone(),
-                    tls: builder.tls.clone(),
-                    restore_from: None,
+        let mut taken = Vec::new();
+        for attempt in 0..ATTEMPTS {
+            let ports: Vec<(u16, u16)> = (0..n)
+                .map(|i| match builder.first_ports {
+                    Some(ports) if attempt == 0 && i == 0 => ports,
+                    _ => (free_port(), free_port()),
                 })
-            })
-            .collect();
-        for m in members.iter_mut() {
-            m.wait_healthy(Duration::from_secs(60)).await;
+                .collect();
+            let token = format!("c{}", ports[0].0);
+            let initial_cluster = ports
+                .iter()
+                .enumerate()
+                .map(|(i, (_, peer))| format!("n{i}={}", peer_url(*peer)))
+                .collect::<Vec<_>>()
+                .join(",");
+            let mut members: Vec<Member> = ports
+                .iter()
+                .enumerate()
+                .map(|(i, &(client_port, peer_port))| {
+                    Member::spawn(MemberSpec {
+                        name: format!("n{i}"),
+                        client_port,
+                        peer_port,
+                        initial_cluster: initial_cluster.clone(),
+                        initial_state: "new",
+                        token: token.clone(),
+                        extra: builder.extra.clone(),
+                        tls: builder.tls.clone(),
+                        restore_from: None,
+                    })
+                })
+                .collect();
+            match wait_all_started(&mut members).await {
+                Ok(()) => {
+                    return Cluster {
+                        members,
+                        token,
+                        tls: builder.tls.clone(),
+                    }
+                }
+                Err(port) => taken.push(port), // dropping `members` kills the others
+            }
         }
-        Cluster { members, token }
+        panic!("a cluster member found a port taken at each of {ATTEMPTS} starts: {taken:?}");
     }
 
-    /// Starts a member that was added with `member_add` (as a learner or not), joining the
-    /// running cluster; `initial_cluster` lists every member including it.
+    /// Starts a member that was added with `member_add` (as a learner or not) on these ports,
+    /// joining the running cluster, and waits until it is healthy; `initial_cluster` lists
+    /// every member including it. Returns its index in [`Cluster::members`].
+    ///
+    /// When etcd finds a port taken, it starts again on a fresh one: a taken peer port is
+    /// first replaced by `member_update` (so the member's [`Member::peer_port`] may differ from
+    /// the one given), a taken client port just replaced.
     pub async fn join(
         &mut self,
         name: &str,
-        client_port: u16,
-        peer_port: u16,
-        initial_cluster: String,
+        mut client_port: u16,
+        mut peer_port: u16,
+        mut initial_cluster: String,
     ) -> usize {
-        let member = Member::spawn(MemberSpec {
-            name: name.to_string(),
-            client_port,
-            peer_port,
-            initial_cluster,
-            initial_state: "existing",
-            token: self.token.clone(),
-            extra: Vec::new(),
-            tls: None,
-            restore_from: None,
-        });
-        self.members.push(member);
-        self.members.len() - 1
+        let mut taken = Vec::new();
+        for _ in 0..ATTEMPTS {
+            let mut member = Member::spawn(MemberSpec {
+                name: name.to_string(),
+                client_port,
+                peer_port,
+                initial_cluster: initial_cluster.clone(),
+                initial_state: "existing",
+                token: self.token.clone(),
+                extra: Vec::new(),
+                tls: self.tls.clone(),
+                restore_from: None,
+            });
+            match member.wait_started(HEALTHY_WITHIN).await {
+                Started::Healthy => {
+                    self.members.push(member);
+                    return self.members.len() - 1;
+                }
+                Started::PortTaken(port) => {
+                    drop(member);
+                    taken.push(port);
+                    if port == peer_port {
+                        let fresh = free_port();
+                        self.move_peer_url(&peer_url(peer_port), &peer_url(fresh))
+                            .await;
+                        initial_cluster =
+                            with_peer_url(&initial_cluster, &peer_url(peer_port), &peer_url(fresh));
+                        peer_port = fresh;
+                    } else {
+                        client_port = free_port();
+                    }
+                }
+                Started::Exited => panic!(
+                    "etcd member {name} exited while joining:\n{}",
+                    member.log_tail()
+                ),
+                Started::NotHealthy => panic!(
+                    "etcd member {name} not healthy after {HEALTHY_WITHIN:?}:\n{}",
+                    member.log_tail()
+                ),
+            }
+        }
+        panic!("etcd member {name} found a port taken at each of {ATTEMPTS} starts: {taken:?}");
+    }
+
+    /// Changes the peer URL of the member that has `from` to `to` (`member_update`, through
+    /// the running members).
+    async fn move_peer_url(&mut self, from: &str, to: &str) {
+        let mut endpoints = Vec::new();
+        for member in &mut self.members {
+            if member.is_running() {
+                endpoints.push(member.endpoint());
+            }
+        }
+        let options = self.members[0].connect_options();
+        let client = Client::connect(endpoints, Some(options))
+            .await
+            .expect("connect");
+        let list = client.member_list().await.expect("member list");
+        let id = list
+            .members()
+            .iter()
+            .find(|m| m.peer_urls().iter().any(|u| u == from))
+            .map(|m| m.id())
+            .unwrap_or_else(|| panic!("no member has the peer URL {from}"));
+        client
+            .member_update(id, vec![to.to_string()])
+            .await
+            .expect("member update");
     }
 
     /// Every member's client URL.
@@ -546,16 +769,70 @@ impl Cluster {
         self.members.iter().map(Member::endpoint).collect()
     }
 
-    /// Restarts member `i` on its data dir and waits until it is healthy.
+    /// Restarts member `i` on its ports and data dir and waits until it is healthy (it
+    /// cannot move to fresh ports: see the module's docs).
     pub async fn restart(&mut self, i: usize) {
         self.members[i].kill();
         self.members[i].start_again();
-        self.members[i].wait_healthy(Duration::from_secs(60)).await;
+        self.members[i].wait_healthy(HEALTHY_WITHIN).await;
+    }
+}
+
+/// `initial_cluster` (`name=url,...`) with the entry whose URL is `from` given `to` instead.
+fn with_peer_url(initial_cluster: &str, from: &str, to: &str) -> String {
+    initial_cluster
+        .split(',')
+        .map(|entry| match entry.split_once('=') {
+            Some((name, url)) if url == from => format!("{name}={to}"),
+            _ => entry.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Waits until every member is healthy; `Err(port)` as soon as one exited because a port was
+/// taken. Any other exit, or a member not healthy in time, panics with its log.
+async fn wait_all_started(members: &mut [Member]) -> Result<(), u16> {
+    let until = tokio::time::Instant::now() + HEALTHY_WITHIN;
+    let mut probes = Vec::with_capacity(members.len());
+    for member in members.iter() {
+        probes.push(HealthProbe::new(member).await);
+    }
+    let mut healthy = vec![false; members.len()];
+    loop {
+        for ((member, probe), healthy) in members.iter_mut().zip(&probes).zip(healthy.iter_mut()) {
+            if *healthy {
+                continue;
+            }
+            *healthy = probe.healthy().await;
+            if !*healthy && !member.is_running() {
+                match member.taken_port() {
+                    Some(port) => return Err(port),
+                    None => panic!(
+                        "etcd member {} exited while starting:\n{}",
+                        member.name,
+                        member.log_tail()
+                    ),
+                }
+            }
+        }
+        if healthy.iter().all(|h| *h) {
+            return Ok(());
+        }
+        if let Some(i) = healthy.iter().position(|h| !*h) {
+            assert!(
+                tokio::time::Instant::now() < until,
+                "etcd member {} not healthy after {HEALTHY_WITHIN:?}:\n{}",
+                members[i].name,
+                members[i].log_tail()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
     }
 }
 
 /// Restores a snapshot into `data_dir`, with the tool of the version under test: `etcdctl
-/// snapshot restore` on 3.4, `etcdutl snapshot restore` on 3.5 (`$ETCDUTL_BIN`).
+/// snapshot restore` on 3.4, `etcdutl snapshot restore` from 3.5 (`$ETCDUTL_BIN`).
 fn restore(
     snapshot: &Path,
     data_dir: &Path,
@@ -591,4 +868,18 @@ fn restore(
         "{tool} snapshot restore failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_peer_url;
+
+    #[test]
+    fn only_the_entry_with_that_exact_url_changes() {
+        let list = "n0=http://127.0.0.1:23801,n1=http://127.0.0.1:2380,n3=http://127.0.0.1:1";
+        assert_eq!(
+            with_peer_url(list, "http://127.0.0.1:2380", "http://127.0.0.1:4000"),
+            "n0=http://127.0.0.1:23801,n1=http://127.0.0.1:4000,n3=http://127.0.0.1:1"
+        );
+    }
 }

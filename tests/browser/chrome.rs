@@ -9,7 +9,7 @@ use base64::Engine;
 use serde_json::{json, Value};
 use tempfile::TempDir;
 
-use etcdgw_test_support::etcd::free_port;
+use etcdgw_test_support::free_port;
 
 /// The Chromium binary: `$CHROME_BIN`, else Debian's.
 fn chrome_bin() -> String {

@@ -19,7 +19,8 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use chrome::Chrome;
-use etcdgw_test_support::etcd::{etcd_version, free_port};
+use etcdgw_test_support::etcd::etcd_version;
+use etcdgw_test_support::free_port;
 use etcdgw_test_support::Etcd;
 
 /// Where scripts/browser-test.sh put the built pages.

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use etcdgw::{Client, MemberAddOptions, MemberListOptions, ServerErrorKind};
 
-use etcdgw_test_support::etcd::free_port;
+use etcdgw_test_support::free_port;
 use etcdgw_test_support::Cluster;
 
 /// Adds a learner, waiting while a young cluster still refuses reconfiguration as unhealthy

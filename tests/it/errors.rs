@@ -133,7 +133,7 @@ async fn requests_above_the_size_limits_are_refused() {
 
 #[tokio::test]
 async fn connection_refused_names_the_endpoint_and_says_nothing_was_sent() {
-    let port = etcdgw_test_support::etcd::free_port();
+    let port = etcdgw_test_support::free_port();
     let endpoint = format!("http://127.0.0.1:{port}");
     let client = Client::connect([&endpoint], None).await.unwrap();
     match client.put("k", "v", None).await.unwrap_err() {

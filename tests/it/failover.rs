@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use etcdgw::{Client, ConnectOptions, Error, GetOptions, ServerErrorKind, WatchOptions};
 
-use etcdgw_test_support::etcd::{etcd_release, free_port};
+use etcdgw_test_support::etcd::etcd_release;
 use etcdgw_test_support::faults::BlackHole;
+use etcdgw_test_support::free_port;
 use etcdgw_test_support::{Cluster, Etcd};
 
 /// The index in `cluster.members` of the current leader.

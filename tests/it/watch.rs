@@ -841,7 +841,7 @@ async fn a_hundred_watches_each_get_their_events_and_dropping_them_closes_them()
 
 #[tokio::test]
 async fn a_watch_that_cannot_start_reports_why() {
-    let port = etcdgw_test_support::etcd::free_port();
+    let port = etcdgw_test_support::free_port();
     let client = Client::connect([format!("127.0.0.1:{port}")], None)
         .await
         .unwrap();
