@@ -23,6 +23,7 @@ use tempfile::TempDir;
 
 use crate::certs::Certs;
 use crate::ports::free_port;
+use crate::wait::wait_until;
 
 /// How many times a start tries fresh ports after a clash before giving up.
 const ATTEMPTS: usize = 5;
@@ -144,8 +145,6 @@ enum Started {
     PortTaken(u16),
     /// etcd exited for another reason (its log says which).
     Exited,
-    /// Still running, not healthy within [`HEALTHY_WITHIN`].
-    NotHealthy,
 }
 
 impl Member {
@@ -299,33 +298,37 @@ impl Member {
                 self.name,
                 self.log_tail()
             ),
-            Started::NotHealthy => panic!(
-                "etcd member {} not healthy after {within:?}:\n{}",
-                self.name,
-                self.log_tail()
-            ),
         }
     }
 
-    /// Waits until the member is healthy or has exited (why, from its log).
+    /// Waits until the member is healthy or has exited (why, from its log); panics with its
+    /// log if it is neither within `within`.
     async fn wait_started(&mut self, within: Duration) -> Started {
-        let until = tokio::time::Instant::now() + within;
         let probe = HealthProbe::new(self).await;
-        loop {
-            if probe.healthy().await {
-                return Started::Healthy;
+        let what = format!("etcd member {} to be healthy", self.name);
+        wait_until(&what, within, || {
+            let exited = self.why_exited();
+            let log = Shown(self.log_tail());
+            let probe = &probe;
+            async move {
+                if probe.healthy().await {
+                    return Ok(Started::Healthy);
+                }
+                exited.ok_or(log)
             }
-            if !self.is_running() {
-                return match self.taken_port() {
-                    Some(port) => Started::PortTaken(port),
-                    None => Started::Exited,
-                };
-            }
-            if tokio::time::Instant::now() >= until {
-                return Started::NotHealthy;
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
+        })
+        .await
+    }
+
+    /// Why the process is no longer running, if it is not.
+    fn why_exited(&mut self) -> Option<Started> {
+        if self.is_running() {
+            return None;
         }
+        Some(match self.taken_port() {
+            Some(port) => Started::PortTaken(port),
+            None => Started::Exited,
+        })
     }
 
     /// Kills the process (SIGKILL) and waits for it to go.
@@ -516,10 +519,6 @@ impl EtcdBuilder {
                 Started::Healthy => return Etcd { member },
                 Started::PortTaken(port) => taken.push(port),
                 Started::Exited => panic!("etcd exited while starting:\n{}", member.log_tail()),
-                Started::NotHealthy => panic!(
-                    "etcd not healthy after {HEALTHY_WITHIN:?}:\n{}",
-                    member.log_tail()
-                ),
             }
         }
         panic!("etcd found a port taken at each of {ATTEMPTS} starts: {taken:?}");
@@ -729,10 +728,6 @@ impl Cluster {
                     "etcd member {name} exited while joining:\n{}",
                     member.log_tail()
                 ),
-                Started::NotHealthy => panic!(
-                    "etcd member {name} not healthy after {HEALTHY_WITHIN:?}:\n{}",
-                    member.log_tail()
-                ),
             }
         }
         panic!("etcd member {name} found a port taken at each of {ATTEMPTS} starts: {taken:?}");
@@ -793,41 +788,52 @@ fn with_peer_url(initial_cluster: &str, from: &str, to: &str) -> String {
 /// Waits until every member is healthy; `Err(port)` as soon as one exited because a port was
 /// taken. Any other exit, or a member not healthy in time, panics with its log.
 async fn wait_all_started(members: &mut [Member]) -> Result<(), u16> {
-    let until = tokio::time::Instant::now() + HEALTHY_WITHIN;
     let mut probes = Vec::with_capacity(members.len());
     for member in members.iter() {
         probes.push(HealthProbe::new(member).await);
     }
-    let mut healthy = vec![false; members.len()];
-    loop {
-        for ((member, probe), healthy) in members.iter_mut().zip(&probes).zip(healthy.iter_mut()) {
-            if *healthy {
-                continue;
-            }
-            *healthy = probe.healthy().await;
-            if !*healthy && !member.is_running() {
-                match member.taken_port() {
-                    Some(port) => return Err(port),
-                    None => panic!(
-                        "etcd member {} exited while starting:\n{}",
-                        member.name,
-                        member.log_tail()
-                    ),
+    let healthy = std::cell::RefCell::new(vec![false; members.len()]);
+    wait_until("every member to be healthy", HEALTHY_WITHIN, || {
+        // Each member's name, why it exited (if it did) and its log, as of this poll.
+        let seen: Vec<(String, Option<Started>, String)> = members
+            .iter_mut()
+            .map(|m| (m.name.clone(), m.why_exited(), m.log_tail()))
+            .collect();
+        let (probes, healthy) = (&probes, &healthy);
+        async move {
+            for (i, probe) in probes.iter().enumerate() {
+                let done = healthy.borrow()[i];
+                if !done && probe.healthy().await {
+                    healthy.borrow_mut()[i] = true;
                 }
             }
+            let healthy = healthy.borrow();
+            for ((name, exited, log), healthy) in seen.iter().zip(healthy.iter()) {
+                match exited {
+                    _ if *healthy => {}
+                    Some(Started::PortTaken(port)) => return Ok(Err(*port)),
+                    Some(_) => panic!("etcd member {name} exited while starting:\n{log}"),
+                    None => {}
+                }
+            }
+            match healthy.iter().position(|h| !*h) {
+                None => Ok(Ok(())),
+                Some(i) => Err(Shown(format!(
+                    "{} not healthy yet:\n{}",
+                    seen[i].0, seen[i].2
+                ))),
+            }
         }
-        if healthy.iter().all(|h| *h) {
-            return Ok(());
-        }
-        if let Some(i) = healthy.iter().position(|h| !*h) {
-            assert!(
-                tokio::time::Instant::now() < until,
-                "etcd member {} not healthy after {HEALTHY_WITHIN:?}:\n{}",
-                members[i].name,
-                members[i].log_tail()
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
+    })
+    .await
+}
+
+/// Text shown as it is in a failure message (a member's log, not quoted and escaped).
+struct Shown(String);
+
+impl std::fmt::Debug for Shown {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
     }
 }
 

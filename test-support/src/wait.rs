@@ -47,8 +47,8 @@ impl<T, E: Debug> Condition for Result<T, E> {
 /// Polls `condition` until it holds and returns what it gave; panics if it still does not
 /// hold once `deadline` has passed, naming `what` was waited for and the last thing seen.
 ///
-/// The first poll is immediate; then the pause between polls grows from 10 ms to 100 ms, so
-/// a condition that holds soon is seen soon, and one that takes seconds costs few polls (some
+/// The first poll is immediate; then the pause between polls grows from 10 ms to 50 ms, so a
+/// condition that holds soon is seen soon, and one that takes seconds costs few polls (some
 /// start a process, e.g. etcdctl). The deadline bounds a wait that went wrong: it is never a
 /// measurement, and it should be generous (seconds to tens of seconds: a loaded machine is
 /// slow, not broken).
@@ -106,7 +106,7 @@ where
             }
         }
         tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(Duration::from_millis(100));
+        pause = (pause * 2).min(Duration::from_millis(50));
     }
 }
 
