@@ -145,18 +145,21 @@ impl Chrome {
 
     /// Waits until `script` returns something truthy, and returns it.
     pub async fn wait_for(&self, what: &str, within: Duration, script: &str, args: Value) -> Value {
-        wait_until(what, within, || async {
+        // The page's log is fetched once, if the deadline passes (wait_until's own, later,
+        // is never reached).
+        let truthy = wait_until(what, within * 2, || async {
             let value = self.run(script, args.clone()).await;
-            if value.is_null() || value == json!(false) || value == json!("") {
-                // What the page logged, shown if the deadline passes.
-                let log = self
-                    .run("return JSON.stringify(window.__log || [])", json!([]))
-                    .await;
-                return Err(format!("{value}; page log: {log}"));
-            }
-            Ok(value)
-        })
-        .await
+            let falsy = value.is_null() || value == json!(false) || value == json!("");
+            (!falsy).then_some(value)
+        });
+        match tokio::time::timeout(within, truthy).await {
+            Ok(value) => value,
+            Err(_) => panic!(
+                "{what}: not within {within:?}; page log: {}",
+                self.run("return JSON.stringify(window.__log || [])", json!([]))
+                    .await
+            ),
+        }
     }
 
     /// A PNG of the window.
