@@ -37,7 +37,6 @@
 //! - `metrics`: counters, gauges and histograms through the `metrics` facade; names and labels
 //!   in `docs/METRICS.md`.
 //! - `schema`: JSON Schemas of the wire messages (used by the schema tests).
-//! - `cli`: the `etcdgw` command line, an etcdctl over the gateway.
 //!
 //! # Errors
 //! Every call returns [`Result`]; [`Error`] separates what the caller got wrong (refused before
