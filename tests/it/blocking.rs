@@ -14,8 +14,8 @@ use etcdgw::{
     LockOptions, Permission, PutOptions, Txn, TxnOp, WatchOptions, WatchResponse,
 };
 
-use crate::support::etcd::gateway_has_hash_kv;
-use crate::support::Etcd;
+use etcdgw_test_support::etcd::gateway_has_hash_kv;
+use etcdgw_test_support::{wait_until_blocking, Etcd};
 
 /// A member started by the async harness, with the runtime that started it (restarts need
 /// it); the blocking client itself is used outside that runtime.
@@ -37,18 +37,6 @@ impl Member {
 
     fn restart(&mut self) {
         self.rt.block_on(self.etcd.restart());
-    }
-}
-
-/// Polls `condition` every 50 ms until it holds; fails the test naming `what` after 30 s.
-fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while !condition() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "never happened: {what}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
@@ -160,11 +148,15 @@ fn leases_are_granted_listed_kept_alive_and_revoked() {
         )
         .unwrap();
     let mut lowest = i64::MAX;
-    wait_until("a background refresh of the managed lease", || {
-        let left = client.lease_time_to_live(managed.id(), None).unwrap().ttl();
-        lowest = lowest.min(left);
-        left > lowest
-    });
+    wait_until_blocking(
+        "a background refresh of the managed lease",
+        Duration::from_secs(30),
+        || {
+            let left = client.lease_time_to_live(managed.id(), None).unwrap().ttl();
+            lowest = lowest.min(left);
+            left > lowest
+        },
+    );
     assert!(managed.is_alive());
     assert_eq!(value_of(&client, "kept").as_deref(), Some("v"));
     managed.revoke().unwrap();
@@ -497,13 +489,17 @@ fn a_mutex_try_lock_and_try_lock_for_and_a_session_that_ends() {
         .unwrap()
         .is_none());
     // Neither try left a key behind: only the holder's is there.
-    wait_until("the contender's key removed", || {
-        client
-            .get("m/", Some(GetOptions::new().with_prefix()))
-            .unwrap()
-            .count()
-            == 1
-    });
+    wait_until_blocking(
+        "the contender's key removed",
+        Duration::from_secs(30),
+        || {
+            client
+                .get("m/", Some(GetOptions::new().with_prefix()))
+                .unwrap()
+                .count()
+                == 1
+        },
+    );
     let fenced = Txn::new()
         .when([guard.is_owner()])
         .and_then([TxnOp::put("fenced", "yes", None)]);

@@ -9,9 +9,9 @@ use std::time::Duration;
 use etcdgw::env::EnvConfig;
 use etcdgw::{Client, ConnectOptions, Error, ServerErrorKind};
 
-use crate::support::certs::Certs;
-use crate::support::faults::BlackHole;
-use crate::support::Etcd;
+use etcdgw_test_support::certs::Certs;
+use etcdgw_test_support::faults::BlackHole;
+use etcdgw_test_support::Etcd;
 
 async fn connect(vars: &[(&str, &str)]) -> Client {
     let config = EnvConfig::from_vars(vars.iter().copied()).unwrap();
