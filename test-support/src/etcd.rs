@@ -109,7 +109,7 @@ pub struct Member {
     pub name: String,
     /// The port of its client URL.
     pub client_port: u16,
-    /// The port of its peer URL.
+    /// The port its peer URL listens on.
     pub peer_port: u16,
     args: Vec<String>,
     dir: TempDir,
@@ -127,6 +127,9 @@ struct MemberSpec {
     name: String,
     client_port: u16,
     peer_port: u16,
+    /// The port of the peer URL the member advertises: `peer_port`, or a front's (a proxy in
+    /// front of it, [`EtcdBuilder::peer_fronts`]).
+    advertised_peer_port: u16,
     /// `--initial-cluster`: every member's `name=peer URL`, this one's included.
     initial_cluster: String,
     /// `new`, or `existing` for a member added to a running cluster.
@@ -161,13 +164,14 @@ impl Member {
         let scheme = if spec.tls.is_some() { "https" } else { "http" };
         let client = format!("{scheme}://127.0.0.1:{}", spec.client_port);
         let peer = peer_url(spec.peer_port);
+        let advertised = peer_url(spec.advertised_peer_port);
         if let Some(snapshot) = &spec.restore_from {
             restore(
                 snapshot,
                 &dir.path().join("data"),
                 &spec.name,
                 &spec.initial_cluster,
-                &peer,
+                &advertised,
                 &spec.token,
             );
         }
@@ -177,7 +181,7 @@ impl Member {
             format!("--listen-client-urls={client}"),
             format!("--advertise-client-urls={client}"),
             format!("--listen-peer-urls={peer}"),
-            format!("--initial-advertise-peer-urls={peer}"),
+            format!("--initial-advertise-peer-urls={advertised}"),
             format!("--initial-cluster={}", spec.initial_cluster),
             format!("--initial-cluster-token={}", spec.token),
             format!("--initial-cluster-state={}", spec.initial_state),
@@ -466,7 +470,12 @@ pub struct EtcdBuilder {
     tls: Option<Arc<Certs>>,
     restore_from: Option<PathBuf>,
     first_ports: Option<(u16, u16)>,
+    peer_fronts: Option<PeerFronts>,
 }
+
+/// What [`EtcdBuilder::peer_fronts`] was given.
+#[derive(Clone)]
+struct PeerFronts(Arc<dyn Fn(usize, u16) -> u16 + Send + Sync>);
 
 impl EtcdBuilder {
     /// Adds a command-line flag, e.g. `--max-txn-ops=4`.
@@ -484,6 +493,20 @@ impl EtcdBuilder {
     /// Starts from this snapshot (restored with etcdctl on 3.4, etcdutl from 3.5).
     pub fn restore_from(mut self, snapshot: impl Into<PathBuf>) -> Self {
         self.restore_from = Some(snapshot.into());
+        self
+    }
+
+    /// Puts a front (a proxy) before each cluster member's peer port: member `i`, about to
+    /// listen for its peers on port `p`, advertises the peer URL on port `front(i, p)` instead
+    /// (in `--initial-cluster` too), so that every message between members goes through
+    /// whatever listens there and forwards to `p`. It is called again, with fresh ports, when a
+    /// start tries again after a port clash; restarts keep what it gave. For
+    /// [`Cluster::start_with`] (a member added later with [`Cluster::join`] has no front).
+    pub fn peer_fronts(
+        mut self,
+        front: impl Fn(usize, u16) -> u16 + Send + Sync + 'static,
+    ) -> Self {
+        self.peer_fronts = Some(PeerFronts(Arc::new(front)));
         self
     }
 
@@ -511,6 +534,7 @@ impl EtcdBuilder {
                 name,
                 client_port,
                 peer_port,
+                advertised_peer_port: peer_port,
                 extra: self.extra.clone(),
                 tls: self.tls.clone(),
                 restore_from: self.restore_from.clone(),
@@ -641,10 +665,18 @@ impl Cluster {
                 })
                 .collect();
             let token = format!("c{}", ports[0].0);
-            let initial_cluster = ports
+            let advertised: Vec<u16> = ports
                 .iter()
                 .enumerate()
-                .map(|(i, (_, peer))| format!("n{i}={}", peer_url(*peer)))
+                .map(|(i, &(_, peer))| match &builder.peer_fronts {
+                    Some(PeerFronts(front)) => front(i, peer),
+                    None => peer,
+                })
+                .collect();
+            let initial_cluster = advertised
+                .iter()
+                .enumerate()
+                .map(|(i, peer)| format!("n{i}={}", peer_url(*peer)))
                 .collect::<Vec<_>>()
                 .join(",");
             let mut members: Vec<Member> = ports
@@ -655,6 +687,7 @@ impl Cluster {
                         name: format!("n{i}"),
                         client_port,
                         peer_port,
+                        advertised_peer_port: advertised[i],
                         initial_cluster: initial_cluster.clone(),
                         initial_state: "new",
                         token: token.clone(),
@@ -698,6 +731,7 @@ impl Cluster {
                 name: name.to_string(),
                 client_port,
                 peer_port,
+                advertised_peer_port: peer_port,
                 initial_cluster: initial_cluster.clone(),
                 initial_state: "existing",
                 token: self.token.clone(),
