@@ -1,0 +1,19 @@
+//! etcdgw's whole-history check under faults (issue 27), as etcd's robustness suite and
+//! Jepsen do it: clients run a concurrent workload against a real three-member cluster while
+//! a nemesis injects faults; every operation's invocation, completion and outcome is
+//! recorded, every watch's events too; at the end the history of applied writes is read from
+//! a watch from revision 1, and [`check`] checks the whole run against etcd's model:
+//! every answer linearizable (serializable reads: a state that existed, never going back for
+//! their client), nothing acknowledged lost, nothing applied twice, nothing that failed
+//! applied, every watch exactly the history of its range.
+//!
+//! - [`model`]: what a run records ([`model::History`]), written as JSON lines when a run fails;
+//! - [`check`]: the checker, and [`check::render`], which shows each anomaly's window;
+//!
+//! `RELIABILITY.md` says what is checked, how, and what it found.
+
+pub mod check;
+pub mod model;
+pub mod rng;
+
+pub use check::{check, Anomaly, AnomalyKind, Report};
