@@ -9,11 +9,15 @@
 //!
 //! - [`model`]: what a run records ([`model::History`]), written as JSON lines when a run fails;
 //! - [`check`]: the checker, and [`check::render`], which shows each anomaly's window;
+//! - [`proxy`]: the fault-injecting TCP proxy in front of every member, for clients and peers;
+//! - [`cluster`]: the cluster behind the proxies;
 //!
 //! `RELIABILITY.md` says what is checked, how, and what it found.
 
 pub mod check;
+pub mod cluster;
 pub mod model;
+pub mod proxy;
 pub mod rng;
 
 pub use check::{check, Anomaly, AnomalyKind, Report};
