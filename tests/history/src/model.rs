@@ -30,7 +30,7 @@ pub struct Kv {
 }
 
 /// A key or the keys `[key, end)`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct KeyRange {
     /// The key, or the range's first key.
     pub key: String,
@@ -366,10 +366,17 @@ pub struct WatchRecord {
     pub start: Rev,
     /// Whether it asked for each event's previous key.
     pub prev_kv: bool,
+    /// Whether it asked for progress notifications.
+    #[serde(default)]
+    pub progress_notify: bool,
     /// The header revision of its `created` answer; `None` if it never started.
     pub created: Option<Rev>,
     /// The events, in the order delivered.
     pub events: Vec<Event>,
+    /// Each answer without events (a progress notification): how many events had been
+    /// delivered before it, and its revision, up to which the watch says it saw everything.
+    #[serde(default)]
+    pub progress: Vec<(u64, Rev)>,
     /// The revision it had to deliver everything up to (the fence written into its range at
     /// the end of the run), for a watch kept open all run long.
     pub must_reach: Option<Rev>,

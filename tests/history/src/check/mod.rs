@@ -30,8 +30,9 @@
 //!    no completion (it may have been applied long after its caller gave up);
 //! 4. **checks every watch** ([`watches`]): its events must be exactly the history's events
 //!    in its range from its first revision on, in order, each once, with the right previous
-//!    values, through every resume, and a watch kept open all run must have reached the
-//!    fence written at the end;
+//!    values, through every resume; each progress notification's revision must be one up to
+//!    which it delivered every event and after which it delivered none; and a watch kept open
+//!    all run must have reached the fence written at the end;
 //! 5. checks that every member's hash of the store at the end is the same.
 //!
 //! Cost: one pass over the applied events and one over the operations sorted by revision
@@ -97,6 +98,9 @@ pub enum AnomalyKind {
     WatchWrongEvent,
     /// A watch kept open all run did not deliver everything up to its fence.
     WatchIncomplete,
+    /// A watch's progress notification said it had seen everything up to a revision, but it
+    /// had not delivered an event up to there, or had delivered one after it.
+    WatchProgress,
     /// The members' stores differ at the end.
     MembersDisagree,
 }

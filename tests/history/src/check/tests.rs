@@ -139,8 +139,10 @@ fn watch(id: u64, key: &str, start: Rev, events: Vec<Event>) -> WatchRecord {
         range: KeyRange::key(key),
         start,
         prev_kv: false,
+        progress_notify: false,
         created: Some(start - 1),
         events,
+        progress: Vec::new(),
         must_reach: None,
         ended: None,
     }
@@ -540,4 +542,32 @@ fn a_lease_used_again_did_not_end_before_so_another_deletion_explains_its_key_s(
         (report.stats.unknown_applied, report.stats.lease_ends),
         (1, 1)
     );
+}
+
+#[test]
+fn a_progress_notification_must_come_after_every_event_up_to_its_revision_and_none_after() {
+    let history = vec![
+        put_ev("a", "v1", 2, 2, 1),
+        put_ev("a", "v2", 3, 2, 2),
+        put_ev("b", "w", 4, 4, 1),
+    ];
+    let mut b = B::default();
+    b.op(0, put("a", "v1"), put_ok(2));
+    b.op(0, put("a", "v2"), put_ok(3));
+    b.op(0, put("b", "w"), put_ok(4));
+    b.applied(history.clone());
+    let with_progress = |progress: Vec<(u64, Rev)>| WatchRecord {
+        progress_notify: true,
+        progress,
+        ..watch(0, "a", 2, vec![history[0].clone(), history[1].clone()])
+    };
+    // Up to date at 2 after one event, at 4 after both (b's event is not its range's).
+    b.h.watches = vec![with_progress(vec![(1, 2), (2, 4)])];
+    assert!(b.check().ok(), "{:?}", b.check());
+    // Progress at 3 before the event at 3: it overtook an event.
+    b.h.watches = vec![with_progress(vec![(1, 3)])];
+    assert_eq!(kinds(&b.check()), [AnomalyKind::WatchProgress]);
+    // Progress at 2 after the event at 3: it went back.
+    b.h.watches = vec![with_progress(vec![(2, 2)])];
+    assert_eq!(kinds(&b.check()), [AnomalyKind::WatchProgress]);
 }

@@ -1,10 +1,13 @@
 //! Step 4 of the check: every watch delivered exactly the history's events of its range from
 //! its first revision on: in order, each once, none skipped, each as the history has it (and
-//! its previous key, when asked), through every resume; and a watch kept open all run
-//! delivered everything up to the fence written into its range at the end.
+//! its previous key, when asked), through every resume; each progress notification came when
+//! every event up to its revision had been delivered and none after it; and a watch kept
+//! open all run delivered everything up to the fence written into its range at the end.
+
+use std::collections::HashMap;
 
 use super::{Anomaly, AnomalyKind, Report};
-use crate::model::{Event, History, Rev, WatchRecord};
+use crate::model::{Event, History, KeyRange, Rev, WatchRecord};
 
 /// Anomalies listed per watch; more are counted.
 const LISTED: usize = 3;
@@ -44,6 +47,44 @@ struct Watch<'a> {
 }
 
 impl Watch<'_> {
+    /// Each progress notification against what was delivered before it: every event of the
+    /// range from `first` up to its revision (`revs`: the range's event revisions), and none
+    /// after.
+    fn progress(&mut self, first: Rev, revs: &[Rev]) {
+        let before_first = revs.partition_point(|&r| r < first);
+        for &(n, rev) in &self.w.progress {
+            let n = n as usize;
+            let last = n
+                .checked_sub(1)
+                .and_then(|i| self.w.events.get(i))
+                .map(Event::rev);
+            if let Some(last) = last.filter(|&last| last > rev) {
+                self.anomaly(
+                    AnomalyKind::WatchProgress,
+                    format!(
+                        "after delivering the event at revision {last}, it said it had seen everything up to {rev} only"
+                    ),
+                    (rev, last),
+                    &self.w.range.key.clone(),
+                );
+                continue;
+            }
+            let due = revs
+                .partition_point(|&r| r <= rev)
+                .saturating_sub(before_first);
+            if due > n {
+                self.anomaly(
+                    AnomalyKind::WatchProgress,
+                    format!(
+                        "it said it had seen everything up to revision {rev} after delivering {n} events, but the history has {due} in its range from {first} to {rev}"
+                    ),
+                    (last.unwrap_or(first), rev),
+                    &self.w.range.key.clone(),
+                );
+            }
+        }
+    }
+
     fn anomaly(&mut self, kind: AnomalyKind, what: String, revs: (Rev, Rev), key: &str) {
         if self.listed == LISTED {
             self.report.suppressed += 1;
@@ -63,6 +104,9 @@ impl Watch<'_> {
 
 /// Checks every watch against the applied events (each with its previous key filled in).
 pub(crate) fn check(h: &History, applied: &[Event], report: &mut Report) {
+    // The revisions of each watched range's events, for counting what a progress
+    // notification speaks for.
+    let mut revs_of: HashMap<&KeyRange, Vec<Rev>> = HashMap::new();
     for w in &h.watches {
         let mut watch = Watch {
             w,
@@ -173,6 +217,16 @@ pub(crate) fn check(h: &History, applied: &[Event], report: &mut Report) {
                     &got.kv.key,
                 ),
             }
+        }
+        if !w.progress.is_empty() {
+            let revs = revs_of.entry(&w.range).or_insert_with(|| {
+                applied
+                    .iter()
+                    .filter(|e| w.range.contains(&e.kv.key))
+                    .map(Event::rev)
+                    .collect()
+            });
+            watch.progress(first, revs);
         }
         if let Some(fence) = w.must_reach {
             if let Some(e) = expected.peek().filter(|e| e.rev() <= fence) {
