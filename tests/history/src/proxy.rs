@@ -5,6 +5,13 @@
 //! connection's first request head only, to learn which member opened it); every answer is
 //! the member's.
 //!
+//! It is the check's one hand-written server, and it is there only for the faults a real
+//! etcd cannot be made to produce: a network that holds, loses one way, delays, or resets
+//! what passes between a client and a member or between two members (network namespaces
+//! with iptables and tc would do the same, but need privileges a test run does not have).
+//! Everything else the nemesis does (kill -9, SIGSTOP, leader moves) is done to the real
+//! members.
+//!
 //! Lost packets are *held*, not thrown away: a direction that is cut stops being read, so the
 //! bytes wait in the sockets' buffers as unacknowledged packets wait in a real network, and
 //! flow again when it heals (a request held past its caller's deadline is then applied after
