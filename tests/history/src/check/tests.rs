@@ -571,3 +571,40 @@ fn a_progress_notification_must_come_after_every_event_up_to_its_revision_and_no
     b.h.watches = vec![with_progress(vec![(2, 2)])];
     assert_eq!(kinds(&b.check()), [AnomalyKind::WatchProgress]);
 }
+
+#[test]
+fn a_keys_only_read_without_its_lease_is_wrong_before_etcd_3_7_and_right_from_it() {
+    let mut b = B::default();
+    let lease = 5;
+    let request = Request::Put {
+        key: "a".into(),
+        value: "v1".into(),
+        lease,
+        prev_kv: false,
+    };
+    b.op(0, request, put_ok(2));
+    let keys_only = Request::Range {
+        range: KeyRange::key("a"),
+        serializable: false,
+        keys_only: true,
+        count_only: false,
+        limit: 0,
+    };
+    // etcd 3.7 answers keys-only ranges from its index, without leases (etcd-io/etcd#22209).
+    b.op(1, keys_only, got(2, vec![kv("a", "", 2, 2, 1)]));
+    let mut event = put_ev("a", "v1", 2, 2, 1);
+    event.kv.lease = lease;
+    b.applied(vec![event]);
+    b.h.meta.etcd = "3.6.15".into();
+    assert_eq!(kinds(&b.check()), [AnomalyKind::WrongAnswer]);
+    b.h.meta.etcd = "3.7.2".into();
+    assert!(b.check().ok(), "{:?}", b.check());
+    // Everything else in the answer is still compared.
+    if let Outcome::Ok {
+        answer: Answer::Range { kvs, .. },
+    } = &mut b.h.ops[1].outcome
+    {
+        kvs[0].version = 2;
+    }
+    assert_eq!(kinds(&b.check()), [AnomalyKind::WrongAnswer]);
+}

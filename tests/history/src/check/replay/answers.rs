@@ -54,9 +54,17 @@ impl Replay<'_> {
                 },
                 got,
             ) => {
-                let want = store.read(range, *keys_only, *count_only, *limit, rev);
-                (want != *got)
-                    .then(|| format!("read {} but the store held {}", show(got), show(&want)))
+                let mut want = store.read(range, *keys_only, *count_only, *limit, rev);
+                let mut got = got.clone();
+                if *keys_only && keys_only_drops_lease(&h.meta.etcd) {
+                    for answer in [&mut want, &mut got] {
+                        if let Answer::Range { kvs, .. } = answer {
+                            kvs.iter_mut().for_each(|kv| kv.lease = 0);
+                        }
+                    }
+                }
+                (want != got)
+                    .then(|| format!("read {} but the store held {}", show(&got), show(&want)))
             }
             (Request::Delete { range, .. }, _) => {
                 let found: Vec<&Kv> = store.range(range).collect();
@@ -227,4 +235,15 @@ pub(super) fn show_events(events: &[Event]) -> String {
         })
         .collect();
     format!("[{}]", shown.join(", "))
+}
+
+/// Whether this etcd leaves the lease out of a keys-only range's keys: 3.7 answers keys-only
+/// ranges from its in-memory index, which knows no leases, so every lease there is 0
+/// (etcd-io/etcd#22209; seen on 3.7.2 through the gateway, `"lease"` absent). A later 3.7
+/// may give them back at the latest revision (etcd-io/etcd#22212), so from 3.7 on a
+/// keys-only answer's leases are not compared; everything else in it is.
+fn keys_only_drops_lease(etcd: &str) -> bool {
+    let mut parts = etcd.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+    let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    (major, minor) >= (3, 7)
 }
