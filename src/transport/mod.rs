@@ -144,8 +144,8 @@ struct Inner {
     config: TransportConfig,
     /// The cluster the answers come from (0 until the first).
     cluster_id: AtomicU64,
-    /// The highest revision seen, and which endpoint (by [`Endpoint::id`]) answered it.
-    seen: Mutex<(i64, u64)>,
+    /// The highest revision seen (`ordering.rs`).
+    seen: Mutex<i64>,
     /// The gets waiting to go together (`coalesce/`).
     reads: coalesce::Coalescer,
 }
@@ -195,7 +195,7 @@ impl Transport {
                 reads: coalesce::Coalescer::new(config.read_coalescing),
                 config,
                 cluster_id: AtomicU64::new(0),
-                seen: Mutex::new((0, 0)),
+                seen: Mutex::new(0),
             }),
             overrides: Overrides::default(),
         })

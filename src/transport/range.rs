@@ -296,6 +296,8 @@ impl Transport {
         let body = txn_body(ops);
         let mut options = CallOptions::new(Idempotency::Read);
         options.timeout = Some(timeout);
+        // Sent after each of its gets was issued: no answer below what was seen by then.
+        let floor = self.revision_floor();
         // Counted as `kv/range` requests: each carries gets (docs/METRICS.md).
         let (txn, endpoint) = self
             .with_retries(paths::KV_RANGE, &options, |endpoint, _, token| {
@@ -304,9 +306,13 @@ impl Transport {
                     body: body.clone(),
                     field: b"responses",
                 };
-                self.streamed_attempt(endpoint, attempt, token, |txn: &mut w::TxnResponse, ops| {
-                    txn.responses = ops
-                })
+                self.streamed_attempt(
+                    endpoint,
+                    attempt,
+                    token,
+                    floor,
+                    |txn: &mut w::TxnResponse, ops| txn.responses = ops,
+                )
             })
             .await?;
         event!(
@@ -347,6 +353,7 @@ impl Transport {
     ) -> Result<w::RangeResponse> {
         let mut options = CallOptions::new(Idempotency::Read);
         options.timeout = timeout;
+        let floor = self.revision_floor();
         self.with_retries(paths::KV_RANGE, &options, |endpoint, _, token| {
             let attempt = Attempt {
                 path: paths::KV_RANGE,
@@ -357,6 +364,7 @@ impl Transport {
                 endpoint,
                 attempt,
                 token,
+                floor,
                 |range: &mut w::RangeResponse, kvs| range.kvs = kvs,
             )
         })
@@ -365,12 +373,14 @@ impl Transport {
     }
 
     /// One attempt at a request whose answer holds one large array (`attempt.field`), read
-    /// while it arrives; `put` hands the array's elements to the decoded answer.
+    /// while it arrives; `put` hands the array's elements to the decoded answer. `floor`: the
+    /// highest revision seen when the call started (`ordering.rs`).
     async fn streamed_attempt<Outer, Elem>(
         &self,
         endpoint: Arc<Endpoint>,
         attempt: Attempt,
         token: Option<Arc<str>>,
+        floor: i64,
         put: fn(&mut Outer, Vec<Elem>),
     ) -> Result<Outer>
     where
@@ -391,7 +401,7 @@ impl Transport {
             self.max_response_bytes(),
         )
         .await?;
-        self.check_answer(&endpoint, answer.header(), Idempotency::Read)?;
+        self.check_answer(&endpoint, answer.header(), Idempotency::Read, floor)?;
         Ok(answer)
     }
 }

@@ -88,15 +88,17 @@ impl Transport {
         Resp: DeserializeOwned + wire::Answer,
     {
         let body = self.encode(request)?;
+        let floor = self.revision_floor();
+        let idempotency = options.idempotency;
         self.with_retries(path, &options, |endpoint, server_deadline, token| {
-            self.attempt::<Resp>(
-                endpoint,
-                path,
-                body.clone(),
-                server_deadline,
-                token,
-                options.idempotency,
-            )
+            let body = body.clone();
+            async move {
+                let answer: Resp = self
+                    .attempt(endpoint.clone(), path, body, server_deadline, token)
+                    .await?;
+                self.check_answer(&endpoint, answer.header(), idempotency, floor)?;
+                Ok(answer)
+            }
         })
         .await
     }
@@ -281,7 +283,8 @@ impl Transport {
         request
     }
 
-    /// One HTTP exchange with one endpoint.
+    /// One HTTP exchange with one endpoint; the caller checks the answer's header
+    /// ([`Transport::check_answer`]).
     async fn attempt<Resp: DeserializeOwned + wire::Answer>(
         &self,
         endpoint: Arc<Endpoint>,
@@ -289,7 +292,6 @@ impl Transport {
         body: Bytes,
         server_deadline: Option<Duration>,
         token: Option<Arc<str>>,
-        idempotency: Idempotency,
     ) -> Result<Resp> {
         let mut request = self.post(&endpoint, path, body, token.as_ref());
         // Not from a browser: etcd's CORS answer does not allow the header. There the server
@@ -303,9 +305,7 @@ impl Transport {
             .map_err(|e| transport_error(&endpoint, e))?;
         let status = response.status().as_u16();
         let bytes = read_body(endpoint.url(), response, self.max_response_bytes()).await?;
-        let answer: Resp = decode_response(endpoint.url(), path, status, &bytes)?;
-        self.check_answer(&endpoint, answer.header(), idempotency)?;
-        Ok(answer)
+        decode_response(endpoint.url(), path, status, &bytes)
     }
 }
 
