@@ -154,6 +154,8 @@ pub struct Report {
     pub anomalies: Vec<Anomaly>,
     /// Anomalies found but not listed.
     pub suppressed: u64,
+    /// The anomalies found but not listed, by kind.
+    pub suppressed_by_kind: std::collections::BTreeMap<AnomalyKind, u64>,
     /// What was checked.
     pub stats: Stats,
 }
@@ -164,13 +166,19 @@ impl Report {
         self.anomalies.is_empty() && self.suppressed == 0
     }
 
-    /// How many anomalies of each kind.
+    /// How many anomalies of each kind, listed or not.
     pub fn by_kind(&self) -> std::collections::BTreeMap<AnomalyKind, u64> {
-        let mut counts = std::collections::BTreeMap::new();
+        let mut counts = self.suppressed_by_kind.clone();
         for a in &self.anomalies {
             *counts.entry(a.kind).or_insert(0) += 1;
         }
         counts
+    }
+
+    /// Counts an anomaly found but not listed.
+    pub(crate) fn suppress(&mut self, kind: AnomalyKind) {
+        self.suppressed += 1;
+        *self.suppressed_by_kind.entry(kind).or_insert(0) += 1;
     }
 }
 

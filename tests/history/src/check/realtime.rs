@@ -96,18 +96,18 @@ pub(crate) fn check(h: &History, pos: &[Option<Pos>], report: &mut Report) {
         let Some((bp, a)) = bound.filter(|(bp, _)| p < *bp) else {
             continue;
         };
-        if listed == LISTED {
-            report.suppressed += 1;
-            continue;
-        }
-        listed += 1;
-        let before = &h.ops[a];
         let kind = match (p.after, bp.after) {
             (true, _) if serial => AnomalyKind::SessionWentBack,
             (true, _) => AnomalyKind::StaleRead,
             (false, true) => AnomalyKind::FutureRead,
             (false, false) => AnomalyKind::WriteOrder,
         };
+        if listed == LISTED {
+            report.suppress(kind);
+            continue;
+        }
+        listed += 1;
+        let before = &h.ops[a];
         let what = format!(
             "operation {} ({}, invoked at clock {}) is at revision {}{}, but operation {} ({}) completed at clock {} before it was invoked, at revision {}{}",
             op.id,

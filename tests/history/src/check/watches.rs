@@ -87,7 +87,7 @@ impl Watch<'_> {
 
     fn anomaly(&mut self, kind: AnomalyKind, what: String, revs: (Rev, Rev), key: &str) {
         if self.listed == LISTED {
-            self.report.suppressed += 1;
+            self.report.suppress(kind);
             return;
         }
         self.listed += 1;
