@@ -86,8 +86,9 @@ pub enum Error {
         /// The gateway path it does not serve.
         path: String,
     },
-    /// After a failover, a member answered a read at a revision older than one this client
-    /// already saw from another member: it lags behind, and its answer would go back in time.
+    /// After a failover, a member answered a read at a revision older than the highest this
+    /// client had seen when the read started: it lags behind, and its answer would go back in
+    /// time.
     #[non_exhaustive]
     StaleRevision {
         /// The endpoint that answered.
