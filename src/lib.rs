@@ -1,6 +1,7 @@
 //! An [etcd](https://etcd.io) v3 client that speaks etcd's JSON/HTTP gateway (`POST /v3/...` on
-//! the client port) instead of gRPC: for networks where gRPC is blocked, for serverless code and
-//! for the browser, with the API of the [`etcd-client`](https://docs.rs/etcd-client) crate.
+//! the client port) instead of gRPC: for networks where gRPC is blocked, for serverless code,
+//! for the browser and for server-side JavaScript runtimes (Node.js, Deno, Cloudflare Workers,
+//! through wasm32), with the API of the [`etcd-client`](https://docs.rs/etcd-client) crate.
 //!
 //! ```no_run
 //! # async fn run() -> etcdgw::Result<()> {

@@ -269,7 +269,8 @@ impl Client {
     /// A handle on this client whose calls require a leader, or not (see
     /// [`ConnectOptions::with_require_leader`]); the same connections, endpoints and token.
     /// In a browser, calls of a handle that requires a leader fail with
-    /// [`Error::InvalidArgument`]: etcd's CORS answer does not allow the header.
+    /// [`Error::InvalidArgument`]: etcd's CORS answer does not allow the header (Node.js, Deno
+    /// and Cloudflare Workers send it; README, "On the edge").
     pub fn with_require_leader(&self, require_leader: bool) -> Client {
         Client {
             transport: self.transport.with_require_leader(require_leader),
@@ -404,7 +405,8 @@ impl ConnectOptions {
         self
     }
 
-    /// The deadline for opening a connection (default 3 s). Ignored in a browser.
+    /// The deadline for opening a connection (default 3 s). Ignored on wasm32 (the JavaScript
+    /// host's fetch decides).
     pub const fn with_connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
         self
@@ -434,7 +436,8 @@ impl ConnectOptions {
         self
     }
 
-    /// TCP keep-alive probes on every connection. Ignored in a browser.
+    /// TCP keep-alive probes on every connection. Ignored on wasm32 (the JavaScript host's
+    /// fetch decides).
     pub const fn with_tcp_keepalive(mut self, interval: Duration) -> Self {
         self.tcp_keepalive = Some(interval);
         self
@@ -446,6 +449,7 @@ impl ConnectOptions {
     ///
     /// Not in a browser: etcd's CORS answer does not allow the header that asks for it, so
     /// `Client::connect` refuses it there with [`Error::InvalidArgument`](crate::Error::InvalidArgument).
+    /// Node.js, Deno and Cloudflare Workers apply no CORS, and send it as a native client does.
     pub const fn with_require_leader(mut self, require_leader: bool) -> Self {
         self.require_leader = require_leader;
         self

@@ -1,13 +1,13 @@
-//! The HTTP client's two builds: the native one (sockets, keep-alives, rustls) and the
-//! browser's (fetch, which decides connections and TLS itself).
+//! The HTTP client's two builds: the native one (sockets, keep-alives, rustls) and wasm32's
+//! (the JavaScript host's fetch, which decides connections and TLS itself).
 
 use std::time::Duration;
 
 #[cfg(all(feature = "tls", not(target_arch = "wasm32")))]
 use super::tls;
 
-/// HTTP client settings: most of them only a native socket has (a browser's fetch decides
-/// them itself).
+/// HTTP client settings: most of them only a native socket has (a JavaScript host's fetch
+/// decides them itself).
 #[derive(Debug, Clone, Default)]
 #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
 pub(crate) struct NativeHttpSettings {
@@ -35,8 +35,8 @@ impl NativeHttpSettings {
 ///
 /// # Errors
 /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) for TLS settings that cannot be
-/// used (a certificate that is not PEM, a key that does not fit), and in a browser for the TLS
-/// settings a page cannot choose (a CA or a client certificate: the browser decides).
+/// used (a certificate that is not PEM, a key that does not fit), and on wasm32 for the TLS
+/// settings fetch does not take (a CA or a client certificate: the host decides).
 pub(crate) fn http_client(settings: &NativeHttpSettings) -> crate::error::Result<reqwest::Client> {
     #[cfg(not(target_arch = "wasm32"))]
     {
@@ -88,7 +88,7 @@ pub(crate) fn http_client(settings: &NativeHttpSettings) -> crate::error::Result
                 || tls.assume_http2
             {
                 return Err(crate::error::Error::invalid(
-                    "in a browser, TLS is the browser's: a custom CA or roots, a client certificate, a domain name, HTTP/2 by prior knowledge or accepting invalid certificates cannot be set",
+                    "on wasm32, TLS is the JavaScript host's (a browser's, Node.js', Deno's, workerd's): a custom CA or roots, a client certificate, a domain name, HTTP/2 by prior knowledge or accepting invalid certificates cannot be set",
                 ));
             }
         }
@@ -99,7 +99,7 @@ pub(crate) fn http_client(settings: &NativeHttpSettings) -> crate::error::Result
 }
 
 /// Whether an HTTP error happened before a connection existed, so the request was certainly
-/// not sent. A browser's fetch does not say, so there it is always "maybe sent".
+/// not sent. A JavaScript host's fetch does not say, so there it is always "maybe sent".
 pub(crate) fn never_connected(err: &reqwest::Error) -> bool {
     #[cfg(not(target_arch = "wasm32"))]
     {

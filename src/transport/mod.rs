@@ -179,10 +179,10 @@ impl Transport {
         if endpoints.is_empty() {
             return Err(Error::invalid("no endpoints given"));
         }
-        if config.require_leader && rt::IN_BROWSER {
+        if config.require_leader && rt::cors_applies() {
             return Err(Error::invalid(
-                "with_require_leader is not available in a browser: etcd's CORS answer does not \
-                 allow the header that asks for it",
+                "with_require_leader is not available where fetch applies CORS (a browser): \
+                 etcd's CORS answer does not allow the header that asks for it",
             ));
         }
         let http = rt::http_client(&config.http)?;

@@ -117,10 +117,10 @@ impl Transport {
         F: FnMut(Arc<Endpoint>, Option<Duration>, Option<Arc<str>>) -> Fut,
         Fut: std::future::Future<Output = Result<T>>,
     {
-        if self.require_leader() && rt::IN_BROWSER {
+        if self.require_leader() && rt::cors_applies() {
             return Err(Error::invalid(
-                "with_require_leader is not available in a browser: etcd's CORS answer does not \
-                 allow the header that asks for it",
+                "with_require_leader is not available where fetch applies CORS (a browser): \
+                 etcd's CORS answer does not allow the header that asks for it",
             ));
         }
         let mut call = Call::new(self, path, options);
@@ -293,8 +293,9 @@ impl Transport {
     ) -> Result<Resp> {
         let mut request = self.post(&endpoint, path, body, token.as_ref());
         // Not from a browser: etcd's CORS answer does not allow the header. There the server
-        // stops waiting when the fetch is aborted (the connection closes) instead.
-        if let Some(deadline) = server_deadline.filter(|_| !rt::IN_BROWSER) {
+        // stops waiting when the fetch is aborted (the connection closes) instead. Node.js,
+        // Deno and workerd send it, as a native client does.
+        if let Some(deadline) = server_deadline.filter(|_| !rt::cors_applies()) {
             request = request.header(GRPC_TIMEOUT_HEADER, grpc_timeout(deadline));
         }
         let response = request
@@ -309,10 +310,11 @@ impl Transport {
     }
 }
 
-/// Marks a request's body as JSON, except in a browser (see [`rt::IN_BROWSER`]): the gateway
-/// reads the body as JSON whatever the header says.
+/// Marks a request's body as JSON, except in a browser (see [`rt::cors_applies`]), where a
+/// request without it (and without a token) needs no CORS preflight: the gateway reads the
+/// body as JSON whatever the header says.
 pub(super) fn json_content_type(request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
-    if rt::IN_BROWSER {
+    if rt::cors_applies() {
         return request;
     }
     request.header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
