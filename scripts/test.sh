@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: unit and doc tests once, then the integration suite and the command line's
 # tests (`cli/`, compared with etcdctl) against each etcd of the matrix (3.4.23, 3.5.34, 3.6.15,
-# 3.7.2; each test starts its own members on free loopback ports), then the browser suite
-# (wasm32 in headless Chromium) on each of them.
+# 3.7.2; each test starts its own members on free loopback ports), then the host suite (wasm32
+# in headless Chromium on each of them; in Node.js, Deno and workerd on 3.4 and 3.6).
 # Extra arguments filter the tests, e.g. `scripts/test.sh watch`; ETCDGW_MATRIX="36 37" runs
 # fewer versions.
 set -euo pipefail
@@ -45,5 +45,6 @@ done
 if [ $# -eq 0 ]; then
   scripts/etcd-client-compat.sh
 fi
-# Installs Chromium, ChromeDriver and wasm-bindgen-cli when they are missing.
-scripts/browser-test.sh "$@"
+# Installs Chromium, ChromeDriver, wasm-bindgen-cli, Deno and workerd when they
+# are missing.
+scripts/hosts-test.sh "$@"

@@ -1,10 +1,12 @@
-//! etcdgw's browser test suite: the browser half of each test in `tests/browser/main.rs`.
+//! etcdgw's host suite: the wasm32 half of each scenario in `tests/hosts/scenarios.rs`, one
+//! build for every JavaScript host.
 //!
-//! Each exported function drives a real etcd member through etcdgw compiled to wasm32, inside
-//! headless Chromium (`suite.html` loads this module), and returns what it saw as JSON; the
-//! native half checks that against what it asked for and against what `etcdctl` sees. Every
-//! function takes a `progress` callback last: it reports the points where the native half has
-//! to act (write with etcdctl, restart the member, check a lock from outside).
+//! Each exported function drives a real etcd member through etcdgw compiled to wasm32 and
+//! returns what it saw as JSON; the native half checks that against what it asked for and
+//! against what `etcdctl` sees. The same module runs in headless Chromium (`suite.html`), in
+//! Node.js and Deno (`run.mjs`) and inside one request of a workerd worker (`worker.mjs`).
+//! Every function takes a `progress` callback last: it reports the points where the native
+//! half has to act (write with etcdctl, restart the member, check a lock from outside).
 
 use std::fmt::Display;
 use std::time::Duration;
@@ -49,7 +51,8 @@ fn kind(err: &Error) -> String {
         Error::Timeout { .. } => "Timeout",
         Error::Transport { .. } => "Transport",
         Error::Decode { .. } => "Decode",
-        _ => "Other",
+        // Not one a scenario expects: what it was, for the failure message.
+        other => return format!("Other: {other:?}"),
     }
     .to_string()
 }
@@ -242,8 +245,10 @@ pub async fn lease(
     .to_string())
 }
 
-/// With auth on: a user's token is fetched and sent; no credentials and a wrong password
-/// are refused with their kinds.
+/// With auth on: a user's token is fetched and sent (reporting `authenticated`); once the
+/// native half has turned auth off and on again (the member drops every token) and written
+/// `<key>/ack`, the next call is refused the old token and fetches a new one, once. No
+/// credentials and a wrong password are refused with their kinds.
 #[wasm_bindgen]
 pub async fn auth(
     endpoint: String,
@@ -269,6 +274,23 @@ pub async fn auth(
         .first()
         .map(|kv| text(kv.value()))
         .unwrap_or_default();
+    let refreshes_before = client.token_refreshes();
+    report(&progress, "authenticated");
+    // While auth is off and on again, a get may be refused: that is not what this test is
+    // about.
+    let ack = format!("{key}/ack");
+    loop {
+        if let Ok(seen) = client.get(ack.as_str(), None).await {
+            if !seen.kvs().is_empty() {
+                break;
+            }
+        }
+        sleep(50).await;
+    }
+    client
+        .put(key.as_str(), "written with a new token", None)
+        .await
+        .map_err(|e| failed("put with a new token", e))?;
     let anonymous = connect(&endpoint, None).await?;
     let anonymous = error_kind("anonymous get", anonymous.get(key.as_str(), None).await)?;
     let wrong = connect(
@@ -285,14 +307,16 @@ pub async fn auth(
         "value": value,
         "anonymous": anonymous,
         "wrong_password": wrong,
+        "token_refreshes_before": refreshes_before,
         "token_refreshes": client.token_refreshes(),
     })
     .to_string())
 }
 
 /// Errors as typed kinds: from etcd (future revision, compacted, lease not found), refused
-/// before sending (an empty key; options a browser cannot honour) and from the network (an
-/// endpoint nothing listens on).
+/// before sending (an empty key; TLS settings fetch does not take) and from the network (an
+/// endpoint nothing listens on); and require-leader, which only a browser refuses (`ok`
+/// where a get that requires a leader succeeds).
 #[wasm_bindgen]
 pub async fn errors(
     endpoint: String,
@@ -340,16 +364,20 @@ pub async fn errors(
     )
     .await?;
     let unreachable = error_kind("an endpoint nothing listens on", dead.get("k", None).await)?;
-    let require_leader = error_kind(
-        "with_require_leader in a browser",
-        Client::connect(
-            [endpoint.as_str()],
-            Some(ConnectOptions::new().with_require_leader(true)),
-        )
-        .await,
-    )?;
+    let require_leader = match Client::connect(
+        [endpoint.as_str()],
+        Some(ConnectOptions::new().with_require_leader(true)),
+    )
+    .await
+    {
+        Ok(client) => match client.get(key.as_str(), None).await {
+            Ok(_) => "ok".to_string(),
+            Err(e) => kind(&e),
+        },
+        Err(e) => kind(&e),
+    };
     let custom_ca = error_kind(
-        "a custom CA in a browser",
+        "a custom CA on wasm32",
         Client::connect(
             ["https://127.0.0.1:1"],
             Some(ConnectOptions::new().with_tls(
@@ -411,7 +439,7 @@ pub async fn lock_election(endpoint: String, name: String, progress: js_sys::Fun
         .map_err(|e| failed("grant", e))?;
     let election = format!("{name}/election");
     let mut won = client
-        .campaign(election.as_str(), "browser", lease.id())
+        .campaign(election.as_str(), "wasm32", lease.id())
         .await
         .map_err(|e| failed("campaign", e))?;
     let leader = client
@@ -492,11 +520,12 @@ pub async fn watch_cancel(endpoint: String, ack: String, progress: js_sys::Funct
     Ok(json!({ "canceled": canceled }).to_string())
 }
 
-/// How many timers the page has set so far, and how many of them with a delay a JavaScript
-/// timer cannot keep (negative, or past 2^31 - 1 ms): `suite.html` counts every `setTimeout`.
+/// How many timers the host has set so far, and how many of them with a delay a JavaScript
+/// timer cannot keep (negative, or past 2^31 - 1 ms): every host's wrapper (`suite.html`,
+/// `run.mjs`, `worker.mjs`) counts each `setTimeout` in `globalThis.__timers`.
 fn timers() -> Result<(f64, f64), JsError> {
     let counts = js_sys::Reflect::get(&js_sys::global(), &JsValue::from_str("__timers"))
-        .map_err(|_| JsError::new("the page counts no timers"))?;
+        .map_err(|_| JsError::new("the host counts no timers"))?;
     let field = |name: &str| {
         js_sys::Reflect::get(&counts, &JsValue::from_str(name))
             .ok()
@@ -593,4 +622,54 @@ pub async fn lock_timers(
         "bounded_key_under": bounded_key.starts_with(&format!("{name}/")),
     })
     .to_string())
+}
+
+/// A lock waited on with a handle's deadline of `deadline_ms`, while another client holds it
+/// (reporting `held:<key>`): the waiter connects to `endpoint`, a proxy that keeps what it was
+/// sent, so that the native half can read the lock request's headers as they were on the wire
+/// (a server deadline, `Grpc-Timeout`, everywhere but in a browser). The holder connects to
+/// `direct`. Returns how the wait ended.
+#[wasm_bindgen]
+pub async fn server_deadline(
+    endpoint: String,
+    direct: String,
+    name: String,
+    deadline_ms: u32,
+    progress: js_sys::Function,
+) -> Outcome {
+    let holder = connect(&direct, None).await?;
+    let waiter = connect(&endpoint, None).await?;
+    let lease = holder
+        .lease_grant(60, None)
+        .await
+        .map_err(|e| failed("grant", e))?
+        .id();
+    let with_lease = |id| Some(etcdgw::LockOptions::new().with_lease(id));
+    let held = holder
+        .lock(name.as_str(), with_lease(lease))
+        .await
+        .map_err(|e| failed("lock", e))?;
+    report(&progress, &format!("held:{}", text(held.key())));
+    let waiting_lease = holder
+        .lease_grant(60, None)
+        .await
+        .map_err(|e| failed("grant", e))?
+        .id();
+    let bounded = waiter.with_timeout(Duration::from_millis(u64::from(deadline_ms)));
+    let waited = error_kind(
+        "a lock held by another client, waited on with a deadline",
+        bounded.lock(name.as_str(), with_lease(waiting_lease)).await,
+    )?;
+    holder
+        .unlock(held.key().to_vec())
+        .await
+        .map_err(|e| failed("unlock", e))?;
+    for id in [lease, waiting_lease] {
+        holder
+            .lease_revoke(id)
+            .await
+            .map_err(|e| failed("revoke", e))?;
+    }
+    report(&progress, "done");
+    Ok(json!({ "waited": waited }).to_string())
 }

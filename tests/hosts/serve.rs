@@ -1,4 +1,4 @@
-//! A static file server for the pages under test (built by scripts/browser-test.sh into
+//! A static file server for the pages under test (built by scripts/hosts-test.sh into
 //! `target/browser/`): GET only, one request per connection, on a free loopback port. It
 //! serves pages; it never stands in for etcd.
 
@@ -11,7 +11,7 @@ use tokio::net::TcpListener;
 pub async fn serve(dir: PathBuf) -> String {
     assert!(
         dir.join("index.html").is_file() || dir.join("suite.html").is_file(),
-        "{} holds no page: run scripts/browser-test.sh, which builds it",
+        "{} holds no page: run scripts/hosts-test.sh, which builds it",
         dir.display()
     );
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("a port");

@@ -1,6 +1,7 @@
 //! Headless Chromium, driven through ChromeDriver's W3C WebDriver protocol (plain JSON over
 //! HTTP): start, open a page, run a script, take a screenshot. Each `Chrome` has its own
 //! ChromeDriver on a free port and its own profile directory, and kills both when dropped.
+//! [`Suite`] is the host suite's page open in one.
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -10,6 +11,86 @@ use serde_json::{json, Value};
 use tempfile::TempDir;
 
 use etcdgw_test_support::{free_port, wait_until};
+
+use super::built;
+use crate::serve;
+
+/// The suite page (`suite.html`), open in a fresh headless Chromium: the page is served from
+/// another origin than etcd's, so every request the suite makes is a CORS request.
+pub struct Suite {
+    chrome: Chrome,
+}
+
+impl Suite {
+    pub async fn open() -> Suite {
+        let base = serve::serve(built("suite")).await;
+        let chrome = Chrome::start().await;
+        chrome.open(&format!("{base}/suite.html")).await;
+        chrome
+            .wait_for(
+                "the suite page loads its wasm module",
+                Duration::from_secs(30),
+                "return window.__ready === true",
+                json!([]),
+            )
+            .await;
+        Suite { chrome }
+    }
+
+    pub async fn start(&self, id: &str, name: &str, args: Value) {
+        self.chrome
+            .run(
+                "window.__start(arguments[0], arguments[1], arguments[2])",
+                json!([id, name, args]),
+            )
+            .await;
+    }
+
+    /// The first step of run `id` that starts with `step`, or `FAILED: ...` if it failed.
+    pub async fn step(&self, id: &str, name: &str, step: &str) -> String {
+        let found = self
+            .chrome
+            .wait_for(
+                &format!("{name}: step {step}"),
+                Duration::from_secs(30),
+                "const id = arguments[0], step = arguments[1]; \
+                 const result = window.__results[id]; \
+                 if (result && !result.ok) return 'FAILED: ' + result.error; \
+                 return (window.__progress[id] || []).find((s) => s.startsWith(step)) || null;",
+                json!([id, step]),
+            )
+            .await;
+        found.as_str().unwrap_or_default().to_string()
+    }
+
+    /// The answer of run `id`: `{"ok": true, "value"}` or `{"ok": false, "error"}`.
+    pub async fn result(&self, id: &str, name: &str) -> Value {
+        self.chrome
+            .wait_for(
+                &format!("{name} finishes"),
+                Duration::from_secs(60),
+                "return window.__results[arguments[0]] || null",
+                json!([id]),
+            )
+            .await
+    }
+
+    /// The page's timer probes, run when it loaded.
+    pub async fn timer_facts(&self) -> Value {
+        self.chrome
+            .wait_for(
+                "the page's timer probes",
+                Duration::from_secs(30),
+                "const f = window.__timerFacts; return Object.keys(f).length === 2 ? f : null",
+                json!([]),
+            )
+            .await
+    }
+
+    pub async fn close(self) {
+        self.chrome.close().await;
+    }
+}
 
 /// The Chromium binary: `$CHROME_BIN`, else Debian's.
 fn chrome_bin() -> String {
@@ -54,7 +135,7 @@ impl Chrome {
         std::os::unix::process::CommandExt::process_group(&mut command, 0);
         let driver = command.spawn().unwrap_or_else(|e| {
             panic!(
-                "cannot run {}: {e} (scripts/browser-test.sh installs it)",
+                "cannot run {}: {e} (scripts/hosts-test.sh installs it)",
                 chromedriver_bin()
             )
         });
