@@ -3,10 +3,10 @@
 # Chromium, Node.js, Deno and workerd (Cloudflare Workers' runtime), against members of the etcd
 # matrix (scripts/etcd-env.sh) on loopback (tests/hosts/). Installs what it needs without a
 # prompt: Debian's chromium and chromium-driver (and nodejs if the machine has no Node.js), the
-# wasm32 target, wasm-bindgen-cli at the version Cargo.lock holds (built once into
-# target/tools/), and Deno, workerd and esbuild from the npm registry at the exact versions
-# tests/hosts/npm/package-lock.json pins (`npm ci` into target/hosts/npm/). Builds the suite
-# and the example page into target/hosts/, then runs `cargo test
+# wasm32 target, wasm-bindgen-cli at the version Cargo.lock holds and worker-build (each built
+# once into target/tools/), and Deno, workerd and esbuild from the npm registry at the exact
+# versions tests/hosts/npm/package-lock.json pins (`npm ci` into target/hosts/npm/). Builds the
+# suite, the example page and the Worker example into target/hosts/, then runs `cargo test
 # --test hosts` for each host and etcd version: Chromium on every etcd of ETCDGW_MATRIX, the
 # others on ETCDGW_EDGE_MATRIX (by default 3.4 and 3.6, those of ETCDGW_MATRIX among them, or
 # its first if neither is).
@@ -22,6 +22,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+WORKER_BUILD_VERSION=0.8.5
 hosts_dir=$PWD/target/hosts
 
 _sudo() {
@@ -76,20 +77,36 @@ install_wasm_bindgen() {
     || cargo install --quiet --root "target/tools/wasm-bindgen-$version" wasm-bindgen-cli --version "$version" >&2
 }
 
+# workers-rs' build tool. It would download wasm-bindgen (from GitHub, which this machine cannot
+# reach) and esbuild; WASM_BINDGEN_BIN and ESBUILD_BIN hand it ours instead.
+install_worker_build() {
+  WORKER_BUILD="$PWD/target/tools/worker-build-$WORKER_BUILD_VERSION/bin/worker-build"
+  if [ -x "$WORKER_BUILD" ] && [ "$("$WORKER_BUILD" --version)" = "$WORKER_BUILD_VERSION" ]; then
+    return 0
+  fi
+  echo "hosts: building worker-build $WORKER_BUILD_VERSION (once)" >&2
+  cargo install --quiet --locked --root "target/tools/worker-build-$WORKER_BUILD_VERSION" worker-build --version "$WORKER_BUILD_VERSION" >&2
+}
+
 build() {
   rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown >&2
   install_node
   install_npm_tools
   install_wasm_bindgen
+  install_worker_build
   cargo build --quiet --target wasm32-unknown-unknown -p etcdgw-host-suite -p etcdgw-browser-example
   local wasm=target/wasm32-unknown-unknown/debug
-  rm -rf "$hosts_dir/suite" "$hosts_dir/example"
+  rm -rf "$hosts_dir/suite" "$hosts_dir/example" "$hosts_dir/worker"
   # One build of the suite for every host: the web target's module, loaded by the page, by
   # run.mjs (Node.js, Deno) and by worker.mjs (workerd).
   "$WASM_BINDGEN" --target web --no-typescript --out-dir "$hosts_dir/suite" "$wasm/etcdgw_host_suite.wasm"
   cp tests/hosts/suite/{suite.html,run.mjs,worker.mjs,workerd.capnp} "$hosts_dir/suite/"
   "$WASM_BINDGEN" --target web --no-typescript --out-dir "$hosts_dir/example" "$wasm/etcdgw_browser_example.wasm"
   cp examples/browser/index.html "$hosts_dir/example/"
+  # The Worker as its users build it: worker-build (wasm-bindgen, its shim, esbuild).
+  (cd examples/worker && WASM_BINDGEN_BIN="$WASM_BINDGEN" ESBUILD_BIN="$hosts_dir/npm/node_modules/.bin/esbuild" \
+    "$WORKER_BUILD" --dev --out-dir "$hosts_dir/worker/build" >&2)
+  cp examples/worker/workerd.capnp "$hosts_dir/worker/"
 }
 
 # The etcd versions the hosts other than Chromium run on.

@@ -45,6 +45,6 @@ done
 if [ $# -eq 0 ]; then
   scripts/etcd-client-compat.sh
 fi
-# Installs Chromium, ChromeDriver, wasm-bindgen-cli, Deno and workerd when they
+# Installs Chromium, ChromeDriver, wasm-bindgen-cli, worker-build, Deno and workerd when they
 # are missing.
 scripts/hosts-test.sh "$@"

@@ -78,6 +78,8 @@ pub(crate) fn http_client(settings: &NativeHttpSettings) -> crate::error::Result
     }
     #[cfg(target_arch = "wasm32")]
     {
+        #[cfg(not(feature = "tls"))]
+        let _ = settings;
         #[cfg(feature = "tls")]
         if let Some(tls) = &settings.tls {
             if !tls.ca_certificates.is_empty()

@@ -9,7 +9,8 @@
 //! host reports a step (`etcdctl` writes, a member restart, a check of a lock) and checks the
 //! answer. [`every_scenario!`] lists the scenarios once and every host module runs them all,
 //! so a scenario added there runs everywhere: `chromium::kv`, `node::kv`, `deno::kv`,
-//! `workerd::kv`. A host's own tests sit beside (the example page in Chromium).
+//! `workerd::kv`. A host's own tests sit beside (the example page in Chromium, the Worker
+//! example in workerd).
 //!
 //! `scripts/hosts-test.sh` builds the wasm32 halves, installs the hosts and runs this target
 //! (from `scripts/test.sh`): Chromium on every etcd of the matrix, the others on etcd 3.4 and
@@ -68,4 +69,9 @@ mod deno {
 /// workerd: each scenario inside one request of a Worker.
 mod workerd {
     every_scenario!(crate::host::Kind::Workerd);
+
+    #[tokio::test]
+    async fn example_worker_answers_its_api() {
+        crate::examples::worker_answers_its_api().await;
+    }
 }
