@@ -165,14 +165,20 @@ case "${1:-}" in
     case " $hosts " in *" chromium "*) install_chromium ;; esac
     build
     export CHROME_BIN=${CHROME_BIN:-/usr/bin/chromium} CHROMEDRIVER=${CHROMEDRIVER:-/usr/bin/chromedriver}
+    # Every host on every version, even after a failure; the failures are listed at the end.
+    failed=()
     for host in $hosts; do
       versions=$ETCDGW_MATRIX
       [ "$host" = chromium ] || versions=$(edge_matrix)
       for v in $versions; do
         bin_var=ETCD${v}_BIN ctl_var=ETCDCTL${v}_BIN
         echo "== $host tests on $(${!bin_var} --version | head -1)" >&2
-        ETCD_BIN=${!bin_var} ETCDCTL_BIN=${!ctl_var} run_host "$host" "$@"
+        ETCD_BIN=${!bin_var} ETCDCTL_BIN=${!ctl_var} run_host "$host" "$@" || failed+=("$host on etcd $v")
       done
     done
+    if [ ${#failed[@]} -gt 0 ]; then
+      printf 'hosts: failed: %s\n' "${failed[@]}" >&2
+      exit 1
+    fi
     ;;
 esac

@@ -305,6 +305,8 @@ pub async fn long_waits_set_few_timers_and_keep_their_deadline(kind: Kind) {
         ""
     );
     if let Some(stderr) = host.stderr() {
+        // Shown with --nocapture: what the runtime printed while the locks waited (nothing).
+        eprintln!("{kind:?} printed on stderr while the locks waited: {stderr:?}");
         assert_eq!(timeout_warnings(&stderr), Vec::<&str>::new(), "{stderr}");
     }
     // Chromium, Node.js and Deno run a delay of 2^31 ms after about 1 ms (the 32-bit

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use etcdgw_test_support::wait_until;
 
-use super::{built, Kind, Reports};
+use super::{built, npm_binary, Kind, Reports};
 
 /// The Node.js binary: `$NODE_BIN`, else the machine's `node`.
 fn node_bin() -> String {
@@ -20,12 +20,8 @@ fn node_bin() -> String {
 
 /// The Deno binary: `$DENO_BIN`, else the one scripts/hosts-test.sh installed from npm.
 fn deno_bin() -> String {
-    std::env::var("DENO_BIN").unwrap_or_else(|_| {
-        built("npm")
-            .join("node_modules/.bin/deno")
-            .display()
-            .to_string()
-    })
+    std::env::var("DENO_BIN")
+        .unwrap_or_else(|_| npm_binary("@deno", "", "deno").display().to_string())
 }
 
 pub struct Runner {

@@ -24,6 +24,25 @@ pub fn built(what: &str) -> PathBuf {
     root.join(what)
 }
 
+/// The binary an npm package installed by scripts/hosts-test.sh ships for this platform, in
+/// its optional dependency `<scope>/<prefix>...` at `<path>` (Deno's `@deno/linux-x64-glibc/deno`,
+/// workerd's `@cloudflare/workerd-linux-64/bin/workerd`). Not npm's `.bin` entry: that is a
+/// Node.js script which starts the binary as its child, and killing it would leave the runtime
+/// running.
+pub fn npm_binary(scope: &str, prefix: &str, path: &str) -> PathBuf {
+    let dir = built("npm").join("node_modules").join(scope);
+    let found = std::fs::read_dir(&dir)
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .filter(|entry| entry.file_name().to_string_lossy().starts_with(prefix))
+        .map(|entry| entry.path().join(path))
+        .find(|binary| binary.is_file());
+    found.unwrap_or_else(|| {
+        panic!("no {scope}/{prefix}*/{path}: run scripts/hosts-test.sh, which installs it from npm")
+    })
+}
+
 /// A JavaScript host the suite runs in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {

@@ -13,13 +13,12 @@ use serde_json::{json, Value};
 
 use etcdgw_test_support::{free_port, wait_until};
 
-use super::{built, Reports};
+use super::{built, npm_binary, Reports};
 
 /// The workerd binary: `$WORKERD_BIN`, else the one scripts/hosts-test.sh installed from npm.
 fn workerd_bin() -> String {
     std::env::var("WORKERD_BIN").unwrap_or_else(|_| {
-        built("npm")
-            .join("node_modules/.bin/workerd")
+        npm_binary("@cloudflare", "workerd-", "bin/workerd")
             .display()
             .to_string()
     })
