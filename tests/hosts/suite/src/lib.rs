@@ -190,17 +190,12 @@ pub async fn watch(
     Ok(json!({ "events": events, "revisions": revisions }).to_string())
 }
 
-/// Keeps a lease alive in the background for `hold_ms` (several TTLs) with a key attached,
-/// reporting `attached` (the native half checks the key with etcdctl meanwhile), then revokes
-/// it.
+/// Keeps a lease alive in the background with a key attached, reporting `attached`, until
+/// the native half, having checked the key with etcdctl after several TTLs, writes
+/// `<key>/ack` (not for a fixed time: a loaded machine's etcdctl may answer after it); then
+/// revokes it.
 #[wasm_bindgen]
-pub async fn lease(
-    endpoint: String,
-    key: String,
-    ttl: i32,
-    hold_ms: u32,
-    progress: js_sys::Function,
-) -> Outcome {
+pub async fn lease(endpoint: String, key: String, ttl: i32, progress: js_sys::Function) -> Outcome {
     let client = connect(&endpoint, None).await?;
     let lease = client
         .lease_client()
@@ -217,7 +212,17 @@ pub async fn lease(
         .await
         .map_err(|e| failed("put", e))?;
     report(&progress, "attached");
-    sleep(hold_ms).await;
+    let ack = format!("{key}/ack");
+    loop {
+        let seen = client
+            .get(ack.as_str(), None)
+            .await
+            .map_err(|e| failed("get the ack", e))?;
+        if !seen.kvs().is_empty() {
+            break;
+        }
+        sleep(100).await;
+    }
     let ttl_left = client
         .lease_time_to_live(id, None)
         .await
