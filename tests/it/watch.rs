@@ -689,6 +689,28 @@ async fn a_restarted_member_loses_no_event_and_repeats_none() {
 }
 
 #[tokio::test]
+async fn without_resume_a_killed_member_ends_the_watch_with_the_transport_error() {
+    let mut etcd = Etcd::start().await;
+    let client = etcd.client().await;
+    let options = WatchOptions::new().with_prefix().with_resume(false);
+    let mut stream = client.watch("w/", Some(options)).await.unwrap();
+    assert!(next(&mut stream).await.created());
+    client.put("w/a", "1", None).await.unwrap();
+    assert_eq!(next(&mut stream).await.events().len(), 1);
+
+    etcd.member.kill();
+
+    let err = tokio::time::timeout(Duration::from_secs(10), stream.message())
+        .await
+        .expect("an answer within 10 s")
+        .expect_err("the watch ends with the error that broke it");
+    assert!(
+        matches!(err, Error::Transport { .. }) && err.is_outcome_unknown(),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
 async fn a_killed_cluster_member_moves_the_watch_with_no_event_lost_or_repeated() {
     let mut cluster = Cluster::start(3).await;
     let endpoints = cluster.endpoints();

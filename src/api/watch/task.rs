@@ -31,6 +31,8 @@ pub(super) struct WatchTask {
     partial: Option<w::WatchResponse>,
     /// Whether a `created` arrived once: only then are failures resumed rather than reported.
     established: bool,
+    /// Whether failures are resumed at all (`WatchOptions::with_resume`).
+    resumes: bool,
     /// Counts the watch as open while it is established and not ended.
     counted: Option<metrics::OpenWatch>,
     /// How far the watch got, for progress requests (`next_revision` and the last event).
@@ -52,9 +54,15 @@ impl WatchTask {
             namespace,
             partial: None,
             established: false,
+            resumes: true,
             counted: None,
             cursor: signal::Sender::new(Cursor::default()),
         }
+    }
+
+    /// Whether a broken stream is resumed (default) or ends the watch with its error.
+    pub(super) fn resuming(self, resumes: bool) -> Self {
+        WatchTask { resumes, ..self }
     }
 
     /// Publishes how far the watch got: called whenever the resume point moves.
@@ -169,6 +177,10 @@ impl Resume for WatchTask {
 
     fn established(&self) -> bool {
         self.established
+    }
+
+    fn resumes(&self) -> bool {
+        self.resumes
     }
 }
 
