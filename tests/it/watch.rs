@@ -601,6 +601,17 @@ async fn watching_from_a_compacted_revision_is_the_typed_compacted_error() {
         }
         other => panic!("{other:?}"),
     }
+
+    // Not resumed, the watch gets the server's cancel as it is, as over gRPC.
+    let options = WatchOptions::new()
+        .with_start_revision(first)
+        .with_resume(false);
+    let mut stream = client.watch("c", Some(options)).await.unwrap();
+    assert!(next(&mut stream).await.created());
+    let cancel = next(&mut stream).await;
+    assert!(cancel.canceled(), "{cancel:?}");
+    assert_eq!(cancel.compact_revision(), last);
+    assert!(cancel.header().is_some(), "{cancel:?}");
 }
 
 /// Writes `w/00000`, `w/00001`, ... one put at a time until told to stop, retrying each put

@@ -91,9 +91,13 @@ impl WatchOptions {
 
     /// Whether the watch is created again, from the revision after the last one delivered, when
     /// its stream breaks (default true: no event is lost or repeated across member restarts and
-    /// failovers). Off, a broken stream ends the watch with the error that broke it (a member
-    /// that closed the stream is a [`Transport`](crate::Error::Transport) error), as gRPC
-    /// clients' watches end, and the caller watches again from where it got to.
+    /// failovers). Off, the watch is a gRPC client's: a broken stream ends it with the error
+    /// that broke it (a member that closed the stream is a
+    /// [`Transport`](crate::Error::Transport) error), the server's cancel of a watch whose start
+    /// revision is compacted is delivered as the answer it is (a `canceled` answer with the
+    /// [`compact_revision`](crate::WatchResponse::compact_revision), not
+    /// [`Error::Compacted`](crate::Error::Compacted)), and the caller watches again from where
+    /// it got to.
     pub const fn with_resume(mut self, resume: bool) -> Self {
         self.resume = resume;
         self

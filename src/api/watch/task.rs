@@ -101,7 +101,9 @@ impl WatchTask {
             return Flow::Yield(self.answer(answer));
         }
         if answer.canceled {
-            if answer.compact_revision.0 > 0 {
+            // A watch that is not resumed delivers the server's cancel as it is, as a gRPC
+            // client's does; one that is would resume into the same compaction: it ends.
+            if answer.compact_revision.0 > 0 && self.resumes {
                 return Flow::End(Some(Err(Error::Compacted {
                     watch_id: self.id,
                     compact_revision: answer.compact_revision.0,
