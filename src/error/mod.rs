@@ -154,21 +154,6 @@ pub enum Error {
         /// What needed the task, e.g. `"a managed lease's keep-alive"`.
         task: &'static str,
     },
-    /// etcd-client's `InvalidArgs`, so that code written for it compiles. etcdgw never returns
-    /// it: its refusals are [`Error::InvalidArgument`] and [`Error::InvalidEndpoint`].
-    InvalidArgs(String),
-    /// etcd-client's `WatchError`, so that code written for it (which builds it for its own
-    /// errors, as etcd-client's examples do) compiles. etcdgw never returns it: a watch ends
-    /// with the error that ended it ([`Error::Compacted`], a transport error, ...).
-    WatchError(String),
-    /// etcd-client's `LeaseKeepAliveError`, so that code written for it compiles. etcdgw never
-    /// returns it: a keep-alive of a lease that is gone is
-    /// [`LeaseNotFound`](crate::ServerErrorKind::LeaseNotFound), and a managed lease that ran
-    /// out is [`Error::LeaseExpired`].
-    LeaseKeepAliveError(String),
-    /// etcd-client's `ElectError`, so that code written for it compiles. etcdgw never returns
-    /// it (etcd-client 0.21 does not either).
-    ElectError(String),
 }
 
 /// Whether a failed request may have reached etcd. A write is retried only when `NotSent`.
@@ -333,10 +318,6 @@ impl fmt::Display for Error {
                 f,
                 "no tokio runtime to run {task} in: call this from within a runtime"
             ),
-            Error::InvalidArgs(e) => write!(f, "invalid arguments: {e}"),
-            Error::WatchError(e) => write!(f, "watch error: {e}"),
-            Error::LeaseKeepAliveError(e) => write!(f, "lease keep alive error: {e}"),
-            Error::ElectError(e) => write!(f, "election error: {e}"),
             Error::Utf8 { .. } => f.write_str("bytes are not valid UTF-8"),
         }
     }

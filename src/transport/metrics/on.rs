@@ -112,10 +112,6 @@ fn error_kind(err: &Error) -> &'static str {
         Error::Io { .. } => "Io",
         Error::NoRuntime { .. } => "NoRuntime",
         Error::Utf8 { .. } => "Utf8",
-        Error::InvalidArgs(_) => "InvalidArgs",
-        Error::WatchError(_) => "WatchError",
-        Error::LeaseKeepAliveError(_) => "LeaseKeepAliveError",
-        Error::ElectError(_) => "ElectError",
     }
 }
 
