@@ -30,8 +30,10 @@
 //! kept consistent with etcd.
 //!
 //! # Cargo features
-//! - `tls` (default): `https://` endpoints through rustls, with `TlsOptions` for a CA and a
-//!   client identity; `tls-roots` (default): trust the system's roots when no CA is given.
+//! - `tls` (default): `https://` endpoints through rustls on the aws-lc-rs crypto provider,
+//!   with `TlsOptions` for a CA and a client identity; `tls-ring`: the same on ring (it wins
+//!   when both are on); `tls-roots` (default): trust the system's roots when no CA is given;
+//!   `tls-webpki-roots`: Mozilla's roots, for `TlsOptions::with_webpki_roots`.
 //! - `tracing`: events for requests, retries, failovers, endpoint health and watch resumes
 //!   (target `etcdgw`), never with keys, values or secrets.
 //! - `metrics`: counters, gauges and histograms through the `metrics` facade; names and labels
@@ -55,7 +57,7 @@ pub mod concurrency;
 mod error;
 pub mod mirror;
 mod rt;
-#[cfg(feature = "tls")]
+#[cfg(feature = "__tls")]
 mod tls;
 mod transport;
 mod wire;
@@ -107,7 +109,7 @@ pub use client::{
     DEFAULT_REQUEST_TIMEOUT,
 };
 pub use error::{BoxError, Code, Delivery, Error, Result, ServerError, ServerErrorKind};
-#[cfg(feature = "tls")]
+#[cfg(feature = "__tls")]
 pub use tls::{Certificate, Identity, TlsOptions};
 
 #[cfg(doctest)]

@@ -36,7 +36,7 @@ fn check_scheme(raw: &str, endpoint: &Endpoint, default_scheme: &str) -> Result<
         "http" if default_scheme == "https" => Err(invalid(
             "an http:// endpoint with TLS options; use https://",
         )),
-        "https" if !cfg!(feature = "tls") => Err(invalid("https:// needs the tls feature")),
+        "https" if !cfg!(feature = "__tls") => Err(invalid("https:// needs the tls feature")),
         _ => Ok(()),
     }
 }
@@ -255,7 +255,7 @@ impl Client {
 pub struct ConnectOptions {
     user: Option<Credentials>,
     auto_token_refresh: bool,
-    #[cfg(feature = "tls")]
+    #[cfg(feature = "__tls")]
     tls: Option<crate::tls::TlsOptions>,
     timeout: Duration,
     connect_timeout: Duration,
@@ -280,7 +280,7 @@ impl fmt::Debug for ConnectOptions {
         d.field("user", &self.user.as_ref().map(|c| &c.name))
             .field("password", &self.user.as_ref().map(|_| "<redacted>"))
             .field("auto_token_refresh", &self.auto_token_refresh);
-        #[cfg(feature = "tls")]
+        #[cfg(feature = "__tls")]
         d.field("tls", &self.tls);
         d.field("timeout", &self.timeout)
             .field("connect_timeout", &self.connect_timeout)
@@ -312,7 +312,7 @@ impl ConnectOptions {
         ConnectOptions {
             user: None,
             auto_token_refresh: true,
-            #[cfg(feature = "tls")]
+            #[cfg(feature = "__tls")]
             tls: None,
             timeout: DEFAULT_REQUEST_TIMEOUT,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
@@ -346,7 +346,7 @@ impl ConnectOptions {
 
     /// Connects over TLS: endpoints without a scheme get `https://`, and `http://` ones are
     /// refused.
-    #[cfg(feature = "tls")]
+    #[cfg(feature = "__tls")]
     pub fn with_tls(mut self, tls: crate::tls::TlsOptions) -> Self {
         self.tls = Some(tls);
         self
@@ -471,7 +471,7 @@ impl ConnectOptions {
                 tcp_keepalive: self.tcp_keepalive,
                 http2_keep_alive: self.keep_alive,
                 keep_alive_while_idle: self.keep_alive_while_idle,
-                #[cfg(feature = "tls")]
+                #[cfg(feature = "__tls")]
                 tls: self.tls.clone(),
             },
             read_coalescing: self.read_coalescing,

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-#[cfg(all(feature = "tls", not(target_arch = "wasm32")))]
+#[cfg(all(feature = "__tls", not(target_arch = "wasm32")))]
 use super::tls;
 
 /// HTTP client settings: most of them only a native socket has (a browser's fetch decides
@@ -15,14 +15,14 @@ pub(crate) struct NativeHttpSettings {
     pub(crate) tcp_keepalive: Option<Duration>,
     pub(crate) http2_keep_alive: Option<(Duration, Duration)>,
     pub(crate) keep_alive_while_idle: bool,
-    #[cfg(feature = "tls")]
+    #[cfg(feature = "__tls")]
     pub(crate) tls: Option<crate::tls::TlsOptions>,
 }
 
 impl NativeHttpSettings {
     /// The scheme an endpoint without one gets: `https` when TLS options are set.
     pub(crate) fn default_scheme(&self) -> &'static str {
-        #[cfg(feature = "tls")]
+        #[cfg(feature = "__tls")]
         if self.tls.is_some() {
             return "https";
         }
@@ -41,7 +41,7 @@ pub(crate) fn http_client(settings: &NativeHttpSettings) -> crate::error::Result
     #[cfg(not(target_arch = "wasm32"))]
     {
         // TlsOptions::timeout covers the handshake, which reqwest's connect timeout includes.
-        #[cfg(feature = "tls")]
+        #[cfg(feature = "__tls")]
         let connect_timeout = settings
             .tls
             .as_ref()
@@ -49,7 +49,7 @@ pub(crate) fn http_client(settings: &NativeHttpSettings) -> crate::error::Result
             .map_or(settings.connect_timeout, |tls| {
                 tls.max(settings.connect_timeout)
             });
-        #[cfg(not(feature = "tls"))]
+        #[cfg(not(feature = "__tls"))]
         let connect_timeout = settings.connect_timeout;
         let mut builder = reqwest::Client::builder()
             .connect_timeout(connect_timeout)
@@ -62,15 +62,19 @@ pub(crate) fn http_client(settings: &NativeHttpSettings) -> crate::error::Result
                 .http2_keep_alive_timeout(timeout)
                 .http2_keep_alive_while_idle(settings.keep_alive_while_idle);
         }
-        // Without TLS options, reqwest's own rustls setup (the system's roots) serves https.
-        #[cfg(feature = "tls")]
-        if let Some(options) = &settings.tls {
-            builder = builder.tls_backend_preconfigured(tls::client_config(options)?);
-            if options.assume_http2 {
-                // Every endpoint is https:// with TLS options, so this never reaches a plain
-                // port (where prior-knowledge HTTP/2 would go to etcd's gRPC server).
-                builder = builder.http2_prior_knowledge();
+        // rustls as configured here, on the provider the features chose; without TLS options,
+        // the system's roots (feature `tls-roots`).
+        #[cfg(feature = "__tls")]
+        match &settings.tls {
+            Some(options) => {
+                builder = builder.tls_backend_preconfigured(tls::client_config(options)?);
+                if options.assume_http2 {
+                    // Every endpoint is https:// with TLS options, so this never reaches a
+                    // plain port (where prior-knowledge HTTP/2 would go to etcd's gRPC server).
+                    builder = builder.http2_prior_knowledge();
+                }
             }
+            None => builder = builder.tls_backend_preconfigured(tls::default_client_config()?),
         }
         builder
             .build()
@@ -78,7 +82,7 @@ pub(crate) fn http_client(settings: &NativeHttpSettings) -> crate::error::Result
     }
     #[cfg(target_arch = "wasm32")]
     {
-        #[cfg(feature = "tls")]
+        #[cfg(feature = "__tls")]
         if let Some(tls) = &settings.tls {
             if !tls.ca_certificates.is_empty()
                 || tls.identity.is_some()

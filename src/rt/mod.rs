@@ -205,7 +205,7 @@ pub(crate) fn try_spawn<F: Future<Output = ()> + 'static>(future: F) -> bool {
     true
 }
 
-#[cfg(all(feature = "tls", not(target_arch = "wasm32")))]
+#[cfg(all(feature = "__tls", not(target_arch = "wasm32")))]
 mod tls;
 
 mod http;
