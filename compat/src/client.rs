@@ -31,7 +31,8 @@ const HTTPS_PREFIX: &str = "https://";
 #[derive(Debug, Clone)]
 pub struct Client {
     inner: etcdgw::Client,
-    options: ConnectOptions,
+    /// Whether the client has TLS options: `add_endpoint` makes scheme-less endpoints https.
+    tls: bool,
 }
 
 impl Client {
@@ -50,7 +51,7 @@ impl Client {
         let urls = endpoints
             .as_ref()
             .iter()
-            .map(|e| endpoint_url(e.as_ref(), &options))
+            .map(|e| endpoint_url(e.as_ref(), options.tls))
             .collect::<Result<Vec<_>>>()?;
         if urls.is_empty() {
             return Err(Error::InvalidArgs(String::from("empty endpoints")));
@@ -64,7 +65,10 @@ impl Client {
         if options.user {
             inner.refresh_token().await?;
         }
-        Ok(Client { inner, options })
+        Ok(Client {
+            inner,
+            tls: options.tls,
+        })
     }
 
     /// The etcdgw client underneath (the same connections and token), for what etcd-client
@@ -78,7 +82,7 @@ impl Client {
     /// # Errors
     /// `InvalidUri` for an endpoint that is not a URI.
     pub async fn add_endpoint<E: AsRef<str>>(&self, endpoint: E) -> Result<()> {
-        let url = endpoint_url(endpoint.as_ref(), &self.options)?;
+        let url = endpoint_url(endpoint.as_ref(), self.tls)?;
         Ok(self.inner.add_endpoint(url).await?)
     }
 
@@ -602,10 +606,9 @@ impl Client {
 
 /// An endpoint as etcd-client builds it: `http://` and `https://` as given, anything else with
 /// `http://` in front (`https://` with TLS options); then it must parse as a URI.
-fn endpoint_url(url: &str, options: &ConnectOptions) -> Result<String> {
+fn endpoint_url(url: &str, tls: bool) -> Result<String> {
     let url = if url.starts_with(HTTP_PREFIX) {
-        #[cfg(feature = "_tls")]
-        if options.tls {
+        if tls {
             return Err(Error::InvalidArgs(String::from(
                 "TLS options are only supported with HTTPS URLs",
             )));
@@ -618,7 +621,7 @@ fn endpoint_url(url: &str, options: &ConnectOptions) -> Result<String> {
         )));
         #[cfg(any(feature = "_tls", feature = "tls-openssl"))]
         url.to_string()
-    } else if options.tls {
+    } else if tls {
         format!("{HTTPS_PREFIX}{url}")
     } else {
         format!("{HTTP_PREFIX}{url}")
