@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Runs every test: unit and doc tests once, then the integration suite and the command line's
-# tests (`cli/`, compared with etcdctl) against each etcd of the matrix (3.4.23, 3.5.34, 3.6.15,
-# 3.7.2; each test starts its own members on free loopback ports), then the browser suite
-# (wasm32 in headless Chromium) on each of them.
+# Runs every test: unit and doc tests once, then the integration suite, the command line's
+# tests (`cli/`, compared with etcdctl) and etcdgw-compat's corpus (`compat/corpus`) against each
+# etcd of the matrix (3.4.23, 3.5.34, 3.6.15, 3.7.2; each test starts its own members on free
+# loopback ports), then etcd-client's own suite against etcdgw-compat and the differential test
+# against etcd-client, then the browser suite (wasm32 in headless Chromium) on each of them.
 # Extra arguments filter the tests, e.g. `scripts/test.sh watch`; ETCDGW_MATRIX="36 37" runs
 # fewer versions.
 set -euo pipefail
@@ -16,17 +17,22 @@ threads=${ETCDGW_TEST_THREADS:-4}
 cargo test "${features[@]}" --lib --bins -- "$@"
 cargo test -p etcdgw-cli --bins -- "$@"
 cargo test "${features[@]}" --doc -- "$@"
+# etcdgw-compat's unit and doc tests, built with the corpus's features (one build of both).
+cargo test -p etcdgw-compat -p etcdgw-compat-corpus --lib -- "$@"
+cargo test -p etcdgw-compat -p etcdgw-compat-corpus --doc -- "$@"
 # cargo-nextest runs each test in its own process (faster here, and a crash stays contained);
 # plain cargo test does the same job where it is missing.
 if cargo nextest --version >/dev/null 2>&1; then
   run_it() { cargo nextest run "${features[@]}" --test it --test metrics --no-fail-fast --test-threads "$threads" "$@"; }
   run_cli() { cargo nextest run -p etcdgw-cli --test cli --no-fail-fast --no-tests=warn --test-threads "$threads" "$@"; }
+  run_corpus() { cargo nextest run -p etcdgw-compat-corpus --no-fail-fast --no-tests=warn --test-threads "$threads" "$@"; }
 else
   run_it() {
     cargo test "${features[@]}" --test it -- --test-threads "$threads" "$@"
     cargo test "${features[@]}" --test metrics -- "$@"
   }
   run_cli() { cargo test -p etcdgw-cli --test cli -- --test-threads "$threads" "$@"; }
+  run_corpus() { cargo test -p etcdgw-compat-corpus --test corpus -- --test-threads "$threads" "$@"; }
 fi
 for v in $ETCDGW_MATRIX; do
   bin_var=ETCD${v}_BIN ctl_var=ETCDCTL${v}_BIN
@@ -34,11 +40,15 @@ for v in $ETCDGW_MATRIX; do
   ETCD_BIN=${!bin_var} ETCDCTL_BIN=${!ctl_var} ETCDUTL_BIN=${ETCDUTL35_BIN} run_it "$@"
   echo "== command line tests on $(${!bin_var} --version | head -1)" >&2
   ETCD_BIN=${!bin_var} ETCDCTL_BIN=${!ctl_var} ETCDUTL_BIN=${ETCDUTL35_BIN} run_cli "$@"
+  echo "== etcdgw-compat's corpus on $(${!bin_var} --version | head -1)" >&2
+  ETCD_BIN=${!bin_var} ETCDCTL_BIN=${!ctl_var} run_corpus "$@"
 done
-# etcd-client 0.21.1's own tests and examples, untouched, against etcdgw on etcd 3.5-3.7 (the
-# drop-in promise); not when a filter picks some of our tests.
+# etcd-client 0.21.1's own tests and examples, untouched, against etcdgw-compat on etcd 3.5-3.7,
+# and the differential test against etcd-client itself (the drop-in promise); not when a filter
+# picks some of our tests.
 if [ $# -eq 0 ]; then
   scripts/etcd-client-compat.sh
+  scripts/compat-diff.sh
 fi
 # Installs Chromium, ChromeDriver and wasm-bindgen-cli when they are missing.
 scripts/browser-test.sh "$@"
