@@ -22,12 +22,17 @@ cargo test -p etcdgw-compat -p etcdgw-compat-corpus --lib -- "$@"
 cargo test -p etcdgw-compat -p etcdgw-compat-corpus --doc -- "$@"
 # cargo-nextest runs each test in its own process (faster here, and a crash stays contained);
 # plain cargo test does the same job where it is missing.
+# The harness (test-support/) tests itself too: port clashes at every kind of start.
 if cargo nextest --version >/dev/null 2>&1; then
-  run_it() { cargo nextest run "${features[@]}" --test it --test metrics --no-fail-fast --test-threads "$threads" "$@"; }
+  run_it() {
+    cargo nextest run -p etcdgw-test-support --no-fail-fast --no-tests=warn --test-threads "$threads" "$@"
+    cargo nextest run "${features[@]}" --test it --test metrics --no-fail-fast --test-threads "$threads" "$@"
+  }
   run_cli() { cargo nextest run -p etcdgw-cli --test cli --no-fail-fast --no-tests=warn --test-threads "$threads" "$@"; }
   run_corpus() { cargo nextest run -p etcdgw-compat-corpus --no-fail-fast --no-tests=warn --test-threads "$threads" "$@"; }
 else
   run_it() {
+    cargo test -p etcdgw-test-support -- --test-threads "$threads" "$@"
     cargo test "${features[@]}" --test it -- --test-threads "$threads" "$@"
     cargo test "${features[@]}" --test metrics -- "$@"
   }

@@ -4,10 +4,6 @@
 //! is process-wide: no other test adds to the counts. Runs against a real etcd member
 //! (`$ETCD_BIN`), on 3.4 and 3.5 through `scripts/test.sh`.
 
-#[path = "it/support/mod.rs"]
-#[allow(unused_imports)] // the shared harness has more than this binary uses
-mod support;
-
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -16,9 +12,8 @@ use etcdgw::{
     Client, Compare, CompareOp, ConnectOptions, Error, GetOptions, ServerErrorKind, Txn, TxnOp,
     WatchOptions,
 };
+use etcdgw_test_support::{free_port, wait_until, Etcd};
 use metrics_exporter_prometheus::PrometheusBuilder;
-use support::etcd::free_port;
-use support::Etcd;
 
 /// One scrape: every sample by metric name and labels.
 struct Scrape(Vec<(String, BTreeMap<String, String>, f64)>);
@@ -103,26 +98,24 @@ async fn serve_metrics() -> String {
 
 async fn scrape(url: &str) -> Scrape {
     let http = reqwest::Client::new();
-    for _ in 0..100 {
-        if let Ok(resp) = http.get(url).send().await {
-            assert!(resp.status().is_success(), "scrape: {}", resp.status());
-            return Scrape::parse(&resp.text().await.expect("a body"));
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await; // the listener is starting
-    }
-    panic!("the metrics listener at {url} never answered");
+    // The exporter's listener starts in the background.
+    let resp = wait_until(
+        &format!("the metrics listener at {url} to answer"),
+        Duration::from_secs(10),
+        || http.get(url).send(),
+    )
+    .await;
+    assert!(resp.status().is_success(), "scrape: {}", resp.status());
+    Scrape::parse(&resp.text().await.expect("a body"))
 }
 
 /// Polls until `check` holds on a fresh scrape (background work: keep-alive loops, watches).
 async fn eventually(url: &str, what: &str, check: impl Fn(&Scrape) -> bool) -> Scrape {
-    for _ in 0..200 {
+    wait_until(what, Duration::from_secs(20), || async {
         let s = scrape(url).await;
-        if check(&s) {
-            return s;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("never saw {what}");
+        check(&s).then_some(s)
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -189,6 +189,7 @@ impl From<etcdgw::Error> for Error {
             etcdgw::Error::Io { source, .. } => Error::IoError(source),
             etcdgw::Error::InvalidArgument { reason, .. } => Error::InvalidArgs(reason),
             etcdgw::Error::InvalidEndpoint { .. } => Error::InvalidArgs(e.to_string()),
+            etcdgw::Error::InvalidSetting { .. } => Error::InvalidArgs(e.to_string()),
             etcdgw::Error::LeaseExpired { .. } => Error::LeaseKeepAliveError(e.to_string()),
             other => status_with_source(failure_status(&other), other),
         }

@@ -9,7 +9,7 @@ use base64::Engine;
 use serde_json::{json, Value};
 use tempfile::TempDir;
 
-use crate::support::etcd::free_port;
+use etcdgw_test_support::{free_port, wait_until};
 
 /// The Chromium binary: `$CHROME_BIN`, else Debian's.
 fn chrome_bin() -> String {
@@ -60,18 +60,15 @@ impl Chrome {
         });
         let base = format!("http://127.0.0.1:{port}");
         let http = reqwest::Client::new();
-        let mut ready = false;
-        for _ in 0..200 {
-            if let Ok(resp) = http.get(format!("{base}/status")).send().await {
-                let status = json_of(resp).await;
-                if status["value"]["ready"] == json!(true) {
-                    ready = true;
-                    break;
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        assert!(ready, "chromedriver on port {port} never became ready");
+        wait_until(
+            &format!("chromedriver on port {port} to be ready"),
+            Duration::from_secs(10),
+            || async {
+                let resp = http.get(format!("{base}/status")).send().await.ok()?;
+                (json_of(resp).await["value"]["ready"] == json!(true)).then_some(())
+            },
+        )
+        .await;
         let profile = tempfile::tempdir().expect("a profile dir");
         // The flags Chromium needs here: root without a sandbox, no GPU, and no background
         // connections to Google (this machine's network refuses them).
@@ -148,19 +145,20 @@ impl Chrome {
 
     /// Waits until `script` returns something truthy, and returns it.
     pub async fn wait_for(&self, what: &str, within: Duration, script: &str, args: Value) -> Value {
-        let until = tokio::time::Instant::now() + within;
-        loop {
+        // The page's log is fetched once, if the deadline passes (wait_until's own, later,
+        // is never reached).
+        let truthy = wait_until(what, within * 2, || async {
             let value = self.run(script, args.clone()).await;
-            if !(value.is_null() || value == json!(false) || value == json!("")) {
-                return value;
-            }
-            assert!(
-                tokio::time::Instant::now() < until,
+            let falsy = value.is_null() || value == json!(false) || value == json!("");
+            (!falsy).then_some(value)
+        });
+        match tokio::time::timeout(within, truthy).await {
+            Ok(value) => value,
+            Err(_) => panic!(
                 "{what}: not within {within:?}; page log: {}",
                 self.run("return JSON.stringify(window.__log || [])", json!([]))
                     .await
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            ),
         }
     }
 

@@ -10,10 +10,6 @@
 //! Feature `browser-tests` builds this target; `scripts/browser-test.sh` runs it on etcd 3.4
 //! and 3.5 (from `scripts/test.sh`).
 
-#[path = "../it/support/mod.rs"]
-#[allow(unused_imports)] // the shared harness has more than this binary uses
-mod support;
-
 mod chrome;
 mod serve;
 
@@ -23,8 +19,9 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use chrome::Chrome;
-use support::etcd::{etcd_version, free_port};
-use support::Etcd;
+use etcdgw_test_support::etcd::etcd_version;
+use etcdgw_test_support::free_port;
+use etcdgw_test_support::{wait_until, Etcd};
 
 /// Where scripts/browser-test.sh put the built pages.
 fn built(page: &str) -> PathBuf {
@@ -211,31 +208,19 @@ async fn watch_delivers_etcdctl_writes_across_a_member_restart() {
     suite.chrome.close().await;
 }
 
-/// How many watchers the member has, from its Prometheus metrics.
-async fn watchers(etcd: &Etcd) -> u64 {
-    let text = reqwest::get(format!("{}/metrics", etcd.endpoint()))
-        .await
-        .expect("etcd's /metrics")
-        .text()
-        .await
-        .expect("a metrics body");
-    text.lines()
-        .find_map(|l| l.strip_prefix("etcd_debugging_mvcc_watcher_total "))
-        .and_then(|v| v.trim().parse::<f64>().ok())
-        .map(|v| v as u64)
-        .expect("etcd_debugging_mvcc_watcher_total")
-}
-
+/// Waits until the member holds `want` watchers (its Prometheus metrics say so).
 async fn until_watchers(etcd: &Etcd, want: u64) {
-    let mut seen = watchers(etcd).await;
-    for _ in 0..200 {
-        if seen == want {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        seen = watchers(etcd).await;
-    }
-    panic!("the member has {seen} watchers, not {want}");
+    wait_until(
+        &format!("the member to hold {want} watchers"),
+        Duration::from_secs(10),
+        || async {
+            match etcd.watchers().await {
+                seen if seen == want => Ok(()),
+                seen => Err(format!("{seen} watchers")),
+            }
+        },
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -267,7 +252,7 @@ async fn a_managed_lease_stays_alive_across_several_ttls() {
         .await;
     suite.step(&run, "attached").await;
     // Checked from outside while the page keeps the lease: after more than three TTLs, the
-    // key is still there.
+    // key is still there (time is the point: the TTLs must pass).
     tokio::time::sleep(Duration::from_millis(6_500)).await;
     assert_eq!(
         etcdctl_text(&etcd, &["get", "b/lease/key", "--print-value-only"]),

@@ -8,8 +8,8 @@ use etcdgw::{
     RoleRevokePermissionOptions, ServerErrorKind, UserAddOptions, WatchOptions,
 };
 
-use crate::support::etcd::etcd_version;
-use crate::support::Etcd;
+use etcdgw_test_support::etcd::etcd_version;
+use etcdgw_test_support::Etcd;
 
 const ROOT_PW: &str = "root-secret-pw";
 
@@ -179,7 +179,7 @@ async fn an_expired_token_is_refreshed_once_for_fifty_concurrent_requests() {
     root.put("k", "v", None).await.unwrap();
     assert_eq!(root.token_refreshes(), 1);
 
-    // Unused for over 2 s, the token expires on the server.
+    // Time is the point: unused for its TTL (2 s), the token expires (asking would use it).
     tokio::time::sleep(Duration::from_secs(4)).await;
     root.put("k", "v2", None).await.unwrap();
     assert_eq!(
@@ -188,7 +188,7 @@ async fn an_expired_token_is_refreshed_once_for_fifty_concurrent_requests() {
         "one re-authentication after expiry"
     );
 
-    tokio::time::sleep(Duration::from_secs(4)).await;
+    tokio::time::sleep(Duration::from_secs(4)).await; // the TTL passes again, as above
     let requests: Vec<_> = (0..50)
         .map(|i| {
             let c = root.clone();
@@ -217,7 +217,8 @@ async fn a_long_running_watch_survives_token_expiry_and_a_restart() {
         .unwrap();
     assert!(stream.message().await.unwrap().unwrap().created());
 
-    tokio::time::sleep(Duration::from_secs(4)).await; // the watcher's token expired
+    // Time is the point: the watcher's token expires unused (its TTL, 2 s, passes).
+    tokio::time::sleep(Duration::from_secs(4)).await;
     writer.put("w/1", "a", None).await.unwrap();
     let r = tokio::time::timeout(Duration::from_secs(10), stream.message())
         .await

@@ -10,8 +10,8 @@ use etcdgw::cache::{
 };
 use etcdgw::{Client, DeleteOptions, Error, GetOptions, Txn, TxnOp};
 
-use crate::support::proxy::Proxy;
-use crate::support::Etcd;
+use etcdgw_test_support::proxy::Proxy;
+use etcdgw_test_support::Etcd;
 
 const PATIENCE: Duration = Duration::from_secs(30);
 

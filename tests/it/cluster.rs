@@ -5,25 +5,26 @@ use std::time::Duration;
 
 use etcdgw::{Client, MemberAddOptions, MemberListOptions, ServerErrorKind};
 
-use crate::support::etcd::free_port;
-use crate::support::Cluster;
+use etcdgw_test_support::{free_port, wait_until, Cluster};
 
 /// Adds a learner, waiting while a young cluster still refuses reconfiguration as unhealthy
 /// (etcd wants every member connected for a few seconds first).
 async fn add_learner(client: &Client, peer_url: &str) -> etcdgw::MemberAddResponse {
-    for _ in 0..100 {
-        match client
-            .member_add([peer_url], Some(MemberAddOptions::new().with_is_learner()))
-            .await
-        {
-            Ok(resp) => return resp,
-            Err(e) if e.server_kind() == Some(ServerErrorKind::Unhealthy) => {
-                tokio::time::sleep(Duration::from_millis(200)).await
+    wait_until(
+        "the cluster to take a learner (not unhealthy)",
+        Duration::from_secs(30),
+        || async {
+            match client
+                .member_add([peer_url], Some(MemberAddOptions::new().with_is_learner()))
+                .await
+            {
+                Ok(resp) => Some(resp),
+                Err(e) if e.server_kind() == Some(ServerErrorKind::Unhealthy) => None,
+                Err(e) => panic!("{e:?}"),
             }
-            Err(e) => panic!("{e:?}"),
-        }
-    }
-    panic!("the cluster stayed unhealthy");
+        },
+    )
+    .await
 }
 
 #[tokio::test]
@@ -66,28 +67,24 @@ async fn list_add_a_learner_promote_update_and_remove() {
         .map(|m| format!("{}={}", m.name(), m.peer_urls()[0]))
         .collect();
     initial_cluster.push(format!("learner={peer_url}"));
-    let index = cluster
+    // Started and healthy when join returns.
+    cluster
         .join("learner", client_port, peer_port, initial_cluster.join(","))
-        .await;
-    cluster.members[index]
-        .wait_healthy(Duration::from_secs(60))
         .await;
 
     // Promote once it has caught up; until then the server says it is not ready.
-    let mut promoted = None;
-    for _ in 0..100 {
-        match client.member_promote(learner.id()).await {
-            Ok(resp) => {
-                promoted = Some(resp);
-                break;
+    let promoted = wait_until(
+        "the learner to catch up",
+        Duration::from_secs(30),
+        || async {
+            match client.member_promote(learner.id()).await {
+                Ok(resp) => Some(resp),
+                Err(e) if e.server_kind() == Some(ServerErrorKind::LearnerNotReady) => None,
+                Err(e) => panic!("{e:?}"),
             }
-            Err(e) if e.server_kind() == Some(ServerErrorKind::LearnerNotReady) => {
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-            Err(e) => panic!("{e:?}"),
-        }
-    }
-    let promoted = promoted.expect("the learner caught up");
+        },
+    )
+    .await;
     let now = promoted
         .members()
         .iter()
@@ -139,11 +136,9 @@ async fn a_learner_refuses_linearizable_reads_and_serves_serializable_ones() {
         .map(|m| format!("{}={}", m.name(), m.peer_urls()[0]))
         .collect();
     initial_cluster.push(format!("learner={peer_url}"));
+    // Started and healthy when join returns.
     let index = cluster
         .join("learner", client_port, peer_port, initial_cluster.join(","))
-        .await;
-    cluster.members[index]
-        .wait_healthy(Duration::from_secs(60))
         .await;
 
     let at_learner = Client::connect([cluster.members[index].endpoint()], None)
@@ -155,22 +150,18 @@ async fn a_learner_refuses_linearizable_reads_and_serves_serializable_ones() {
         Some(ServerErrorKind::NotSupportedForLearner),
         "{err:?}"
     );
-    let mut served = false;
-    for _ in 0..50 {
-        let resp = at_learner
-            .get("seen", Some(etcdgw::GetOptions::new().with_serializable()))
-            .await
-            .unwrap();
-        if resp.count() == 1 {
-            served = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(
-        served,
-        "the learner serves serializable reads once it has the data"
-    );
+    wait_until(
+        "the learner to serve a serializable read once it has the data",
+        Duration::from_secs(30),
+        || async {
+            let resp = at_learner
+                .get("seen", Some(etcdgw::GetOptions::new().with_serializable()))
+                .await
+                .unwrap();
+            resp.count() == 1
+        },
+    )
+    .await;
 }
 
 /// `member_list()` answers from the member's own view, as etcd-client's does: it works when
@@ -192,7 +183,7 @@ async fn member_list_answers_without_quorum_and_the_linearizable_one_does_not() 
         .cluster_client()
         .member_list_with(Some(MemberListOptions::new().with_linearizable()))
         .await;
-    if crate::support::etcd::etcd_version() == (3, 4) {
+    if etcdgw_test_support::etcd::etcd_version() == (3, 4) {
         // 3.4 has no linearizable member list: it answers from its local view either way.
         assert_eq!(linearizable.unwrap().members().len(), 3);
     } else {

@@ -15,7 +15,7 @@ use etcdgw::{
 };
 use futures_util::future::join_all;
 
-use crate::support::{Cluster, Etcd};
+use etcdgw_test_support::{Cluster, Etcd};
 
 /// How many times the member's gRPC server handled `method` (`Range`, `Txn`), with `code`
 /// (`OK`, `PermissionDenied`, ...) or any.

@@ -1,7 +1,6 @@
 //! The client-side recipes of `etcdgw::concurrency` against live members: sessions, the
 //! mutex (with `etcdctl lock` on the same name) and the election (with `etcdctl elect`).
 
-use std::future::Future;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -10,8 +9,8 @@ use etcdgw::{Client, GetOptions, ServerErrorKind, Txn, TxnOp};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::mpsc;
 
-use crate::support::etcd::etcdctl_bin;
-use crate::support::Etcd;
+use etcdgw_test_support::etcd::etcdctl_bin;
+use etcdgw_test_support::{wait_until, Etcd};
 
 /// A hang guard: far above anything these tests wait for.
 const PATIENCE: Duration = Duration::from_secs(30);
@@ -34,19 +33,6 @@ async fn keys(client: &Client, prefix: &str) -> Vec<String> {
         .iter()
         .map(|kv| kv.key_str().unwrap().to_string())
         .collect()
-}
-
-/// Polls `check` until it holds (for state another process or a background task changes).
-async fn until<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    while !check().await {
-        assert!(tokio::time::Instant::now() < deadline, "never: {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 /// An etcdctl concurrency command (`lock` or `elect`) and the lines it prints.
@@ -115,7 +101,7 @@ async fn our_mutex_and_etcdctl_lock_exclude_each_other_both_ways() {
 
     // etcdctl queues behind us and waits.
     let mut ctl = Ctl::start(&etcd, &["lock", "interop"]);
-    until("etcdctl queues", || async {
+    wait_until("etcdctl queues", PATIENCE, || async {
         keys(&client, "interop/").await.len() == 2
     })
     .await;
@@ -134,7 +120,7 @@ async fn our_mutex_and_etcdctl_lock_exclude_each_other_both_ways() {
     assert!(mutex.try_lock().await.unwrap().is_none());
     assert_eq!(keys(&client, "interop/").await, [ctl_key.as_str()]);
     let waiting = tokio::spawn(async move { mutex.lock().await });
-    until("we queue", || async {
+    wait_until("we queue", PATIENCE, || async {
         keys(&client, "interop/").await.len() == 2
     })
     .await;
@@ -242,7 +228,7 @@ async fn a_holder_whose_lease_is_revoked_elsewhere_loses_the_lock_to_the_waiter(
     let waiter = session(&client, 10).await;
     let mutex = Mutex::new(&waiter, "shared");
     let waiting = tokio::spawn(async move { mutex.lock().await });
-    until("the waiter queues", || async {
+    wait_until("the waiter queues", PATIENCE, || async {
         keys(&client, "shared/").await.len() == 2
     })
     .await;
@@ -291,9 +277,11 @@ async fn a_waiter_cancelled_by_its_deadline_removes_its_key() {
     let attempt = tokio::time::timeout(Duration::from_millis(500), mutex.lock()).await;
     assert!(attempt.is_err(), "the lock is held: the deadline passes");
     let held_key = String::from_utf8(held.key().to_vec()).unwrap();
-    until("the cancelled waiter's key is removed", || async {
-        keys(&client, "deadline/").await == [held_key.clone()]
-    })
+    wait_until(
+        "the cancelled waiter's key is removed",
+        PATIENCE,
+        || async { keys(&client, "deadline/").await == [held_key.clone()] },
+    )
     .await;
 
     // Dropping the guard releases the lock in the background; the waiter then gets it.
@@ -396,7 +384,7 @@ async fn our_election_and_etcdctl_elect_hand_leadership_over_both_ways() {
         let election = election.clone();
         tokio::spawn(async move { election.campaign("from-etcdgw").await })
     };
-    until("our candidacy queues", || async {
+    wait_until("our candidacy queues", PATIENCE, || async {
         keys(&client, "interop-e/").await.len() == 2
     })
     .await;
@@ -417,7 +405,7 @@ async fn our_election_and_etcdctl_elect_hand_leadership_over_both_ways() {
 
     // etcdctl stands again and waits for us.
     let mut next = Ctl::start(&etcd, &["elect", "interop-e", "etcdctl-again"]);
-    until("etcdctl queues", || async {
+    wait_until("etcdctl queues", PATIENCE, || async {
         keys(&client, "interop-e/").await.len() == 2
     })
     .await;
@@ -453,7 +441,7 @@ async fn campaign_proclaim_resign_and_observe_between_two_sessions() {
     assert_eq!(first.lease(), a.lease());
 
     let campaign_b = tokio::spawn(async move { election_b.campaign("b1").await });
-    until("b queues", || async {
+    wait_until("b queues", PATIENCE, || async {
         keys(&client, "lead/").await.len() == 2
     })
     .await;

@@ -3,9 +3,11 @@
 
 use std::time::Duration;
 
-use etcdgw::{LeaderKey, ObserveStream, ProclaimOptions, ResignOptions, ServerErrorKind};
+use etcdgw::{
+    GetOptions, LeaderKey, ObserveStream, ProclaimOptions, ResignOptions, ServerErrorKind,
+};
 
-use crate::support::Etcd;
+use etcdgw_test_support::{wait_until, Etcd};
 
 async fn next_leader(observe: &mut ObserveStream) -> String {
     let resp = tokio::time::timeout(Duration::from_secs(10), observe.message())
@@ -40,7 +42,19 @@ async fn two_candidates_one_leader_observed_and_handed_over() {
             .campaign_with_timeout("jobs", "b", lease_b, Duration::from_secs(20))
             .await
     });
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // b's candidacy is on the server (its key, under its lease), and it waits.
+    wait_until(
+        "b's campaign key under jobs/",
+        Duration::from_secs(10),
+        || async {
+            let keys = a
+                .get("jobs/", Some(GetOptions::new().with_prefix()))
+                .await
+                .unwrap();
+            keys.kvs().iter().any(|kv| kv.lease() == lease_b)
+        },
+    )
+    .await;
     assert!(!candidate.is_finished(), "only one leader at a time");
     assert_eq!(
         b.leader("jobs")

@@ -7,8 +7,8 @@ use etcdgw::{
     TxnOp,
 };
 
-use crate::support::faults::{BlackHole, NotEtcd};
-use crate::support::{Cluster, Etcd};
+use etcdgw_test_support::faults::{BlackHole, NotEtcd};
+use etcdgw_test_support::{wait_until, Cluster, Etcd};
 
 #[tokio::test]
 async fn an_empty_key_fails_before_any_request_is_sent() {
@@ -33,6 +33,7 @@ async fn an_empty_key_fails_before_any_request_is_sent() {
         assert!(matches!(err, Error::InvalidArgument { .. }), "{err:?}");
         assert!(err.to_string().contains("key is empty"), "{err}");
     }
+    // A negative, so time is the point: a connection made would be accepted within it.
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert_eq!(
         hole.connections(),
@@ -135,7 +136,7 @@ async fn requests_above_the_size_limits_are_refused() {
 
 #[tokio::test]
 async fn connection_refused_names_the_endpoint_and_says_nothing_was_sent() {
-    let port = crate::support::etcd::free_port();
+    let port = etcdgw_test_support::free_port();
     let endpoint = format!("http://127.0.0.1:{port}");
     let client = Client::connect([&endpoint], None).await.unwrap();
     match client.put("k", "v", None).await.unwrap_err() {
@@ -262,20 +263,17 @@ async fn require_leader_fails_at_once_when_quorum_is_lost() {
     .unwrap();
     // The survivor notices the lost leader within an election timeout; until then reads may
     // still be served, so poll (the assertion is on the error's kind, not on time).
-    let mut last = None;
-    for _ in 0..100 {
-        match strict
-            .get("k", Some(GetOptions::new().with_serializable()))
-            .await
-        {
-            Ok(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-            Err(e) => {
-                last = Some(e);
-                break;
-            }
-        }
-    }
-    let err = last.expect("a serializable read with require-leader must fail without a leader");
+    let err = wait_until(
+        "a serializable read with require-leader to fail without a leader",
+        Duration::from_secs(30),
+        || async {
+            strict
+                .get("k", Some(GetOptions::new().with_serializable()))
+                .await
+                .err()
+        },
+    )
+    .await;
     assert_eq!(
         err.server_kind(),
         Some(ServerErrorKind::NoLeader),

@@ -7,34 +7,31 @@ use std::time::Duration;
 
 use etcdgw::{Client, ConnectOptions, Error, GetOptions, ServerErrorKind, WatchOptions};
 
-use crate::support::etcd::{etcd_release, free_port};
-use crate::support::faults::BlackHole;
-use crate::support::{Cluster, Etcd};
+use etcdgw_test_support::etcd::etcd_release;
+use etcdgw_test_support::faults::BlackHole;
+use etcdgw_test_support::free_port;
+use etcdgw_test_support::{wait_until, Cluster, Etcd};
 
 /// The index in `cluster.members` of the current leader.
 async fn leader_index(cluster: &Cluster, client: &Client) -> usize {
-    for _ in 0..100 {
-        if let Ok(status) = client.status().await {
-            let leader = status.leader();
-            if leader != 0 {
-                let members = client.member_list().await.unwrap();
-                let name = members
-                    .members()
-                    .iter()
-                    .find(|m| m.id() == leader)
-                    .map(|m| m.name().to_string());
-                if let Some(i) = cluster
-                    .members
-                    .iter()
-                    .position(|m| Some(&m.name) == name.as_ref())
-                {
-                    return i;
-                }
+    wait_until(
+        "a leader among the members",
+        Duration::from_secs(30),
+        || async {
+            let leader = client.status().await.ok()?.leader();
+            if leader == 0 {
+                return None;
             }
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("no leader");
+            let members = client.member_list().await.unwrap();
+            let name = members
+                .members()
+                .iter()
+                .find(|m| m.id() == leader)
+                .map(|m| m.name().to_string())?;
+            cluster.members.iter().position(|m| m.name == name)
+        },
+    )
+    .await
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -199,31 +196,28 @@ async fn reads_fail_fast_without_quorum_and_recover_with_it() {
     )
     .await
     .unwrap();
-    let mut kind = None;
-    for _ in 0..50 {
-        match strict
-            .get("q", Some(GetOptions::new().with_serializable()))
-            .await
-        {
-            Err(e) if e.server_kind() == Some(ServerErrorKind::NoLeader) => {
-                kind = e.server_kind();
-                break;
+    wait_until(
+        "a require-leader read to fail with NoLeader",
+        Duration::from_secs(60),
+        || async {
+            match strict
+                .get("q", Some(GetOptions::new().with_serializable()))
+                .await
+            {
+                Err(e) if e.server_kind() == Some(ServerErrorKind::NoLeader) => Ok(()),
+                other => Err(other.map(|resp| resp.count())),
             }
-            _ => tokio::time::sleep(Duration::from_millis(200)).await,
-        }
-    }
-    assert_eq!(kind, Some(ServerErrorKind::NoLeader));
+        },
+    )
+    .await;
 
     cluster.restart(followers[1]).await;
-    let mut back = false;
-    for _ in 0..50 {
-        if client.get("q", None).await.is_ok() {
-            back = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    assert!(back, "reads succeed again once quorum is back");
+    wait_until(
+        "reads to succeed again once quorum is back",
+        Duration::from_secs(60),
+        || async { client.get("q", None).await.map(|_| ()) },
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -258,12 +252,13 @@ async fn dead_and_black_holed_endpoints_cost_once_not_per_request() {
 /// Writes `n` keys under `prefix` through `client`, retrying each until it is surely applied.
 async fn write_keys(client: &Client, prefix: &str, from: usize, n: usize) {
     for i in from..from + n {
-        loop {
-            match client.put(format!("{prefix}{i:05}"), "v", None).await {
-                Ok(_) => break,
-                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
-            }
-        }
+        let key = format!("{prefix}{i:05}");
+        wait_until(
+            &format!("a put of {key} to succeed"),
+            Duration::from_secs(60),
+            || client.put(key.as_str(), "v", None),
+        )
+        .await;
     }
 }
 
@@ -391,15 +386,19 @@ async fn endpoints_can_be_added_removed_and_synced_from_the_cluster() {
     )
     .await
     .unwrap();
-    let mut n = 0;
-    for _ in 0..50 {
-        n = auto.endpoints().len();
-        if n == 3 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(n, 3, "auto-sync found every member");
+    wait_until(
+        "auto-sync to find every member",
+        Duration::from_secs(10),
+        || async {
+            let found = auto.endpoints();
+            if found.len() == 3 {
+                Ok(())
+            } else {
+                Err(found)
+            }
+        },
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -433,6 +432,7 @@ async fn a_request_with_no_endpoint_waits_for_one_until_its_deadline() {
         let client = client.clone();
         tokio::spawn(async move { client.get("k", None).await })
     };
+    // A negative, so time is the point: a request that did not wait would fail within it.
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(
         !waiting.is_finished(),

@@ -4,7 +4,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use etcdgw::GetOptions;
 
-use crate::support::Etcd;
+use etcdgw_test_support::Etcd;
 
 #[tokio::test]
 async fn what_etcdgw_writes_etcdctl_reads() {

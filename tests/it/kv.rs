@@ -8,7 +8,7 @@ use etcdgw::{
 };
 use futures_util::TryStreamExt;
 
-use crate::support::Etcd;
+use etcdgw_test_support::Etcd;
 
 fn keys(kvs: &[etcdgw::KeyValue]) -> Vec<String> {
     kvs.iter()

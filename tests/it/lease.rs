@@ -1,22 +1,19 @@
 //! Leases against live members: grant, revoke, time-to-live, list, etcd-client's keep-alive,
 //! and the managed keep-alive over several TTLs.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use etcdgw::{Error, LeaseGrantOptions, LeaseTimeToLiveOptions, PutOptions, ServerErrorKind};
 
-use crate::support::Etcd;
+use etcdgw_test_support::{wait_until, Etcd};
 
-/// Polls until `key` is gone, for at most `within`; returns whether it went.
-async fn gone_within(client: &etcdgw::Client, key: &str, within: Duration) -> bool {
-    let start = Instant::now();
-    while start.elapsed() < within {
-        if client.get(key, None).await.unwrap().count() == 0 {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    false
+/// Waits until `key` is gone, `what` naming why it should go; at most 10 s (TTLs here are
+/// 2 s; etcd revokes an expired lease within a second or so).
+async fn gone(client: &etcdgw::Client, key: &str, what: &str) {
+    wait_until(what, Duration::from_secs(10), || async {
+        client.get(key, None).await.unwrap().count() == 0
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -97,10 +94,7 @@ async fn a_key_with_a_lease_goes_when_keep_alive_stops() {
         .put("short", "v", Some(PutOptions::new().with_lease(lease.id())))
         .await
         .unwrap();
-    assert!(
-        gone_within(&client, "short", Duration::from_secs(10)).await,
-        "expired with its lease"
-    );
+    gone(&client, "short", "the key to expire with its lease").await;
 }
 
 #[tokio::test]
@@ -116,6 +110,7 @@ async fn etcd_client_style_keep_alive_refreshes_and_reports_a_dead_lease() {
     let (mut keeper, mut stream) = client.lease_keep_alive(lease.id()).await.unwrap();
     assert_eq!(keeper.id(), lease.id());
     for _ in 0..5 {
+        // Time is the point: refreshes 0.6 s apart keep a 2 s lease past its TTL.
         tokio::time::sleep(Duration::from_millis(600)).await;
         keeper.keep_alive().await.unwrap();
         let resp = stream.message().await.unwrap().unwrap();
@@ -158,6 +153,7 @@ async fn a_managed_lease_keeps_its_key_over_several_ttls_and_lets_it_go_when_dro
         .await
         .unwrap();
 
+    // Time is the point: 2.5 TTLs pass, which the key outlives only if the lease is kept.
     tokio::time::sleep(Duration::from_secs(5)).await;
     assert!(lease.is_alive());
     assert_eq!(
@@ -168,10 +164,7 @@ async fn a_managed_lease_keeps_its_key_over_several_ttls_and_lets_it_go_when_dro
     assert_eq!(lease.ttl(), 2);
 
     drop(lease);
-    assert!(
-        gone_within(&client, "svc/1", Duration::from_secs(10)).await,
-        "expired once no longer kept"
-    );
+    gone(&client, "svc/1", "the key to expire once no longer kept").await;
 }
 
 #[tokio::test]

@@ -7,8 +7,23 @@ use std::time::Duration;
 use etcdgw::{Client, LockOptions, ServerErrorKind};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-use crate::support::etcd::etcdctl_bin;
-use crate::support::Etcd;
+use etcdgw_test_support::etcd::etcdctl_bin;
+use etcdgw_test_support::{wait_until, Etcd};
+
+/// How long the server may take to register or clean up a waiter.
+const PATIENCE: Duration = Duration::from_secs(10);
+
+/// The keys under `prefix` (a lock's name and `/`): one per holder and waiter.
+async fn keys_under(client: &Client, prefix: &str) -> Vec<Vec<u8>> {
+    client
+        .get(prefix, Some(etcdgw::GetOptions::new().with_prefix()))
+        .await
+        .unwrap()
+        .kvs()
+        .iter()
+        .map(|kv| kv.key().to_vec())
+        .collect()
+}
 
 #[tokio::test]
 async fn two_clients_contending_never_hold_the_lock_together() {
@@ -80,7 +95,11 @@ async fn a_holder_whose_lease_is_revoked_loses_the_lock_to_the_waiter() {
             )
             .await
     });
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The waiter's request is on the server (its key, behind the holder's), and it waits.
+    wait_until("the waiter's key under shared/", PATIENCE, || async {
+        keys_under(&holder, "shared/").await.len() == 2
+    })
+    .await;
     assert!(
         !waiting.is_finished(),
         "the waiter blocks while the lock is held"
@@ -155,14 +174,15 @@ async fn a_dropped_lock_call_stops_waiting_on_the_server() {
             .collect::<Vec<_>>()
     };
     // The server cleans the abandoned waiter's key up once it sees the request gone.
-    let mut left = keys(client.clone()).await;
-    for _ in 0..100 {
-        if !left.contains(&lease) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        left = keys(client.clone()).await;
-    }
+    let left = wait_until(
+        "the server to remove the abandoned waiter's key",
+        PATIENCE,
+        || async {
+            let left = keys(client.clone()).await;
+            (!left.contains(&lease)).then_some(left)
+        },
+    )
+    .await;
     assert_eq!(
         left,
         vec![holder.lease_id()],
@@ -170,6 +190,7 @@ async fn a_dropped_lock_call_stops_waiting_on_the_server() {
     );
     // With the holder gone, nobody holds the lock: the dropped call did not take it later.
     holder.unlock().await.unwrap();
+    // A negative, so time is the point: a call still alive would take the free lock in it.
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(keys(client.clone()).await.is_empty());
 }
@@ -237,7 +258,11 @@ async fn an_etcdgw_lock_blocks_etcdctl_lock_and_the_other_way_round() {
         .await
         .unwrap();
     let (mut ctl, mut acquired) = etcdctl_lock(&etcd, "interop").await;
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    // etcdctl's key is on the server beside ours (the same layout), so Go's mutex waits on it.
+    wait_until("etcdctl's key under interop/", PATIENCE, || async {
+        keys_under(&client, "interop/").await.len() == 2
+    })
+    .await;
     assert!(
         acquired.try_recv().is_err(),
         "etcdctl must wait while etcdgw holds the lock"
@@ -321,7 +346,7 @@ async fn a_lock_waits_until_free_unless_its_handle_has_a_deadline() {
                 .await
         })
     };
-    // Three request timeouts later the waiter is still waiting, not failed.
+    // Time is the point: three request timeouts pass, and the waiter still waits, not failed.
     tokio::time::sleep(Duration::from_millis(900)).await;
     assert!(
         !waiter.is_finished(),
@@ -356,15 +381,15 @@ async fn a_lock_waits_until_free_unless_its_handle_has_a_deadline() {
             .map(|kv| kv.lease())
             .collect::<Vec<_>>()
     };
-    let mut left = leases().await;
-    for _ in 0..100 {
+    wait_until("only the holder's key to be left", PATIENCE, || async {
+        let left = leases().await;
         if left == vec![lease] {
-            break;
+            Ok(())
+        } else {
+            Err(left)
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        left = leases().await;
-    }
-    assert_eq!(left, vec![lease], "only the holder's key is left");
+    })
+    .await;
     // The handle shares the client's connections: ordinary calls go on through both.
     quick.put("patient-ok", "1", None).await.unwrap();
     assert_eq!(client.get("patient-ok", None).await.unwrap().count(), 1);
@@ -376,7 +401,7 @@ async fn a_lock_waits_until_free_unless_its_handle_has_a_deadline() {
 /// still moves them off a dead member.
 #[tokio::test]
 async fn a_waiting_lock_moves_off_a_member_that_stops_answering() {
-    let cluster = crate::support::Cluster::start(3).await;
+    let cluster = etcdgw_test_support::Cluster::start(3).await;
     let endpoints = cluster.endpoints();
     let options = etcdgw::ConnectOptions::new()
         .with_keep_alive(Duration::from_millis(500), Duration::from_millis(500));
@@ -400,15 +425,50 @@ async fn a_waiting_lock_moves_off_a_member_that_stops_answering() {
                 .await
         })
     };
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    wait_until("the waiter's key under moving/", PATIENCE, || async {
+        keys_under(&holder, "moving/").await.len() == 2
+    })
+    .await;
     assert!(!waiting.is_finished());
     cluster.members[0].signal("STOP");
-    // Give the liveness check time to give up on the stopped member.
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // The liveness check gives up on the stopped member: the waiter's client takes it out of
+    // rotation, and the waiting call moves on.
+    wait_until(
+        "the waiter's client to give up on the stopped member",
+        PATIENCE,
+        || async {
+            let health = waiter.endpoint_health();
+            if health[0].1 {
+                Err(health)
+            } else {
+                Ok(())
+            }
+        },
+    )
+    .await;
     assert!(
         !waiting.is_finished(),
         "the waiter gave up instead of moving on"
     );
+    // The holder unlocks once the live members have a leader (if the stopped member led, they
+    // elect another first; until then a write times out on the server).
+    let stopped = holder
+        .member_list()
+        .await
+        .unwrap()
+        .members()
+        .iter()
+        .find(|m| m.name() == cluster.members[0].name)
+        .map(|m| m.id())
+        .unwrap();
+    wait_until("a leader among the live members", PATIENCE, || async {
+        let leader = holder.status().await.map(|s| s.leader());
+        match leader {
+            Ok(id) if id != 0 && id != stopped => Ok(()),
+            other => Err(other),
+        }
+    })
+    .await;
     held.unlock().await.unwrap();
     let taken = tokio::time::timeout(Duration::from_secs(20), waiting)
         .await

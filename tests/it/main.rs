@@ -1,10 +1,10 @@
-//! Integration tests against real etcd members started on loopback by `support`. The etcd
-//! binary is `$ETCD_BIN`; `scripts/test.sh` runs this suite on every etcd of its matrix. The
-//! command line's tests (`cli/tests/cli.rs`) share `support` by path.
-
-mod support;
+//! Integration tests against real etcd members started on loopback by the harness
+//! (`etcdgw-test-support`, in `test-support/`). The etcd binary is `$ETCD_BIN`; `scripts/test.sh`
+//! runs this suite on every etcd of its matrix.
 
 mod auth;
+#[cfg(feature = "blocking")]
+mod blocking;
 mod cache;
 mod cluster;
 mod coalesce;
@@ -12,6 +12,7 @@ mod concurrency;
 mod election;
 mod errors;
 mod failover;
+mod from_env;
 mod interop;
 mod kv;
 mod lease;

@@ -8,8 +8,8 @@ use etcdgw::{
     ServerErrorKind,
 };
 
-use crate::support::etcd::{etcd_version, gateway_has_hash_kv};
-use crate::support::{Cluster, Etcd};
+use etcdgw_test_support::etcd::{etcd_version, gateway_has_hash_kv};
+use etcdgw_test_support::{wait_until, Cluster, Etcd};
 
 #[tokio::test]
 async fn status_reports_the_member_and_its_leader() {
@@ -204,14 +204,18 @@ async fn downgrade_is_validated_from_35_enabled_and_cancelled_from_36_and_unsupp
         .await
         .unwrap();
     // The cancel is applied through raft; the status says so shortly after.
-    for _ in 0..50 {
-        let info = client.status().await.unwrap().downgrade_info().cloned();
-        if info.as_ref().is_none_or(|i| !i.enabled()) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("the downgrade is still enabled after its cancel");
+    wait_until(
+        "the status to say the downgrade is no longer enabled after its cancel",
+        Duration::from_secs(10),
+        || async {
+            let info = client.status().await.unwrap().downgrade_info().cloned();
+            match info {
+                Some(info) if info.enabled() => Err(info),
+                _ => Ok(()),
+            }
+        },
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -275,13 +279,18 @@ async fn move_leader_goes_to_the_leader_and_moves_leadership() {
         .unwrap();
 
     via_follower.move_leader(target.id()).await.unwrap();
-    let mut now = 0;
-    for _ in 0..50 {
-        now = via_follower.status().await.unwrap().leader();
-        if now == target.id() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(now, target.id());
+    // The follower may learn of the new leader a moment after the leader answered.
+    wait_until(
+        "the follower to see the target as its leader",
+        Duration::from_secs(10),
+        || async {
+            let now = via_follower.status().await.unwrap().leader();
+            if now == target.id() {
+                Ok(())
+            } else {
+                Err(format!("leader {now:x}, not {:x}", target.id()))
+            }
+        },
+    )
+    .await;
 }

@@ -8,8 +8,8 @@ use etcdgw::mirror::{Mirror, MirrorOptions, MirrorProgress, Syncer};
 use etcdgw::{Client, CompactionOptions, DeleteOptions, Error, GetOptions, Txn, TxnOp};
 use futures_util::TryStreamExt;
 
-use crate::support::proxy::Proxy;
-use crate::support::Etcd;
+use etcdgw_test_support::proxy::Proxy;
+use etcdgw_test_support::{wait_until, Etcd};
 
 const PATIENCE: Duration = Duration::from_secs(30);
 
@@ -27,14 +27,18 @@ async fn contents(client: &Client, prefix: &str) -> Vec<(Vec<u8>, Vec<u8>)> {
 
 /// Waits until the mirror has applied the source up to `revision`.
 async fn caught_up(progress: &MirrorProgress, revision: i64) {
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    while progress.revision() < revision {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the mirror is stuck at {progress:?}, source at {revision}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_until(
+        &format!("the mirror to apply the source up to revision {revision}"),
+        PATIENCE,
+        || async {
+            if progress.revision() >= revision {
+                Ok(())
+            } else {
+                Err(progress.clone())
+            }
+        },
+    )
+    .await;
 }
 
 /// `n` writes under `prefix`: puts, overwrites, deletes and multi-key txns; returns the last

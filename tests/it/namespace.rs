@@ -8,7 +8,7 @@ use etcdgw::{
     LeaseTimeToLiveOptions, PutOptions, Txn, TxnOp, TxnOpResponse, WatchClientPrefix, WatchOptions,
 };
 
-use crate::support::Etcd;
+use etcdgw_test_support::Etcd;
 
 fn keys(resp: &etcdgw::GetResponse) -> Vec<String> {
     resp.kvs()

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use serde_json::{json, Value};
 
-use crate::support::Etcd;
+use etcdgw_test_support::Etcd;
 
 fn committed(name: &str) -> Value {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -393,7 +393,7 @@ async fn live_admin_answers_validate_against_the_schemas() {
     assert_valid("AuthenticateRequest", &login);
     let token = post(&etcd, "/v3/auth/authenticate", login).await;
     assert_valid("AuthenticateResponse", &token);
-    if crate::support::etcd::etcd_version() != (3, 4) {
+    if etcdgw_test_support::etcd::etcd_version() != (3, 4) {
         let text = reqwest::Client::new()
             .post(format!("{}/v3/auth/status", etcd.endpoint()))
             .header("Authorization", token["token"].as_str().unwrap())

@@ -7,7 +7,7 @@ use etcdgw::concurrency::{Isolation, Stm, StmOptions};
 use etcdgw::{Client, GetOptions};
 use tokio::sync::Notify;
 
-use crate::support::Etcd;
+use etcdgw_test_support::Etcd;
 
 fn number(value: Option<Vec<u8>>) -> i64 {
     value

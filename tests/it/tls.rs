@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use etcdgw::{Certificate, Client, ConnectOptions, Error, Identity, TlsOptions, WatchOptions};
 
-use crate::support::certs::Certs;
-use crate::support::Etcd;
+use etcdgw_test_support::certs::Certs;
+use etcdgw_test_support::Etcd;
 
 async fn tls_member() -> (Etcd, Arc<Certs>) {
     let certs = Arc::new(Certs::generate());

@@ -2,6 +2,8 @@
 //! recovery from restarts and kills with every event delivered exactly once, in order.
 
 use std::collections::{BTreeMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use etcdgw::{
@@ -11,8 +13,8 @@ use etcdgw::{
 use futures_util::StreamExt;
 use tokio::task::JoinHandle;
 
-use crate::support::faults::{After, ScriptedStream};
-use crate::support::{Cluster, Etcd};
+use etcdgw_test_support::faults::{After, ScriptedStream};
+use etcdgw_test_support::{wait_until, Cluster, Etcd};
 
 /// The next answer, failing the test if none comes within 10 s.
 async fn next(stream: &mut WatchStream) -> WatchResponse {
@@ -614,49 +616,143 @@ async fn watching_from_a_compacted_revision_is_the_typed_compacted_error() {
     assert!(cancel.header().is_some(), "{cancel:?}");
 }
 
-/// Writes `w/00000`, `w/00001`, ... one put at a time until told to stop, retrying each put
-/// until it succeeds (a put that failed may still have been applied: the check below allows
-/// for that through the keys' versions).
-fn start_writer(client: Client, stop: tokio::sync::watch::Receiver<bool>) -> JoinHandle<usize> {
-    tokio::spawn(async move {
-        let mut i = 0usize;
-        while !*stop.borrow() {
-            let key = format!("w/{i:05}");
-            loop {
-                match client.put(key.as_str(), format!("{i}"), None).await {
-                    Ok(_) => break,
-                    Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
-                }
-            }
-            i += 1;
-        }
-        i
-    })
+/// Writes `w/00000`, `w/00001`, ... one put at a time in the background until stopped,
+/// retrying each put until it succeeds (a put that failed may still have been applied: the
+/// check below allows for that through the keys' versions). Counts its puts and failures, so
+/// a test can wait until it has written across a member's restart.
+struct Writer {
+    stop: tokio::sync::watch::Sender<bool>,
+    task: JoinHandle<usize>,
+    written: Arc<AtomicUsize>,
+    failed: Arc<AtomicUsize>,
 }
 
-/// Reads the watch until it has delivered every write under `w/` that the store holds, and
+impl Writer {
+    fn start(client: Client) -> Writer {
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let (written, failed) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let (count, failures) = (written.clone(), failed.clone());
+        let task = tokio::spawn(async move {
+            let mut i = 0usize;
+            while !*stopped.borrow() {
+                let key = format!("w/{i:05}");
+                wait_until(
+                    &format!("a put of {key}"),
+                    Duration::from_secs(60),
+                    || async {
+                        let put = client.put(key.as_str(), format!("{i}"), None).await;
+                        if put.is_err() {
+                            failures.fetch_add(1, Ordering::SeqCst);
+                        }
+                        put
+                    },
+                )
+                .await;
+                i += 1;
+                count.store(i, Ordering::SeqCst);
+            }
+            i
+        });
+        Writer {
+            stop,
+            task,
+            written,
+            failed,
+        }
+    }
+
+    /// Waits until `n` more puts than now have succeeded.
+    async fn wait_for_puts(&self, n: usize, when: &str) {
+        let target = self.written.load(Ordering::SeqCst) + n;
+        wait_until(
+            &format!("the writer to make {n} puts {when}"),
+            Duration::from_secs(60),
+            || async { self.written.load(Ordering::SeqCst) >= target },
+        )
+        .await;
+    }
+
+    /// Waits until a put has failed (its member is down) since `before` failures.
+    async fn wait_for_a_failure(&self, before: usize, when: &str) {
+        wait_until(
+            &format!("a put of the writer to fail {when}"),
+            Duration::from_secs(60),
+            || async { self.failed.load(Ordering::SeqCst) > before },
+        )
+        .await;
+    }
+
+    /// Stops it and returns how many keys it wrote.
+    async fn stop(self) -> usize {
+        self.stop.send(true).unwrap();
+        self.task.await.unwrap()
+    }
+}
+
+/// A watch read in the background, as an application reads it, so that it lives through a
+/// member's death (a stream is resumed when read): every event's `(mod_revision, key)`, and
+/// why it ended, if it did.
+#[derive(Clone, Default)]
+struct Reader(Arc<Mutex<ReadLog>>);
+
+#[derive(Default)]
+struct ReadLog {
+    events: Vec<(i64, String)>,
+    end: Option<String>,
+}
+
+impl Reader {
+    fn start(mut stream: WatchStream) -> Reader {
+        let reader = Reader::default();
+        let log = reader.clone();
+        tokio::spawn(async move {
+            let end = loop {
+                match stream.message().await {
+                    Ok(Some(resp)) => {
+                        let mut log = log.0.lock().unwrap();
+                        for e in resp.events() {
+                            let kv = e.kv().unwrap();
+                            log.events
+                                .push((kv.mod_revision(), kv.key_str().unwrap().to_string()));
+                        }
+                    }
+                    Ok(None) => break "the stream ended".to_string(),
+                    Err(e) => break format!("the watch failed: {e:?}"),
+                }
+            };
+            log.0.lock().unwrap().end = Some(end);
+        });
+        reader
+    }
+}
+
+/// Waits until the watch has delivered every write under `w/` that the store holds, and
 /// checks: revisions strictly increase (in order, no repeat), the count equals the total
 /// number of writes (the sum of the keys' versions: nothing lost), and each key's last write
 /// is among the events.
-async fn check_exactly_once(stream: &mut WatchStream, reader: &Client) {
-    let store = reader
+async fn check_exactly_once(reader: &Reader, client: &Client) {
+    let store = client
         .get("w/", Some(GetOptions::new().with_prefix()))
         .await
         .unwrap();
     let total: i64 = store.kvs().iter().map(|kv| kv.version()).sum();
     assert!(total > 0);
-    let mut events = Vec::new();
-    while (events.len() as i64) < total {
-        let resp = tokio::time::timeout(Duration::from_secs(30), stream.message())
-            .await
-            .unwrap_or_else(|_| panic!("only {} of {total} events arrived", events.len()))
-            .unwrap()
-            .unwrap();
-        for e in resp.events() {
-            let kv = e.kv().unwrap();
-            events.push((kv.mod_revision(), kv.key_str().unwrap().to_string()));
-        }
-    }
+    let events = wait_until(
+        &format!("the watch to deliver all {total} writes"),
+        Duration::from_secs(30),
+        || async {
+            let log = reader.0.lock().unwrap();
+            if let Some(end) = &log.end {
+                panic!("{end}, after {} of {total} events", log.events.len());
+            }
+            if log.events.len() as i64 >= total {
+                Ok(log.events.clone())
+            } else {
+                Err(format!("{} of {total} events", log.events.len()))
+            }
+        },
+    )
+    .await;
     assert_eq!(events.len() as i64, total, "no event repeated");
     assert!(
         events.windows(2).all(|w| w[0].0 < w[1].0),
@@ -683,20 +779,23 @@ async fn a_restarted_member_loses_no_event_and_repeats_none() {
         .await
         .unwrap();
     next(&mut stream).await;
+    let reader = Reader::start(stream);
 
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let writer = start_writer(writer_client.clone(), stop_rx);
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    let writer = Writer::start(writer_client.clone());
+    writer.wait_for_puts(10, "before the kill").await;
+    let failed = writer.failed.load(Ordering::SeqCst);
     etcd.member.kill();
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Down until the writer has found it so: writes go on across the restart.
+    writer
+        .wait_for_a_failure(failed, "while the member is down")
+        .await;
     etcd.member.start_again();
     etcd.member.wait_healthy(Duration::from_secs(30)).await;
-    tokio::time::sleep(Duration::from_millis(400)).await;
-    stop_tx.send(true).unwrap();
-    let written = writer.await.unwrap();
+    writer.wait_for_puts(10, "after the restart").await;
+    let written = writer.stop().await;
     assert!(written > 10, "the writer made progress ({written})");
 
-    check_exactly_once(&mut stream, &writer_client).await;
+    check_exactly_once(&reader, &writer_client).await;
 }
 
 #[tokio::test]
@@ -738,19 +837,36 @@ async fn a_killed_cluster_member_moves_the_watch_with_no_event_lost_or_repeated(
         .await
         .unwrap();
     next(&mut stream).await;
+    let reader = Reader::start(stream);
+    wait_until("the watch on member 0", Duration::from_secs(10), || async {
+        cluster.members[0].watchers().await == 1
+    })
+    .await;
 
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let writer = start_writer(writer_client.clone(), stop_rx);
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let writer = Writer::start(writer_client.clone());
+    writer.wait_for_puts(10, "before the kill").await;
     cluster.members[0].kill();
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    // The watch moves to a live member (which then holds it), and writes go on meanwhile.
+    wait_until(
+        "the watch to move to a live member",
+        Duration::from_secs(30),
+        || async {
+            let moved = cluster.members[1].watchers().await + cluster.members[2].watchers().await;
+            if moved == 1 {
+                Ok(())
+            } else {
+                Err(format!("{moved} watchers on the live members"))
+            }
+        },
+    )
+    .await;
+    writer.wait_for_puts(10, "while member 0 is down").await;
     cluster.restart(0).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    stop_tx.send(true).unwrap();
-    let written = writer.await.unwrap();
+    writer.wait_for_puts(10, "after the restart").await;
+    let written = writer.stop().await;
     assert!(written > 10, "the writer made progress ({written})");
 
-    check_exactly_once(&mut stream, &writer_client).await;
+    check_exactly_once(&reader, &writer_client).await;
 }
 
 #[tokio::test]
@@ -813,25 +929,6 @@ async fn a_stream_cut_mid_message_is_resumed_after_the_last_whole_event() {
     );
 }
 
-fn watcher_gauge(metrics: &str) -> i64 {
-    metrics
-        .lines()
-        .find_map(|l| l.strip_prefix("etcd_debugging_mvcc_watcher_total "))
-        .and_then(|v| v.trim().parse::<f64>().ok())
-        .map(|v| v as i64)
-        .expect("etcd_debugging_mvcc_watcher_total in /metrics")
-}
-
-async fn watchers_on(etcd: &Etcd) -> i64 {
-    let text = reqwest::get(format!("{}/metrics", etcd.endpoint()))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    watcher_gauge(&text)
-}
-
 #[tokio::test]
 async fn a_hundred_watches_each_get_their_events_and_dropping_them_closes_them() {
     let etcd = Etcd::start().await;
@@ -842,11 +939,7 @@ async fn a_hundred_watches_each_get_their_events_and_dropping_them_closes_them()
         assert!(next(&mut s).await.created());
         streams.push(s);
     }
-    assert_eq!(
-        watchers_on(&etcd).await,
-        100,
-        "the server holds 100 watchers"
-    );
+    assert_eq!(etcd.watchers().await, 100, "the server holds 100 watchers");
     for i in 0..100 {
         client
             .put(format!("many/{i:03}"), format!("{i}"), None)
@@ -862,20 +955,22 @@ async fn a_hundred_watches_each_get_their_events_and_dropping_them_closes_them()
     }
     drop(streams);
     // etcd removes a watcher when its connection closes; poll until the gauge says so.
-    let mut left = watchers_on(&etcd).await;
-    for _ in 0..100 {
-        if left == 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        left = watchers_on(&etcd).await;
-    }
-    assert_eq!(left, 0, "dropping the streams closed their requests");
+    wait_until(
+        "dropping the streams to close their requests (no watcher left)",
+        Duration::from_secs(10),
+        || async {
+            match etcd.watchers().await {
+                0 => Ok(()),
+                left => Err(left),
+            }
+        },
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn a_watch_that_cannot_start_reports_why() {
-    let port = crate::support::etcd::free_port();
+    let port = etcdgw_test_support::free_port();
     let client = Client::connect([format!("127.0.0.1:{port}")], None)
         .await
         .unwrap();
@@ -916,7 +1011,7 @@ async fn a_watch_that_cannot_start_reports_why() {
 /// head; opening a watch waits for its `created` under the request deadline, and says so.
 #[tokio::test]
 async fn a_watch_that_gets_no_answer_ends_at_its_deadline() {
-    let mute = crate::support::faults::MuteWatch::start().await;
+    let mute = etcdgw_test_support::faults::MuteWatch::start().await;
     let client = Client::connect(
         [mute.endpoint()],
         Some(ConnectOptions::new().with_timeout(Duration::from_millis(500))),

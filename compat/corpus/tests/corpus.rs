@@ -10,31 +10,11 @@ use etcdgw_compat_corpus::{
     tenant, watch_cache,
 };
 
-#[path = "../../../tests/it/support/mod.rs"]
-#[allow(unused_imports)]
-mod support;
-
-use support::etcd::free_port;
-use support::proxy::Proxy;
-use support::Etcd;
+use etcdgw_test_support::proxy::Proxy;
+use etcdgw_test_support::{free_port, wait_until, Etcd};
 
 async fn client(etcd: &Etcd) -> Client {
     Client::connect([etcd.endpoint()], None).await.unwrap()
-}
-
-/// Polls `check` (every 50 ms, at most 200 times) until it holds.
-async fn eventually<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    for _ in 0..200 {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("{what} did not happen");
 }
 
 #[tokio::test]
@@ -159,14 +139,18 @@ async fn a_registry_lists_live_instances_only() {
     // An instance that stops refreshing goes once its lease expires.
     b.abandon().await;
     let reader = client(&etcd).await;
-    eventually("the abandoned instance expiring", || {
-        let mut reader = reader.clone();
-        async move {
-            registry::discover(&mut reader, "api")
-                .await
-                .is_ok_and(|i| i.is_empty())
-        }
-    })
+    wait_until(
+        "the abandoned instance expiring",
+        Duration::from_secs(10),
+        || {
+            let mut reader = reader.clone();
+            async move {
+                registry::discover(&mut reader, "api")
+                    .await
+                    .is_ok_and(|i| i.is_empty())
+            }
+        },
+    )
     .await;
 }
 

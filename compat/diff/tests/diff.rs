@@ -14,12 +14,8 @@ use std::time::Duration;
 
 use futures_util::future::join;
 
-#[path = "../../../tests/it/support/mod.rs"]
-#[allow(unused_imports)]
-mod support;
-
-use support::etcd::{etcd_release, free_port};
-use support::{Cluster, Etcd};
+use etcdgw_test_support::etcd::etcd_release;
+use etcdgw_test_support::{free_port, wait_until, Cluster, Etcd};
 
 /// The corpus of compat/corpus, built here against the real etcd-client: it is etcd-client
 /// code, not code that only etcdgw-compat accepts.
@@ -291,12 +287,12 @@ async fn no_leader_and_quorum_lost() {
     cluster.members[2].kill();
     // Wait until the survivor knows it has no leader (its status says leader 0).
     let watcher = etcdgw::Client::connect([&survivor], None).await.unwrap();
-    for _ in 0..200 {
-        if watcher.status().await.is_ok_and(|s| s.leader() == 0) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_until(
+        "the survivor to lose its leader",
+        Duration::from_secs(30),
+        || async { watcher.status().await.is_ok_and(|s| s.leader() == 0) },
+    )
+    .await;
     let (r, c) = Env::new(survivor).sides();
     let (real_out, compat_out) =
         join(real::require_leader_put(&r), compat::require_leader_put(&c)).await;
@@ -397,13 +393,15 @@ async fn a_member_killed_under_a_waiting_lock() {
     let compat_lock = tokio::spawn(async move { compat::lock(&c).await });
     // Both waiters are queued on the server once the lock's prefix holds three keys.
     let prefix = etcdgw::GetOptions::new().with_prefix().with_count_only();
-    for _ in 0..200 {
-        let waiting = holder.get(format!("{LOCK}/"), Some(prefix.clone())).await;
-        if waiting.is_ok_and(|r| r.count() >= 3) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    wait_until(
+        "both waiters queued on the lock",
+        Duration::from_secs(30),
+        || async {
+            let waiting = holder.get(format!("{LOCK}/"), Some(prefix.clone())).await;
+            waiting.is_ok_and(|r| r.count() >= 3)
+        },
+    )
+    .await;
     etcd.member.kill();
     compare(
         "member killed under a waiting lock",

@@ -112,6 +112,8 @@ fn error_kind(err: &Error) -> &'static str {
         Error::Io { .. } => "Io",
         Error::NoRuntime { .. } => "NoRuntime",
         Error::Utf8 { .. } => "Utf8",
+        Error::InvalidSetting { .. } => "InvalidSetting",
+        Error::BlockingInAsync { .. } => "BlockingInAsync",
     }
 }
 

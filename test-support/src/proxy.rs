@@ -9,7 +9,9 @@ use std::sync::{Arc, Mutex};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::{AbortHandle, JoinHandle};
 
+/// A running proxy; dropping it closes every connection through it.
 pub struct Proxy {
+    /// Where it listens.
     pub addr: SocketAddr,
     cut: Arc<AtomicBool>,
     links: Arc<Mutex<Vec<AbortHandle>>>,
@@ -47,6 +49,7 @@ impl Proxy {
         }
     }
 
+    /// Its URL, as an endpoint.
     pub fn endpoint(&self) -> String {
         format!("http://{}", self.addr)
     }
@@ -59,6 +62,7 @@ impl Proxy {
         }
     }
 
+    /// Accepts and forwards connections again.
     pub fn restore(&self) {
         self.cut.store(false, Ordering::SeqCst);
     }

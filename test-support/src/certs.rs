@@ -10,14 +10,23 @@ use rcgen::{
 };
 use tempfile::TempDir;
 
+/// A CA with a server and a client certificate, written where etcd can read them.
 pub struct Certs {
+    /// The directory of the files below (removed when dropped).
     pub dir: TempDir,
+    /// The CA's certificate, PEM.
     pub ca_pem: String,
+    /// The server certificate's file (for `--cert-file`).
     pub server_cert: PathBuf,
+    /// The server key's file (for `--key-file`).
     pub server_key: PathBuf,
+    /// The CA's certificate as a file (for `--trusted-ca-file`).
     pub ca_file: PathBuf,
+    /// The client certificate (no Common Name), PEM.
     pub client_cert_pem: String,
+    /// The client certificate's key, PEM.
     pub client_key_pem: String,
+    /// Another CA's certificate, PEM: one that signed nothing here.
     pub other_ca_pem: String,
 }
 
@@ -32,6 +41,7 @@ fn ca(name: &str) -> (String, Issuer<'static, KeyPair>) {
 }
 
 impl Certs {
+    /// Makes a fresh set (new keys each time).
     pub fn generate() -> Certs {
         let dir = tempfile::tempdir().unwrap();
         let (ca_pem, issuer) = ca("etcdgw test CA");

@@ -12,12 +12,14 @@ use tokio::task::JoinHandle;
 /// A socket that accepts connections and never answers: a black-holed endpoint (a hung host or
 /// a firewall that drops replies). etcd always answers or closes, so this cannot be real etcd.
 pub struct BlackHole {
+    /// Where it listens.
     pub addr: SocketAddr,
     accepted: Arc<AtomicUsize>,
     task: JoinHandle<()>,
 }
 
 impl BlackHole {
+    /// Listens on a free loopback port.
     pub async fn start() -> BlackHole {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
@@ -42,6 +44,7 @@ impl BlackHole {
         self.accepted.load(Ordering::SeqCst)
     }
 
+    /// Its URL, as an endpoint.
     pub fn endpoint(&self) -> String {
         format!("http://{}", self.addr)
     }
@@ -56,11 +59,14 @@ impl Drop for BlackHole {
 /// An HTTP server that is not etcd: it reads a request and answers every one with the same
 /// fixed response (e.g. a web server's HTML 404, or some other service's JSON).
 pub struct NotEtcd {
+    /// Where it listens.
     pub addr: SocketAddr,
     task: JoinHandle<()>,
 }
 
 impl NotEtcd {
+    /// Listens on a free loopback port and answers every request with this status line
+    /// (`HTTP/1.1 404 Not Found`), content type and body.
     pub async fn start(
         status_line: &'static str,
         content_type: &'static str,
@@ -84,6 +90,7 @@ impl NotEtcd {
         NotEtcd { addr, task }
     }
 
+    /// Its URL, as an endpoint.
     pub fn endpoint(&self) -> String {
         format!("http://{}", self.addr)
     }
@@ -109,12 +116,15 @@ pub enum After {
 /// does not produce on demand: a stream cut in the middle of a message. It records each
 /// request body so a test can check how the client resumed.
 pub struct ScriptedStream {
+    /// Where it listens.
     pub addr: SocketAddr,
     bodies: Arc<std::sync::Mutex<Vec<String>>>,
     task: JoinHandle<()>,
 }
 
 impl ScriptedStream {
+    /// Listens on a free loopback port; the n-th connection (liveness checks aside) gets the
+    /// n-th script, later ones are held without an answer.
     pub async fn start(scripts: Vec<(Vec<Vec<u8>>, After)>) -> ScriptedStream {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
@@ -160,6 +170,7 @@ impl ScriptedStream {
         ScriptedStream { addr, bodies, task }
     }
 
+    /// Its URL, as an endpoint.
     pub fn endpoint(&self) -> String {
         format!("http://{}", self.addr)
     }
@@ -207,11 +218,13 @@ async fn read_request(socket: &mut tokio::net::TcpStream) -> (String, String) {
 /// `48-watch-error-*.v36`). etcdgw never sends such a request, so a real etcd cannot be made to
 /// do this to it; this stands in, to show that waiting for `created` has a deadline.
 pub struct MuteWatch {
+    /// Where it listens.
     pub addr: SocketAddr,
     task: JoinHandle<()>,
 }
 
 impl MuteWatch {
+    /// Listens on a free loopback port.
     pub async fn start() -> MuteWatch {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
@@ -231,6 +244,7 @@ impl MuteWatch {
         MuteWatch { addr, task }
     }
 
+    /// Its URL, as an endpoint.
     pub fn endpoint(&self) -> String {
         format!("http://{}", self.addr)
     }
