@@ -53,6 +53,7 @@ mod client;
 pub mod concurrency;
 mod error;
 pub mod mirror;
+mod rt;
 #[cfg(feature = "tls")]
 mod tls;
 mod transport;

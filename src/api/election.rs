@@ -16,8 +16,9 @@ use url::Url;
 
 use super::{KeyValue, ResponseHeader};
 use crate::error::{Error, Result};
+use crate::rt;
 use crate::transport::resume::{self, Flow, Next, Resume, StreamRequest};
-use crate::transport::{rt, CallOptions, Idempotency, Transport};
+use crate::transport::{CallOptions, Idempotency, Transport};
 use crate::wire::codec::{B64, I64};
 use crate::wire::election as w;
 use crate::wire::paths;

@@ -32,7 +32,7 @@ use futures_util::{StreamExt, TryStreamExt};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use crate::error::{Error, Result};
-use crate::transport::{retry, rt};
+use crate::rt;
 use crate::{Client, EventType, GetOptions, KeyValue, WatchOptions, WatchResponse};
 
 mod worker;
@@ -389,8 +389,9 @@ impl Cache {
     /// [`last_error`](Self::last_error).
     ///
     /// # Errors
-    /// [`Error::InvalidArgument`] for a page size below 1, a buffer of 0 or above 2^20, or when
-    /// called outside a tokio runtime (natively; in a browser it runs on the page's).
+    /// [`Error::InvalidArgument`] for a page size below 1, or a buffer of 0 or above 2^20;
+    /// [`Error::NoRuntime`] when called outside a tokio runtime (natively; in a browser it runs
+    /// on the page's).
     pub fn new(
         client: &Client,
         prefix: impl Into<Vec<u8>>,
@@ -405,6 +406,7 @@ impl Cache {
                 "the update buffer must hold 1 to {MAX_BUFFER} updates"
             )));
         }
+        let spawner = rt::Spawner::current("a cache's reads and watch")?;
         let prefix: Vec<u8> = prefix.into();
         let (progress_tx, progress_rx) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
@@ -427,13 +429,10 @@ impl Cache {
             progress: progress_rx,
             failures: 0,
         };
-        let started = rt::try_spawn(async move {
+        spawner.spawn(async move {
             let work = std::pin::pin!(worker.run());
             let _ = future::select(work, stop_rx).await;
         });
-        if !started {
-            return Err(Error::invalid("a Cache needs a tokio runtime to run in"));
-        }
         Ok(Cache {
             shared,
             prefix: prefix.into(),
@@ -570,5 +569,29 @@ impl Stream for CacheUpdates {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         self.inner.as_mut().poll_next(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Outside a tokio runtime (`block_on` is not one) a cache, which reads and watches from a
+    /// task of its own, is refused: nothing listens on port 9, and nothing panics.
+    #[test]
+    fn outside_a_runtime_a_cache_is_refused() {
+        futures_executor::block_on(async {
+            let client = Client::connect(["http://127.0.0.1:9"], None).await.unwrap();
+            let cache = Cache::new(&client, "p/", None);
+            assert!(
+                matches!(
+                    cache,
+                    Err(Error::NoRuntime {
+                        task: "a cache's reads and watch"
+                    })
+                ),
+                "{cache:?}"
+            );
+        });
     }
 }

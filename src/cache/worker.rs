@@ -42,7 +42,7 @@ impl Worker {
     async fn failed(&mut self, err: Error) {
         self.shared.report(err);
         self.failures = self.failures.saturating_add(1);
-        rt::sleep(retry::backoff(self.failures).min(LONGEST_PAUSE)).await;
+        rt::sleep(rt::backoff(self.failures).min(LONGEST_PAUSE)).await;
     }
 
     /// Reads the prefix at one revision, page by page, and returns that revision and the

@@ -20,16 +20,17 @@ use url::Url;
 use crate::api::kv::KvClient;
 use crate::error::Error;
 use crate::error::Result;
+use crate::rt;
 use crate::transport::auth::Credentials;
 use crate::transport::endpoints::Endpoint;
-use crate::transport::{rt, Transport, TransportConfig};
+use crate::transport::{Transport, TransportConfig};
 
 /// Refuses `http://` endpoints with TLS options (as etcd-client does) and `https://` ones in
 /// a build without TLS.
 fn check_scheme(raw: &str, endpoint: &Endpoint, default_scheme: &str) -> Result<()> {
     let invalid = |reason: &str| Error::InvalidEndpoint {
-        endpoint: raw.to_string(),
-        reason: reason.to_string(),
+        endpoint: raw.to_string().into(),
+        reason: reason.to_string().into(),
     };
     match endpoint.url().scheme() {
         "http" if default_scheme == "https" => Err(invalid(
@@ -79,12 +80,16 @@ impl Client {
     /// # Errors
     /// [`Error::InvalidEndpoint`](crate::Error::InvalidEndpoint) naming the first endpoint
     /// that is not a usable URL; [`Error::InvalidArgument`](crate::Error::InvalidArgument) if
-    /// the list is empty.
+    /// the list is empty or an option cannot be used (an interval of zero);
+    /// [`Error::NoRuntime`](crate::Error::NoRuntime) with
+    /// [`ConnectOptions::with_auto_sync_interval`] outside a tokio runtime, where the syncs
+    /// (a task of their own) could never run.
     pub async fn connect<E: AsRef<str>, S: AsRef<[E]>>(
         endpoints: S,
         options: Option<ConnectOptions>,
     ) -> Result<Self> {
         let options = options.unwrap_or_default();
+        options.check()?;
         let config = options.transport_config();
         let scheme = config.http.default_scheme();
         let endpoints = endpoints
@@ -96,10 +101,14 @@ impl Client {
                 Ok(endpoint)
             })
             .collect::<Result<Vec<_>>>()?;
+        let auto_sync = match options.auto_sync_interval {
+            Some(interval) => Some((rt::Spawner::current("the endpoints' auto-sync")?, interval)),
+            None => None,
+        };
         let transport = Transport::new(endpoints, config)?;
         let client = Client { transport };
-        if let Some(interval) = options.auto_sync_interval {
-            client.start_auto_sync(interval);
+        if let Some((spawner, interval)) = auto_sync {
+            client.start_auto_sync(&spawner, interval);
         }
         Ok(client)
     }
@@ -158,9 +167,9 @@ impl Client {
         self.transport.replace_endpoints(&urls)
     }
 
-    fn start_auto_sync(&self, interval: Duration) {
+    fn start_auto_sync(&self, spawner: &rt::Spawner, interval: Duration) {
         let weak = self.transport.downgrade();
-        rt::try_spawn(async move {
+        spawner.spawn(async move {
             loop {
                 rt::sleep(interval).await;
                 let Some(transport) = weak.upgrade() else {
@@ -357,17 +366,18 @@ impl ConnectOptions {
     }
 
     /// How a silent member is found: a request (or a watch) without an answer for `interval`
-    /// makes the client check that the member still answers at all (`GET /version`); no
+    /// makes the client check that the member still answers at all (a status request); no
     /// answer within `timeout`, and the member is given up on and the request or watch moves
     /// to another endpoint. Over TLS (HTTP/2) the same values drive keep-alive pings. The
-    /// default is a 3 s interval and a 2 s timeout.
+    /// default is a 3 s interval and a 2 s timeout; [`Client::connect`] refuses an interval of
+    /// zero.
     pub const fn with_keep_alive(mut self, interval: Duration, timeout: Duration) -> Self {
         self.keep_alive = Some((interval, timeout));
         self
     }
 
     /// Replaces the endpoints with the cluster's advertised client URLs every `interval`
-    /// (see [`Client::sync_endpoints`]).
+    /// (see [`Client::sync_endpoints`]); [`Client::connect`] refuses an interval of zero.
     pub const fn with_auto_sync_interval(mut self, interval: Duration) -> Self {
         self.auto_sync_interval = Some(interval);
         self
@@ -429,6 +439,25 @@ impl ConnectOptions {
         self
     }
 
+    /// Refuses durations that would make a background loop spin: a zero liveness interval
+    /// (a probe after every probe) or a zero auto-sync interval.
+    fn check(&self) -> Result<()> {
+        if self
+            .keep_alive
+            .is_some_and(|(interval, _)| interval.is_zero())
+        {
+            return Err(Error::invalid(
+                "with_keep_alive: the interval must be longer than zero",
+            ));
+        }
+        if self.auto_sync_interval.is_some_and(|i| i.is_zero()) {
+            return Err(Error::invalid(
+                "with_auto_sync_interval: the interval must be longer than zero",
+            ));
+        }
+        Ok(())
+    }
+
     fn transport_config(&self) -> TransportConfig {
         TransportConfig {
             request_timeout: self.timeout,
@@ -447,5 +476,65 @@ impl ConnectOptions {
             },
             read_coalescing: self.read_coalescing,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn intervals_of_zero_are_refused_before_anything_starts() {
+        for options in [
+            ConnectOptions::new().with_keep_alive(Duration::ZERO, Duration::from_secs(1)),
+            ConnectOptions::new().with_auto_sync_interval(Duration::ZERO),
+        ] {
+            let err = Client::connect(["http://127.0.0.1:9"], Some(options))
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(&err, Error::InvalidArgument { reason } if reason.contains("longer than zero")),
+                "{err}"
+            );
+        }
+    }
+
+    /// `futures_executor::block_on` is an executor but not a tokio runtime: a call that needs a
+    /// task in the background says so before sending anything (nothing listens on port 9, and
+    /// nothing panics). The session's and the cache's tests do the same.
+    #[test]
+    fn outside_a_runtime_calls_that_need_a_task_say_so() {
+        futures_executor::block_on(async {
+            let options = ConnectOptions::new().with_auto_sync_interval(Duration::from_secs(1));
+            let err = Client::connect(["http://127.0.0.1:9"], Some(options))
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    Error::NoRuntime {
+                        task: "the endpoints' auto-sync"
+                    }
+                ),
+                "{err:?}"
+            );
+            let client = Client::connect(["http://127.0.0.1:9"], None).await.unwrap();
+            let leases = client.lease_client();
+            for err in [
+                leases.grant_managed(10, None).await.unwrap_err(),
+                leases.keep_alive_managed(1).await.unwrap_err(),
+            ] {
+                assert!(
+                    matches!(
+                        err,
+                        Error::NoRuntime {
+                            task: "a managed lease's keep-alive"
+                        }
+                    ),
+                    "{err:?}"
+                );
+                assert!(err.to_string().contains("no tokio runtime"), "{err}");
+            }
+        });
     }
 }

@@ -13,7 +13,7 @@ use futures_util::StreamExt;
 use super::key::{self, contender_key, first_created, prefix_of, Claim};
 use super::Session;
 use crate::error::{Error, Result};
-use crate::transport::{retry, rt};
+use crate::rt;
 use crate::{
     Client, Compare, CompareOp, EventType, GetOptions, KeyValue, PutOptions, ResponseHeader, Txn,
     TxnOp, TxnOpResponse, WatchOptions, WatchStream,
@@ -357,7 +357,7 @@ enum Phase {
     /// Read who leads now (or wait for the first candidate).
     Find,
     /// Watch the leader's key for new values, until it is deleted.
-    Follow(WatchStream),
+    Follow(Box<WatchStream>),
     /// End with this error.
     Failed(Error),
     Done,
@@ -378,7 +378,7 @@ impl Observer {
     /// Failures that looking again cures: the stream ones, a compaction under the watch, a
     /// watch the server ended or cancelled.
     fn is_transient(err: &Error) -> bool {
-        retry::is_transient(err) || matches!(err, Error::Compacted { .. } | Error::StreamClosed)
+        err.is_transient() || matches!(err, Error::Compacted { .. } | Error::StreamClosed)
     }
 
     /// Queues `kv` unless it was delivered already.
@@ -398,7 +398,7 @@ impl Observer {
             return Some(err);
         }
         self.failures = self.failures.saturating_add(1);
-        rt::sleep(retry::backoff(self.failures).min(LONGEST_PAUSE)).await;
+        rt::sleep(rt::backoff(self.failures).min(LONGEST_PAUSE)).await;
         None
     }
 
@@ -489,7 +489,7 @@ impl Observer {
         let options = WatchOptions::new().with_start_revision(from.saturating_add(1));
         let stream = self.client.watch(leader.key(), Some(options)).await?;
         self.deliver(leader);
-        self.phase = Phase::Follow(stream);
+        self.phase = Phase::Follow(Box::new(stream));
         Ok(())
     }
 }

@@ -10,7 +10,7 @@ use futures_util::StreamExt;
 
 use super::Session;
 use crate::error::{Error, Result};
-use crate::transport::{retry, rt};
+use crate::rt;
 use crate::{
     Client, Compare, CompareOp, EventType, GetOptions, KeyValue, SortOrder, SortTarget, Txn, TxnOp,
     WatchOptions,
@@ -178,7 +178,7 @@ async fn wait_deletes_inner(client: &Client, prefix: &[u8], max_create_rev: i64)
                 // The watch ended without news (compacted, cancelled): look again, not in a
                 // tight loop.
                 rechecks = rechecks.saturating_add(1);
-                rt::sleep(retry::backoff(rechecks).min(Duration::from_secs(1))).await;
+                rt::sleep(rt::backoff(rechecks).min(Duration::from_secs(1))).await;
             }
         }
     }

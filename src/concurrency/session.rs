@@ -10,7 +10,7 @@ use futures_util::future::{self, Either};
 use tokio::sync::{oneshot, watch};
 
 use crate::error::{Error, Result, ServerError, ServerErrorKind};
-use crate::transport::rt;
+use crate::rt;
 use crate::{Client, LeaseGrantOptions, ManagedLease};
 
 /// The TTL of a session when none is given: 60 s, as Go's `concurrency.NewSession`.
@@ -165,16 +165,19 @@ impl Session {
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] for a TTL of zero; [`LeaseNotFound`](crate::ServerErrorKind::LeaseNotFound)
-    /// for an existing lease that does not exist; the grant's errors.
+    /// for an existing lease that does not exist; the grant's errors; [`Error::NoRuntime`],
+    /// before anything is sent, when called outside a tokio runtime (the keep-alive is a task
+    /// of its own).
     pub async fn new(client: &Client, options: Option<SessionOptions>) -> Result<Session> {
         let options = options.unwrap_or_default();
+        if options.lease.is_none() && options.ttl.is_zero() {
+            return Err(Error::invalid("a session's TTL must be above zero"));
+        }
+        let spawner = rt::Spawner::current("a session's keep-alive")?;
         let leases = client.lease_client();
         let lease = match options.lease {
             Some(id) => leases.keep_alive_managed(id).await?,
             None => {
-                if options.ttl.is_zero() {
-                    return Err(Error::invalid("a session's TTL must be above zero"));
-                }
                 leases
                     .grant_managed(whole_seconds(options.ttl), Some(LeaseGrantOptions::new()))
                     .await?
@@ -183,7 +186,7 @@ impl Session {
         let (id, ttl) = (lease.id(), lease.ttl());
         let (state_tx, state_rx) = watch::channel(State::Alive);
         let (stop_tx, stop_rx) = oneshot::channel();
-        rt::spawn(keep(lease, stop_rx, state_tx));
+        spawner.spawn(keep(lease, stop_rx, state_tx));
         Ok(Session {
             inner: Arc::new(Inner {
                 client: client.clone(),
@@ -347,5 +350,24 @@ mod tests {
         assert_eq!(whole_seconds(Duration::from_secs(10)), 10);
         assert_eq!(whole_seconds(Duration::from_millis(10_001)), 11);
         assert_eq!(whole_seconds(Duration::MAX), i64::MAX);
+    }
+
+    /// Outside a tokio runtime (`block_on` is not one) a session, whose keep-alive is a task of
+    /// its own, is refused before its lease is granted: nothing listens on port 9.
+    #[test]
+    fn outside_a_runtime_a_session_is_refused_before_anything_is_sent() {
+        futures_executor::block_on(async {
+            let client = Client::connect(["http://127.0.0.1:9"], None).await.unwrap();
+            let session = Session::new(&client, None).await;
+            assert!(
+                matches!(
+                    session,
+                    Err(Error::NoRuntime {
+                        task: "a session's keep-alive"
+                    })
+                ),
+                "{session:?}"
+            );
+        });
     }
 }

@@ -20,24 +20,32 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 ///
 /// `Display` names the endpoint and carries the server's message; it never shows a request
 /// body, a password or a token.
+///
+/// The enum and its struct variants are `#[non_exhaustive]`: match with `..` (`Error::Transport
+/// { endpoint, delivery, .. }`), so that new variants and fields are not breaking changes.
+/// Large payloads are boxed (`Box<Url>`, `Box<str>`), so that a `Result` stays small on the
+/// path where nothing fails: an `Error` is six words.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {
     /// Refused before anything was sent: an empty key, a bad option, no endpoints.
+    #[non_exhaustive]
     InvalidArgument {
         /// What is wrong with the argument.
         reason: String,
     },
     /// An endpoint string that is not a usable `http://` or `https://` URL.
+    #[non_exhaustive]
     InvalidEndpoint {
         /// The endpoint as given.
-        endpoint: String,
+        endpoint: Box<str>,
         /// What is wrong with it.
-        reason: String,
+        reason: Box<str>,
     },
     /// etcd answered with an error; match on [`ServerError::kind`].
     Server(ServerError),
     /// No answer within the request's deadline.
+    #[non_exhaustive]
     Timeout {
         /// The endpoints tried, in order.
         tried: Vec<Url>,
@@ -47,9 +55,10 @@ pub enum Error {
         delivery: Delivery,
     },
     /// The HTTP exchange failed (connection refused, reset, TLS failure, body cut short).
+    #[non_exhaustive]
     Transport {
         /// The endpoint the request went to.
-        endpoint: Url,
+        endpoint: Box<Url>,
         /// Whether the request may have reached the server.
         delivery: Delivery,
         /// The underlying error.
@@ -57,51 +66,57 @@ pub enum Error {
     },
     /// Something answered, but not with etcd's JSON: the endpoint is probably not etcd's client
     /// port, or a proxy in between answered instead.
+    #[non_exhaustive]
     Decode {
         /// The endpoint that answered.
-        endpoint: Url,
+        endpoint: Box<Url>,
         /// The HTTP status of the answer.
         status: u16,
         /// Why the body could not be read.
-        reason: String,
+        reason: Box<str>,
         /// The first bytes of the body, escaped.
-        body_head: String,
+        body_head: Box<str>,
     },
     /// The endpoint's gateway does not serve this call (etcd 3.4 has no `auth/status` or
     /// `maintenance/downgrade`; neither 3.4 nor 3.5.1 reaches HashKV through the gateway).
+    #[non_exhaustive]
     Unsupported {
         /// The endpoint that answered.
-        endpoint: Url,
+        endpoint: Box<Url>,
         /// The gateway path it does not serve.
         path: String,
     },
     /// After a failover, a member answered a read at a revision older than one this client
     /// already saw from another member: it lags behind, and its answer would go back in time.
+    #[non_exhaustive]
     StaleRevision {
         /// The endpoint that answered.
-        endpoint: Url,
+        endpoint: Box<Url>,
         /// The highest revision seen before.
         seen: i64,
         /// The revision of the refused answer.
         got: i64,
     },
     /// An endpoint answered for another cluster than the one this client talks to.
+    #[non_exhaustive]
     ClusterMismatch {
         /// The endpoint that answered.
-        endpoint: Url,
+        endpoint: Box<Url>,
         /// The cluster id seen first.
         expected: u64,
         /// The cluster id of this answer.
         got: u64,
     },
     /// A stream message larger than the configured maximum.
+    #[non_exhaustive]
     MessageTooLarge {
         /// The endpoint that sent it.
-        endpoint: Url,
+        endpoint: Box<Url>,
         /// The maximum message size, in bytes.
         limit: usize,
     },
     /// A watch cannot go on: the revisions it needs have been compacted away.
+    #[non_exhaustive]
     Compacted {
         /// The watch that ended.
         watch_id: i64,
@@ -110,6 +125,7 @@ pub enum Error {
     },
     /// A lease kept alive by this client could not be refreshed within its TTL: the server
     /// has let it expire, and its keys are gone.
+    #[non_exhaustive]
     LeaseExpired {
         /// The lease id.
         id: i64,
@@ -118,14 +134,25 @@ pub enum Error {
     /// was dropped.
     StreamClosed,
     /// Writing a snapshot to a file or writer failed.
+    #[non_exhaustive]
     Io {
         /// The I/O error.
         source: std::io::Error,
     },
     /// A key, value or name that is not UTF-8, from a `*_str()` accessor.
+    #[non_exhaustive]
     Utf8 {
         /// Where the bytes stopped being UTF-8.
         source: std::str::Utf8Error,
+    },
+    /// A call that needs a task of its own in the background (a managed lease's keep-alive, a
+    /// session, a cache, the endpoints' auto-sync) was made where none can run: natively,
+    /// outside a tokio runtime. Nothing was sent and nothing started; call it from within a
+    /// runtime (`#[tokio::main]`, `Runtime::block_on`, a spawned task).
+    #[non_exhaustive]
+    NoRuntime {
+        /// What needed the task, e.g. `"a managed lease's keep-alive"`.
+        task: &'static str,
     },
     /// etcd-client's `InvalidArgs`, so that code written for it compiles. etcdgw never returns
     /// it: its refusals are [`Error::InvalidArgument`] and [`Error::InvalidEndpoint`].
@@ -193,6 +220,27 @@ impl Error {
                     | ServerErrorKind::TimeoutDueToConnectionLost
                     | ServerErrorKind::DeadlineExceeded
             ),
+            _ => false,
+        }
+    }
+
+    /// Whether a failure of an established stream (a watch, an observe, a managed keep-alive)
+    /// is one that reopening it cures: the connection broke or timed out, the member went away
+    /// or lost its leader, the server cancelled the call. The unary calls' counterpart is the
+    /// transport's `retry::verdict`.
+    pub(crate) fn is_transient(&self) -> bool {
+        match self {
+            Error::Transport { .. } | Error::Timeout { .. } => true,
+            Error::Server(e) => {
+                matches!(
+                    e.code(),
+                    Code::Unavailable
+                        | Code::DeadlineExceeded
+                        | Code::Canceled
+                        | Code::Unknown
+                        | Code::Aborted
+                ) || e.kind() == ServerErrorKind::NoLeader
+            }
             _ => false,
         }
     }
@@ -281,6 +329,10 @@ impl fmt::Display for Error {
             }
             Error::StreamClosed => f.write_str("the stream's other half was dropped"),
             Error::Io { source } => write!(f, "I/O error: {source}"),
+            Error::NoRuntime { task } => write!(
+                f,
+                "no tokio runtime to run {task} in: call this from within a runtime"
+            ),
             Error::InvalidArgs(e) => write!(f, "invalid arguments: {e}"),
             Error::WatchError(e) => write!(f, "watch error: {e}"),
             Error::LeaseKeepAliveError(e) => write!(f, "lease keep alive error: {e}"),
@@ -384,6 +436,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn an_error_is_six_words_and_a_server_error_five() {
+        let word = std::mem::size_of::<usize>();
+        assert!(std::mem::size_of::<Error>() <= 6 * word);
+        assert!(std::mem::size_of::<Result<()>>() <= 6 * word);
+        assert!(std::mem::size_of::<ServerError>() <= 5 * word);
+    }
+
+    #[test]
     fn a_scheme_mix_up_gets_a_hint_whatever_the_failure_says() {
         let tls = url::Url::parse("https://127.0.0.1:2379").unwrap();
         let plain = url::Url::parse("http://127.0.0.1:2379").unwrap();
@@ -424,7 +484,7 @@ mod tests {
         ));
         assert!(!refused.is_outcome_unknown());
         let not_sent = Error::Transport {
-            endpoint: url,
+            endpoint: Box::new(url),
             delivery: Delivery::NotSent,
             source: "refused".into(),
         };

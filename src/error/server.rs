@@ -13,7 +13,8 @@ pub struct ServerError {
     kind: ServerErrorKind,
     code: i32,
     message: String,
-    endpoint: Url,
+    /// Boxed: the URL is 88 bytes, and a `ServerError` sits in every `Error`.
+    endpoint: Box<Url>,
 }
 
 impl ServerError {
@@ -32,7 +33,7 @@ impl ServerError {
             kind: ServerErrorKind::from_message(code, &message),
             code,
             message,
-            endpoint,
+            endpoint: Box::new(endpoint),
         }
     }
 

@@ -10,8 +10,9 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use super::{rt, CallOptions, Idempotency, Transport};
+use super::{CallOptions, Idempotency, Transport};
 use crate::error::{Error, Result, ServerErrorKind};
+use crate::rt;
 use crate::wire;
 
 /// A user name and password.

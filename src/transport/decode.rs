@@ -20,10 +20,10 @@ pub(crate) fn decode_response<Resp: DeserializeOwned>(
     let success = (200..300).contains(&status);
     if success && !status::looks_like_error(body) {
         return serde_json::from_slice(body).map_err(|e| Error::Decode {
-            endpoint: endpoint.clone(),
+            endpoint: endpoint.clone().into(),
             status,
-            reason: format!("not an etcd answer: {e}"),
-            body_head: body_head(body),
+            reason: format!("not an etcd answer: {e}").into(),
+            body_head: body_head(body).into(),
         });
     }
     match status::parse(body) {
@@ -31,7 +31,7 @@ pub(crate) fn decode_response<Resp: DeserializeOwned>(
         // JSON from 3.6 on (a real NotFound from etcd has etcd's message, not this one).
         Some(s) if status == 404 && s.code == 5 && s.message == "Not Found" => {
             Err(Error::Unsupported {
-                endpoint: endpoint.clone(),
+                endpoint: endpoint.clone().into(),
                 path: path.to_string(),
             })
         }
@@ -41,18 +41,18 @@ pub(crate) fn decode_response<Resp: DeserializeOwned>(
             endpoint.clone(),
         ))),
         None if status == 404 && body == b"Not Found\n" => Err(Error::Unsupported {
-            endpoint: endpoint.clone(),
+            endpoint: endpoint.clone().into(),
             path: path.to_string(),
         }),
         None => Err(Error::Decode {
-            endpoint: endpoint.clone(),
+            endpoint: endpoint.clone().into(),
             status,
             reason: if status == 404 {
-                "no such path: not an etcd gateway, or one without this call".to_string()
+                "no such path: not an etcd gateway, or one without this call".into()
             } else {
-                "not an etcd error body".to_string()
+                "not an etcd error body".into()
             },
-            body_head: body_head(body),
+            body_head: body_head(body).into(),
         }),
     }
 }
@@ -74,10 +74,10 @@ pub(crate) fn decode_stream_message<T: DeserializeOwned>(
     serde_json::from_slice::<Streamed<T>>(message)
         .map(|e| e.result)
         .map_err(|e| Error::Decode {
-            endpoint: endpoint.clone(),
+            endpoint: endpoint.clone().into(),
             status: 200,
-            reason: format!("not an etcd stream message: {e}"),
-            body_head: body_head(message),
+            reason: format!("not an etcd stream message: {e}").into(),
+            body_head: body_head(message).into(),
         })
 }
 
@@ -101,7 +101,7 @@ pub(super) async fn read_body(
     limit: Option<usize>,
 ) -> Result<Vec<u8>> {
     let too_large = |limit| Error::MessageTooLarge {
-        endpoint: endpoint.clone(),
+        endpoint: endpoint.clone().into(),
         limit,
     };
     let expected = response.content_length().unwrap_or(0);
@@ -116,7 +116,7 @@ pub(super) async fn read_body(
     let mut chunks = response.bytes_stream();
     while let Some(chunk) = chunks.next().await {
         let chunk = chunk.map_err(|e| Error::Transport {
-            endpoint: endpoint.clone(),
+            endpoint: endpoint.clone().into(),
             delivery: Delivery::MaybeSent,
             source: Box::new(e),
         })?;

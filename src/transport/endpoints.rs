@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use url::Url;
 
-use super::rt::Instant;
 use crate::error::{Error, Result};
+use crate::rt::Instant;
 
 /// One validated endpoint.
 #[derive(Debug)]
@@ -37,8 +37,8 @@ impl Endpoint {
     /// a scheme gets `default_scheme`.
     pub(crate) fn parse(raw: &str, default_scheme: &str) -> Result<Endpoint> {
         let invalid = |reason: &str| Error::InvalidEndpoint {
-            endpoint: redact_userinfo(raw),
-            reason: reason.to_string(),
+            endpoint: redact_userinfo(raw).into(),
+            reason: reason.to_string().into(),
         };
         let trimmed = raw.trim();
         if trimmed.is_empty() {
@@ -444,7 +444,7 @@ mod tests {
             "http://h:99999",
         ] {
             match Endpoint::parse(bad, "http") {
-                Err(Error::InvalidEndpoint { endpoint, .. }) => assert_eq!(endpoint, bad),
+                Err(Error::InvalidEndpoint { endpoint, .. }) => assert_eq!(&*endpoint, bad),
                 other => panic!("{bad:?}: {other:?}"),
             }
         }
@@ -462,7 +462,7 @@ mod tests {
                     let Error::InvalidEndpoint { endpoint, .. } = e else {
                         unreachable!()
                     };
-                    assert_eq!(endpoint, shown);
+                    assert_eq!(&*endpoint, shown);
                 }
                 other => panic!("{bad:?}: {other:?}"),
             }

@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use super::endpoints::Endpoint;
 use super::unary::{json_content_type, transport_error, upgrade_delivery};
-use super::{metrics, rt, Transport};
+use super::{metrics, Transport};
 use crate::error::{Delivery, Error, Result};
+use crate::rt;
 use crate::wire;
 
 /// How often a down endpoint is probed in the background.
@@ -74,7 +75,7 @@ impl Transport {
             // Refused, a TLS failure, a reset: the error says which.
             Ok(Err(e)) => Err(transport_error(endpoint, e)),
             Err(rt::Elapsed) => Err(Error::Transport {
-                endpoint: endpoint.url().clone(),
+                endpoint: endpoint.url().clone().into(),
                 delivery: Delivery::NotSent,
                 source: format!(
                     "no answer to a liveness check within {timeout:?}: the member does not answer"

@@ -32,7 +32,7 @@ where
 {
     let status = response.status().as_u16();
     let cut_short = |e: reqwest::Error| Error::Transport {
-        endpoint: endpoint.clone(),
+        endpoint: endpoint.clone().into(),
         delivery: Delivery::MaybeSent,
         source: Box::new(e),
     };
@@ -55,10 +55,10 @@ where
     };
     let mut decoder = ArrayDecoder::<Elem>::new(field);
     let bad = |reason: String, head: &[u8]| Error::Decode {
-        endpoint: endpoint.clone(),
+        endpoint: endpoint.clone().into(),
         status,
-        reason: format!("not an etcd answer: {reason}"),
-        body_head: body_head(head),
+        reason: format!("not an etcd answer: {reason}").into(),
+        body_head: body_head(head).into(),
     };
     for chunk in [first, second] {
         decoder.feed(&chunk).map_err(|(r, h)| bad(r, &h))?;
@@ -98,7 +98,7 @@ impl<'a> Budget<'a> {
         };
         if more > u64::try_from(limit).unwrap_or(u64::MAX) {
             return Err(Error::MessageTooLarge {
-                endpoint: self.endpoint.clone(),
+                endpoint: self.endpoint.clone().into(),
                 limit,
             });
         }

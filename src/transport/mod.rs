@@ -2,7 +2,9 @@
 //! the mapping of every answer to a typed result. By concern:
 //!
 //! - `unary.rs`: the one unary call path ([`Transport::call`]) and its retry loop;
-//! - `retry.rs`: what may be tried again, how long to wait, which stream failures to resume;
+//! - `range.rs`: the path every get takes, and `coalesce/`: the state of read coalescing
+//!   (which gets wait, and which go together);
+//! - `retry.rs`: what may be tried again;
 //! - `streams.rs`: opening a streaming call and reading its messages;
 //! - `resume.rs`: the one resumable stream (watch, observe, keep-alive) built on it;
 //! - `health.rs`: liveness checks and background probes of endpoints that failed;
@@ -10,7 +12,10 @@
 //! - `auth.rs`: the token: attached, shared, fetched again when stale;
 //! - `decode.rs`, `framing.rs`: answers and stream messages into typed results or errors;
 //! - `endpoints.rs`: the endpoint list and which endpoints are down;
-//! - `rt/`: the runtime seam (native and wasm32), `metrics.rs`: instrumentation.
+//! - `metrics/`: instrumentation (one module with feature `metrics`, one without).
+//!
+//! The runtime seam it runs on (timers, spawning, the HTTP client's native and browser builds)
+//! is the crate's `rt/`, which the other layers use too.
 
 /// A `tracing` event under the target `etcdgw` with feature `tracing`; nothing without it.
 /// Messages name endpoints, paths and error kinds, never keys, values, passwords or tokens.
@@ -35,9 +40,9 @@ mod health;
 mod incremental;
 pub(crate) mod metrics;
 mod ordering;
+mod range;
 pub(crate) mod resume;
 pub(crate) mod retry;
-pub(crate) mod rt;
 mod streams;
 mod unary;
 
@@ -53,6 +58,7 @@ use bytes::Bytes;
 use url::Url;
 
 use crate::error::{Error, Result};
+use crate::rt;
 use auth::{Auth, Credentials};
 use endpoints::{Endpoint, Endpoints};
 pub(crate) use retry::Idempotency;
@@ -70,7 +76,7 @@ pub(crate) struct TransportConfig {
     pub(crate) credentials: Option<Credentials>,
     pub(crate) auto_token_refresh: bool,
     pub(crate) http: rt::NativeHttpSettings,
-    /// Whether point gets waiting behind others go together (`coalesce.rs`).
+    /// Whether point gets waiting behind others go together (`coalesce/`).
     pub(crate) read_coalescing: bool,
 }
 
@@ -140,7 +146,7 @@ struct Inner {
     cluster_id: AtomicU64,
     /// The highest revision seen, and which endpoint (by [`Endpoint::id`]) answered it.
     seen: Mutex<(i64, u64)>,
-    /// The gets waiting to go together (`coalesce.rs`).
+    /// The gets waiting to go together (`coalesce/`).
     reads: coalesce::Coalescer,
 }
 
@@ -193,6 +199,27 @@ impl Transport {
             }),
             overrides: Overrides::default(),
         })
+    }
+
+    /// A transport to `http://127.0.0.1:9` (where nothing listens) with the defaults, for
+    /// tests that send nothing.
+    #[cfg(test)]
+    pub(crate) fn for_tests() -> Transport {
+        let config = TransportConfig {
+            request_timeout: Duration::from_secs(10),
+            require_leader: false,
+            max_message_size: framing::DEFAULT_MAX_MESSAGE,
+            liveness: (Duration::from_secs(3), Duration::from_secs(2)),
+            credentials: None,
+            auto_token_refresh: true,
+            http: rt::NativeHttpSettings::default(),
+            read_coalescing: true,
+        };
+        let endpoint = Endpoint::parse("http://127.0.0.1:9", "http");
+        match endpoint.and_then(|e| Transport::new(vec![e], config)) {
+            Ok(transport) => transport,
+            Err(err) => panic!("{err}"),
+        }
     }
 
     /// The endpoints' URLs, in order.
@@ -296,7 +323,7 @@ impl Transport {
     }
 
     /// A handle with none of this one's own settings but whether it requires a leader (the
-    /// one a read batch is sent with: `coalesce.rs`).
+    /// one a read batch is sent with: `coalesce/`).
     pub(crate) fn for_class(&self, require_leader: bool) -> Transport {
         Transport {
             inner: self.inner.clone(),

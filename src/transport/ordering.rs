@@ -30,7 +30,7 @@ impl Transport {
             ) {
                 if known != cluster {
                     return Err(Error::ClusterMismatch {
-                        endpoint: endpoint.url().clone(),
+                        endpoint: endpoint.url().clone().into(),
                         expected: known,
                         got: cluster,
                     });
@@ -44,7 +44,7 @@ impl Transport {
             let same_member = from == endpoint.id();
             if revision < max && !same_member && idempotency == Idempotency::Read {
                 return Err(Error::StaleRevision {
-                    endpoint: endpoint.url().clone(),
+                    endpoint: endpoint.url().clone().into(),
                     seen: max,
                     got: revision,
                 });

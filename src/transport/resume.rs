@@ -5,7 +5,7 @@
 //! next revision, the leader delivered last, a lease's TTL), and what each message means for
 //! the caller ([`Resume`]). This module does the *how*, the same way for all of them: open the
 //! stream (with the unary path's retries and deadline), read it under the liveness check, decide
-//! whether a failure is one that reopening cures ([`retry::is_transient`]), take a failed member
+//! whether a failure is one that reopening cures ([`Error::is_transient`]), take a failed member
 //! out of rotation, fetch a new token when the server refused the old one, back off, and open
 //! again. A state plus a step function unfolded into a stream, with the backoff as a separate
 //! piece: the shape of kube-runtime's watcher.
@@ -18,8 +18,9 @@ use serde::Serialize;
 use url::Url;
 
 use super::unary::encode;
-use super::{retry, rt, CallOptions, OpenStream, Transport};
+use super::{CallOptions, OpenStream, Transport};
 use crate::error::{Error, Result};
+use crate::rt;
 
 /// The longest pause between two attempts to reopen a stream.
 const LONGEST_RESUME_PAUSE: Duration = Duration::from_secs(2);
@@ -144,7 +145,7 @@ impl<R: Resume> Driver<R> {
     fn failed(&mut self, err: Error) -> Option<Error> {
         self.open = None;
         self.state.on_failure(&err);
-        if self.state.established() && retry::is_transient(&err) {
+        if self.state.established() && err.is_transient() {
             self.failures = self.failures.saturating_add(1);
             event!(info, "stream resumes after: {}", err);
             None
@@ -161,7 +162,7 @@ impl<R: Resume> Driver<R> {
             if self.open.is_none() {
                 let pause = match self.failures {
                     0 => Duration::ZERO,
-                    n => retry::backoff(n).min(LONGEST_RESUME_PAUSE),
+                    n => rt::backoff(n).min(LONGEST_RESUME_PAUSE),
                 };
                 let request = match self.state.next(pause) {
                     Next::Open(request, pause) => {
@@ -226,14 +227,14 @@ impl<R: Resume> Driver<R> {
                 }
                 Ok(None) => {
                     return self.end(Some(Err(Error::Decode {
-                        endpoint: endpoint.url().clone(),
+                        endpoint: endpoint.url().clone().into(),
                         status: 200,
                         reason: "the stream ended before its first answer".into(),
-                        body_head: String::new(),
+                        body_head: Box::default(),
                     })));
                 }
                 Err(err) => {
-                    if self.state.established() && retry::is_transient(&err) {
+                    if self.state.established() && err.is_transient() {
                         // This member broke the stream or stopped answering: resume elsewhere.
                         self.transport.endpoint_failed(&endpoint, &err);
                     }

@@ -1,4 +1,6 @@
-//! What may be retried, and how long to wait before trying again. The one place that decides.
+//! What may be retried: the one place that decides. How long to wait before trying again is
+//! [`rt::backoff`](crate::rt::backoff); which failures of an open stream are worth reopening it
+//! is `Error::is_transient`.
 //!
 //! The rules follow Go's `client/v3/retry.go`: calls that only read (range, lease time-to-live
 //! and list, member list, status, alarm list, hash, auth reads) are retried on another endpoint
@@ -8,10 +10,6 @@
 //! before proposing it (`no leader`, `rpc not supported for learner`). A write that timed out
 //! or lost its connection after being sent is never retried: it may have been applied
 //! (GATEWAY.md pitfall 20), and the error says so ([`Error::is_outcome_unknown`]).
-
-use std::collections::hash_map::RandomState;
-use std::hash::{BuildHasher, Hasher};
-use std::time::Duration;
 
 use crate::error::{Code, Delivery, Error, ServerErrorKind};
 
@@ -87,40 +85,6 @@ pub(crate) fn verdict(err: &Error, idempotency: Idempotency) -> Verdict {
     }
 }
 
-/// Whether a failure of an established stream (a watch, an observe, a managed keep-alive) is
-/// one that reopening it cures: the connection broke or timed out, the member went away or lost
-/// its leader, the server cancelled the call. The unary calls' counterpart is [`verdict`].
-pub(crate) fn is_transient(err: &Error) -> bool {
-    match err {
-        Error::Transport { .. } | Error::Timeout { .. } => true,
-        Error::Server(e) => {
-            matches!(
-                e.code(),
-                Code::Unavailable
-                    | Code::DeadlineExceeded
-                    | Code::Canceled
-                    | Code::Unknown
-                    | Code::Aborted
-            ) || e.kind() == ServerErrorKind::NoLeader
-        }
-        _ => false,
-    }
-}
-
-const FIRST_BACKOFF: Duration = Duration::from_millis(25);
-const LONGEST_BACKOFF: Duration = Duration::from_secs(1);
-
-/// The pause before retry number `attempt` (1 for the first retry): doubling from 25 ms up to
-/// 1 s, each with up to 50% random jitter so that many clients do not retry in step.
-pub(crate) fn backoff(attempt: u32) -> Duration {
-    let base = FIRST_BACKOFF
-        .saturating_mul(1 << attempt.saturating_sub(1).min(10))
-        .min(LONGEST_BACKOFF);
-    let random = RandomState::new().build_hasher().finish();
-    let jitter_permille = random % 500;
-    base + base * u32::try_from(jitter_permille).unwrap_or(0) / 1000
-}
-
 /// How many attempts one call may make: every endpoint at least twice, and never fewer than 3.
 pub(crate) fn max_attempts(endpoints: usize) -> u32 {
     u32::try_from(endpoints.saturating_mul(2))
@@ -144,7 +108,7 @@ mod tests {
 
     fn transport(delivery: Delivery) -> Error {
         Error::Transport {
-            endpoint: Url::parse("http://h:1").unwrap(),
+            endpoint: Url::parse("http://h:1").unwrap().into(),
             delivery,
             source: "x".into(),
         }
@@ -215,9 +179,7 @@ mod tests {
     }
 
     #[test]
-    fn backoff_grows_and_stays_bounded() {
-        assert!(backoff(1) >= FIRST_BACKOFF && backoff(1) < FIRST_BACKOFF * 2);
-        assert!(backoff(30) <= LONGEST_BACKOFF * 3 / 2);
+    fn every_endpoint_gets_two_attempts_and_a_call_at_least_three() {
         assert_eq!(max_attempts(1), 3);
         assert_eq!(max_attempts(3), 6);
     }

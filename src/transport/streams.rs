@@ -15,8 +15,9 @@ use super::decode::{body_head, decode_response, decode_stream_message};
 use super::endpoints::Endpoint;
 use super::framing::MessageDecoder;
 use super::unary::{encode, transport_error};
-use super::{rt, CallOptions, Transport};
+use super::{CallOptions, Transport};
 use crate::error::{Delivery, Error, Result};
+use crate::rt;
 
 impl Transport {
     /// Opens a streaming call (watch, keep-alive, observe, snapshot) and waits for the
@@ -87,7 +88,7 @@ impl Transport {
                 Ok(_) => break,
                 Err(e) => {
                     return Err(Error::Transport {
-                        endpoint: stream.endpoint.url().clone(),
+                        endpoint: stream.endpoint.url().clone().into(),
                         delivery: Delivery::MaybeSent,
                         source: Box::new(e),
                     })
@@ -98,10 +99,10 @@ impl Transport {
             decode_response::<serde::de::IgnoredAny>(stream.endpoint.url(), path, status, &bytes)
                 .err()
                 .unwrap_or_else(|| Error::Decode {
-                    endpoint: stream.endpoint.url().clone(),
+                    endpoint: stream.endpoint.url().clone().into(),
                     status,
                     reason: "a failed stream answered with a JSON body that is not an error".into(),
-                    body_head: body_head(&bytes),
+                    body_head: body_head(&bytes).into(),
                 }),
         )
     }
@@ -152,7 +153,7 @@ impl OpenStream {
                 Ok(None) => {}
                 Err(too_large) => {
                     return Err(Error::MessageTooLarge {
-                        endpoint: self.endpoint.url().clone(),
+                        endpoint: self.endpoint.url().clone().into(),
                         limit: too_large.limit,
                     })
                 }
@@ -161,7 +162,7 @@ impl OpenStream {
                 Some(Ok(chunk)) => self.decoder.push(&chunk),
                 Some(Err(e)) => {
                     return Err(Error::Transport {
-                        endpoint: self.endpoint.url().clone(),
+                        endpoint: self.endpoint.url().clone().into(),
                         delivery: Delivery::MaybeSent,
                         source: Box::new(e),
                     })

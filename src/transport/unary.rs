@@ -13,8 +13,9 @@ use url::Url;
 
 use super::decode::{decode_response, read_body};
 use super::endpoints::Endpoint;
-use super::{auth, metrics, retry, rt, CallOptions, Idempotency, Transport};
+use super::{auth, metrics, retry, CallOptions, Idempotency, Transport};
 use crate::error::{Delivery, Error, Result};
+use crate::rt;
 use crate::wire;
 
 /// The header the gateway turns into gRPC metadata `hasleader=true` (Go's
@@ -245,7 +246,7 @@ impl Transport {
         if verdict.endpoint_failed {
             self.endpoint_failed(endpoint, &err);
         }
-        let pause = retry::backoff(call.attempts);
+        let pause = rt::backoff(call.attempts);
         if !verdict.retry || call.attempts >= call.max_attempts || call.remaining() <= pause {
             return Err(call.final_error(err));
         }
@@ -332,7 +333,7 @@ pub(super) fn transport_error(endpoint: &Endpoint, err: reqwest::Error) -> Error
         Delivery::MaybeSent
     };
     Error::Transport {
-        endpoint: endpoint.url().clone(),
+        endpoint: endpoint.url().clone().into(),
         delivery,
         source: Box::new(err),
     }
@@ -355,26 +356,34 @@ pub(super) fn upgrade_delivery(err: Error, maybe_sent: bool) -> Error {
     }
 }
 
-/// The `Grpc-Timeout` value for a duration: whole milliseconds, rounded up, at most 8 digits.
+/// The `Grpc-Timeout` value for a duration: at most 8 digits (gRPC's limit) in the finest unit
+/// that holds it (milliseconds, seconds, minutes, hours), rounded up, so that the server never
+/// stops waiting before the client does; beyond 99,999,999 hours (11,000 years) it says that.
 fn grpc_timeout(d: Duration) -> HeaderValue {
-    let millis = d
-        .as_millis()
-        .saturating_add(u128::from(d.subsec_nanos() % 1_000_000 != 0));
-    let text = if millis < 100_000_000 {
-        format!("{millis}m")
-    } else {
-        format!("{}S", d.as_secs().min(99_999_999))
-    };
-    HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static("99999999S"))
+    const MOST: u128 = 99_999_999;
+    let nanos = d.as_nanos();
+    let text = [
+        (1_000_000u128, 'm'),
+        (1_000_000_000, 'S'),
+        (60_000_000_000, 'M'),
+        (3_600_000_000_000, 'H'),
+    ]
+    .iter()
+    .map(|&(per, unit)| (nanos.div_ceil(per), unit))
+    .find(|&(n, _)| n <= MOST)
+    .map_or_else(|| format!("{MOST}H"), |(n, unit)| format!("{n}{unit}"));
+    HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static("99999999H"))
 }
 
 /// One call's retry budget, and what its attempts found so far.
 pub(super) struct Call<'a> {
     path: &'static str,
     options: &'a CallOptions,
-    /// The whole call's deadline, retries included.
+    /// The whole call's deadline, retries included; [`Duration::MAX`] for a call that waits
+    /// until done.
     timeout: Duration,
-    deadline: rt::Instant,
+    /// When the deadline passes; `None` for a call without one, which then sets no timer.
+    deadline: Option<rt::Instant>,
     max_attempts: u32,
     attempts: u32,
     /// The endpoints tried, in order (endpoints, not URLs: a URL is copied only if an error
@@ -397,7 +406,7 @@ impl<'a> Call<'a> {
             path,
             options,
             timeout,
-            deadline: rt::deadline_in(timeout),
+            deadline: (timeout != Duration::MAX).then(|| rt::deadline_in(timeout)),
             max_attempts: match options.endpoint {
                 Some(_) => 1,
                 // A call that waits until done has no budget but its deadline, if any.
@@ -415,11 +424,14 @@ impl<'a> Call<'a> {
     /// left of ours, if ours is one (a call without one waits on the server until it is done or
     /// the connection goes away).
     fn server_deadline(&self) -> Option<Duration> {
-        (self.options.server_deadline && self.timeout != Duration::MAX).then(|| self.remaining())
+        (self.options.server_deadline && self.deadline.is_some()).then(|| self.remaining())
     }
 
+    /// What is left of the deadline; [`Duration::MAX`] (no timer: `rt::timeout`) without one.
     fn remaining(&self) -> Duration {
-        self.deadline.saturating_duration_since(rt::Instant::now())
+        self.deadline.map_or(Duration::MAX, |deadline| {
+            deadline.saturating_duration_since(rt::Instant::now())
+        })
     }
 
     /// The endpoint for the next attempt: the pinned one, or the transport's pick (noting a
@@ -505,5 +517,13 @@ mod tests {
         assert_eq!(grpc_timeout(Duration::from_millis(1500)), "1500m");
         assert_eq!(grpc_timeout(Duration::from_micros(1)), "1m");
         assert_eq!(grpc_timeout(Duration::from_secs(200_000)), "200000S");
+        // Past 8 digits of seconds (3.2 years) in minutes, then hours: never shorter.
+        assert_eq!(grpc_timeout(Duration::from_secs(100_000_000)), "1666667M");
+        assert_eq!(
+            grpc_timeout(Duration::from_secs(10 * 365 * 24 * 3600)),
+            "5256000M"
+        );
+        assert_eq!(grpc_timeout(Duration::from_secs(6_000_000_000)), "1666667H");
+        assert_eq!(grpc_timeout(Duration::MAX), "99999999H");
     }
 }

@@ -351,6 +351,53 @@ async fn lock_seen_from_outside_then_election() {
     suite.chrome.close().await;
 }
 
+/// Long waits on the page's timers (issue 29): a lock waited on without a deadline sets no
+/// timer of its own (before, it set one every millisecond: a piece of `u32::MAX` ms is -1 to
+/// JavaScript, which runs it at once), and a lock given a 30-day deadline waits for the holder
+/// instead of timing out at once. The page also shows what Chromium does with the longest
+/// delay a timer keeps and the first it cannot (docs/GATEWAY.md 12.4).
+#[tokio::test]
+async fn long_waits_set_few_timers_and_keep_their_deadline() {
+    let etcd = Etcd::start().await;
+    let mut suite = Suite::open().await;
+    let facts = suite
+        .chrome
+        .wait_for(
+            "the page's timer probes",
+            Duration::from_secs(30),
+            "const f = window.__timerFacts; return Object.keys(f).length === 2 ? f : null",
+            json!([]),
+        )
+        .await;
+    assert_eq!(facts, json!({"2^31-1": "pending", "2^31": "fired"}));
+    let run = suite
+        .start("lock_timers", json!([etcd.endpoint(), "b/timers", 4000]))
+        .await;
+    let step = suite.step(&run, "held:").await;
+    let held = step.strip_prefix("held:").unwrap_or_default();
+    // The holder's key, seen from outside (the waiter's may be there already too).
+    let keys = etcdctl_text(&etcd, &["get", "--prefix", "b/timers/", "--keys-only"]);
+    assert!(keys.lines().any(|k| k == held), "{held} not in {keys:?}");
+    let got = suite.result(&run).await;
+    assert_eq!(got["unbounded"], json!("waiting"));
+    assert_eq!(got["overflowed_timers"], json!(0.0));
+    // Four seconds of waiting: the test's own sleep, and the liveness check's interval timer
+    // and probe (every 3 s); nothing per millisecond.
+    let timers = got["timers_while_waiting"].as_f64().expect("a count");
+    assert!(
+        timers <= 8.0,
+        "{timers} timers while a lock waited without a deadline"
+    );
+    assert_eq!(got["order"], json!(["released", "acquired"]));
+    assert_eq!(got["bounded_key_under"], json!(true));
+    // Both locks are gone, and so are their leases.
+    assert_eq!(
+        etcdctl_text(&etcd, &["get", "--prefix", "b/timers/", "--keys-only"]),
+        ""
+    );
+    suite.chrome.close().await;
+}
+
 /// The example page: keys written with etcdctl after the page loaded appear through its
 /// watch; a key put through the page's form reaches etcd; a screenshot is kept.
 #[tokio::test]

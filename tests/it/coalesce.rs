@@ -36,6 +36,25 @@ async fn handled(endpoint: &str, method: &str, code: Option<&str>) -> u64 {
         .sum::<f64>() as u64
 }
 
+/// How many gets the member is serving, as its counters tell: `Range` calls started less those
+/// handled.
+async fn ranges_in_flight(endpoint: &str) -> i64 {
+    let text = reqwest::get(format!("{endpoint}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let count = |family: &str| {
+        text.lines()
+            .filter(|l| l.starts_with(family))
+            .filter(|l| l.contains("grpc_method=\"Range\"") && l.contains("etcdserverpb.KV"))
+            .filter_map(|l| l.rsplit_once(' ')?.1.parse::<f64>().ok())
+            .sum::<f64>() as i64
+    };
+    count("grpc_server_started_total{") - count("grpc_server_handled_total{")
+}
+
 /// What an answer says, header included (the header's revision and member, not its term).
 fn summary(resp: &GetResponse) -> String {
     let header = resp.header().unwrap();
@@ -396,4 +415,75 @@ async fn a_caller_that_is_not_polled_or_gives_up_holds_up_nobody() {
     // And `idle`'s answer waited for it.
     let answer = idle.await.unwrap();
     assert_eq!(answer.kvs()[0].value_str().unwrap(), "63");
+}
+
+/// A refused batch's gets go again alone, but through the same in-flight limit as every other
+/// get: never more than the two a class may have in flight (they used to go all at once, up to
+/// 128 requests exactly when the server had just refused), and each goes once.
+///
+/// The member is cut off from the others, so every get it receives stays in flight (a
+/// linearizable read waits for a leader) and its counters say exactly how many it received;
+/// a txn over `--max-txn-ops` is refused at once all the same.
+#[tokio::test]
+async fn a_refused_batch_goes_again_within_the_in_flight_limit() {
+    use std::time::Duration;
+
+    let cluster = Cluster::start_with(3, Etcd::builder().arg("--max-txn-ops=4")).await;
+    let endpoint = cluster.members[0].endpoint();
+    let client = Client::connect(
+        [&endpoint],
+        Some(ConnectOptions::new().with_timeout(Duration::from_secs(30))),
+    )
+    .await
+    .unwrap();
+    for i in 0..130 {
+        client
+            .put(format!("cut/{i}"), i.to_string(), None)
+            .await
+            .unwrap();
+    }
+    let ranges_ok = handled(&endpoint, "Range", Some("OK")).await;
+    let refused = handled(&endpoint, "Txn", Some("InvalidArgument")).await;
+    cluster.members[1].signal("STOP");
+    cluster.members[2].signal("STOP");
+
+    // Two gets go at once and wait for a leader; the other 128 fill a batch, which goes
+    // without waiting for a slot, and is refused: 128 operations, over the member's limit.
+    let gets = tokio::spawn({
+        let client = client.clone();
+        async move { join_all((0..130).map(|i| client.get(format!("cut/{i}"), None))).await }
+    });
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while handled(&endpoint, "Txn", Some("InvalidArgument")).await == refused {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no batch was refused"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Time for the refused batch's gets to go, if they were to go at once.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let in_flight = ranges_in_flight(&endpoint).await;
+    cluster.members[1].signal("CONT");
+    cluster.members[2].signal("CONT");
+
+    assert!(
+        in_flight <= 2,
+        "the member had {in_flight} gets in flight after the refusal"
+    );
+    let answers = gets.await.unwrap();
+    for (i, answer) in answers.into_iter().enumerate() {
+        let answer = answer.unwrap_or_else(|e| panic!("cut/{i}: {e}"));
+        assert_eq!(answer.kvs()[0].value_str().unwrap(), i.to_string());
+    }
+    // Each get answered by a range of its own, once: the two that went at once, and the 128
+    // of the refused batch, one after another.
+    assert_eq!(
+        handled(&endpoint, "Range", Some("OK")).await - ranges_ok,
+        130
+    );
+    assert_eq!(
+        handled(&endpoint, "Txn", Some("InvalidArgument")).await - refused,
+        1
+    );
 }

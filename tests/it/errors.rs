@@ -66,8 +66,10 @@ async fn bad_endpoints_are_named_in_the_error() {
         "127.0.0.1:2379/x?y=1",
     ] {
         match Client::connect(["127.0.0.1:2379", bad], None).await {
-            Err(Error::InvalidEndpoint { endpoint, reason }) => {
-                assert_eq!(endpoint, bad);
+            Err(Error::InvalidEndpoint {
+                endpoint, reason, ..
+            }) => {
+                assert_eq!(&*endpoint, bad);
                 assert!(!reason.is_empty());
             }
             other => panic!("{bad}: {other:?}"),
@@ -172,6 +174,7 @@ async fn a_black_holed_endpoint_hits_the_deadline() {
                 tried,
                 after,
                 delivery,
+                ..
             } = &err
             else {
                 unreachable!()

@@ -198,7 +198,7 @@ async fn a_managed_lease_that_cannot_reach_the_server_reports_expiry() {
         .await
         .expect("loss reported");
     assert!(
-        matches!(err, Error::LeaseExpired { id: lost } if *lost == id),
+        matches!(err, Error::LeaseExpired { id: lost, .. } if *lost == id),
         "{err:?}"
     );
 }

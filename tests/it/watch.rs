@@ -597,6 +597,7 @@ async fn watching_from_a_compacted_revision_is_the_typed_compacted_error() {
         Error::Compacted {
             watch_id,
             compact_revision,
+            ..
         } => {
             assert_eq!((watch_id, compact_revision), (0, last));
         }

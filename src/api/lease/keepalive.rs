@@ -15,8 +15,9 @@ use url::Url;
 
 use super::{LeaseClient, LeaseKeepAliveResponse, LeaseRevokeResponse};
 use crate::error::{Error, Result, ServerError};
+use crate::rt;
 use crate::transport::resume::{self, Flow, Next, Resume, StreamRequest};
-use crate::transport::{metrics, rt, CallOptions, Idempotency, Transport};
+use crate::transport::{metrics, CallOptions, Idempotency, Transport};
 use crate::wire::codec::I64;
 use crate::wire::lease as w;
 use crate::wire::{paths, Streamed};
@@ -143,7 +144,11 @@ impl fmt::Debug for ManagedLease {
 }
 
 impl ManagedLease {
-    pub(super) fn start(transport: Transport, id: i64, ttl: i64) -> Self {
+    /// What its task is called in [`Error::NoRuntime`].
+    pub(super) const TASK: &'static str = "a managed lease's keep-alive";
+
+    /// Starts keeping lease `id` alive on `spawner`'s runtime.
+    pub(super) fn start(spawner: &rt::Spawner, transport: Transport, id: i64, ttl: i64) -> Self {
         let (lost_tx, lost_rx) = oneshot::channel();
         let (stop_tx, stop_rx) = oneshot::channel();
         let ttl_cell = Arc::new(Mutex::new(ttl));
@@ -151,7 +156,7 @@ impl ManagedLease {
             transport.clone(),
             KeepAlive::new(id, ttl, transport.request_timeout()),
         );
-        rt::spawn(keep_alive(refreshes, ttl_cell.clone(), lost_tx, stop_rx));
+        spawner.spawn(keep_alive(refreshes, ttl_cell.clone(), lost_tx, stop_rx));
         ManagedLease {
             id,
             ttl: ttl_cell,

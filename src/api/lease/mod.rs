@@ -11,6 +11,7 @@ mod keepalive;
 use super::namespace::Namespace;
 use super::ResponseHeader;
 use crate::error::Result;
+use crate::rt;
 use crate::transport::{Idempotency, Transport};
 use crate::wire::codec::I64;
 use crate::wire::lease as w;
@@ -128,7 +129,9 @@ impl LeaseClient {
     /// or expired, [`Error::LeaseExpired`](crate::Error::LeaseExpired) when no refresh succeeded within the TTL.
     ///
     /// # Errors
-    /// [`LeaseNotFound`](crate::ServerErrorKind::LeaseNotFound) if the lease does not exist.
+    /// [`LeaseNotFound`](crate::ServerErrorKind::LeaseNotFound) if the lease does not exist;
+    /// [`Error::NoRuntime`](crate::Error::NoRuntime), before anything is sent, when called
+    /// outside a tokio runtime (the keep-alive is a task of its own).
     ///
     /// # Examples
     /// ```no_run
@@ -143,19 +146,31 @@ impl LeaseClient {
     /// # Ok(()) }
     /// ```
     pub async fn keep_alive_managed(&self, id: i64) -> Result<ManagedLease> {
+        let spawner = rt::Spawner::current(ManagedLease::TASK)?;
         let first = refresh(&self.transport, id).await?;
-        Ok(ManagedLease::start(self.transport.clone(), id, first.ttl.0))
+        Ok(ManagedLease::start(
+            &spawner,
+            self.transport.clone(),
+            id,
+            first.ttl.0,
+        ))
     }
 
     /// Grants a lease and keeps it alive in the background; see
     /// [`keep_alive_managed`](Self::keep_alive_managed).
+    ///
+    /// # Errors
+    /// The grant's errors; [`Error::NoRuntime`](crate::Error::NoRuntime), before the grant is
+    /// sent, when called outside a tokio runtime.
     pub async fn grant_managed(
         &self,
         ttl: i64,
         options: Option<LeaseGrantOptions>,
     ) -> Result<ManagedLease> {
+        let spawner = rt::Spawner::current(ManagedLease::TASK)?;
         let granted = self.grant(ttl, options).await?;
         Ok(ManagedLease::start(
+            &spawner,
             self.transport.clone(),
             granted.id(),
             granted.ttl(),

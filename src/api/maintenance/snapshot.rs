@@ -9,7 +9,8 @@ use sha2::{Digest, Sha256};
 
 use crate::api::ResponseHeader;
 use crate::error::{Error, Result};
-use crate::transport::{rt, OpenStream};
+use crate::rt;
+use crate::transport::OpenStream;
 use crate::wire::maintenance as w;
 
 /// One piece of a snapshot.
@@ -142,10 +143,10 @@ impl SnapshotStreaming {
         let computed: [u8; 32] = hasher.finalize().into();
         if tail.as_slice() != computed {
             return Err(Error::Decode {
-                endpoint: self.stream.endpoint().clone(),
+                endpoint: self.stream.endpoint().clone().into(),
                 status: 200,
                 reason: "the snapshot's SHA-256 does not match its data".into(),
-                body_head: String::new(),
+                body_head: Box::default(),
             });
         }
         Ok(SnapshotInfo {

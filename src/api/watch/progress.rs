@@ -28,7 +28,8 @@ use tokio::sync::watch as signal;
 
 use super::{reassemble, WatchResponse};
 use crate::error::{Delivery, Error, Result};
-use crate::transport::{rt, CallOptions, Idempotency, Transport};
+use crate::rt;
+use crate::transport::{CallOptions, Idempotency, Transport};
 use crate::wire::codec::{B64, I64};
 use crate::wire::kv::{RangeRequest, RangeResponse, SortOrder, SortTarget};
 use crate::wire::maintenance::{Empty, StatusResponse};

@@ -5,9 +5,10 @@ use std::collections::{BTreeSet, VecDeque};
 use std::fmt;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 
 use futures_core::Stream;
+use futures_util::stream::{FuturesUnordered, SelectAll};
 use futures_util::StreamExt;
 use tokio::sync::{mpsc, watch as signal};
 
@@ -17,7 +18,8 @@ use super::{WatchOptions, WatchResponse};
 use crate::api::namespace::Namespace;
 use crate::api::ResponseHeader;
 use crate::error::{Error, Result};
-use crate::transport::{resume, rt, Transport};
+use crate::rt;
+use crate::transport::{resume, Transport};
 use crate::wire::watch as w;
 
 enum Command {
@@ -181,15 +183,24 @@ impl WatchRequestSender {
 }
 
 /// The stream of answers of one or more watches: `created`, events, progress, cancels.
+///
+/// Each watch is its own HTTP request; their answers are merged as they come, none starving
+/// the others. A watch's first answer (`created`, or the error that kept it from starting)
+/// goes out in the order the watches were added, before anything else of that watch, as on one
+/// gRPC stream.
 pub struct WatchResponseStream {
     transport: Transport,
     commands: mpsc::UnboundedReceiver<Command>,
     commands_open: bool,
+    /// The watches, in the order they were added.
     watches: Vec<ActiveWatch>,
     ids: SharedIds,
+    /// Answers that go out before any other: first answers in the order their watches were
+    /// added, cancels and refusals in the order they were asked for.
     ready: VecDeque<Result<WatchResponse>>,
-    progress: Vec<rt::BoxFuture<'static, Result<WatchResponse>>>,
-    turn: usize,
+    /// Every watch's answers after its first, merged.
+    answers: SelectAll<Answers>,
+    progress: FuturesUnordered<rt::BoxFuture<'static, Result<WatchResponse>>>,
 }
 
 struct ActiveWatch {
@@ -198,13 +209,49 @@ struct ActiveWatch {
     request: w::WatchCreateRequest,
     cursor: signal::Receiver<Cursor>,
     last_header: Option<ResponseHeader>,
-    stream: rt::BoxStream<'static, Result<WatchResponse>>,
-    /// Whether its first answer (`created`, or the error that kept it from starting) was
-    /// delivered. First answers go out in the order the watches were added, as on one gRPC
-    /// stream, although each watch is its own HTTP request.
-    announced: bool,
-    /// A first answer that came before an earlier watch's.
-    held: Option<Result<WatchResponse>>,
+}
+
+/// One watch's answers, tagged with its id, with `(id, None)` once when the watch ends by
+/// itself. A cancel drops its request at once (etcd then removes the watcher), and the merge
+/// lets it go at its next poll, without an end of its own.
+struct Answers {
+    id: i64,
+    stream: Option<rt::BoxStream<'static, Result<WatchResponse>>>,
+    /// Wakes the merge to poll it after a cancel, so that it leaves.
+    waker: Option<Waker>,
+}
+
+impl Answers {
+    fn cancel(&mut self) {
+        self.stream = None;
+        if let Some(waker) = self.waker.take() {
+            waker.wake();
+        }
+    }
+}
+
+impl Stream for Answers {
+    type Item = (i64, Option<Result<WatchResponse>>);
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        let Some(stream) = this.stream.as_mut() else {
+            return Poll::Ready(None);
+        };
+        match stream.as_mut().poll_next(cx) {
+            Poll::Ready(Some(answer)) => Poll::Ready(Some((this.id, Some(answer)))),
+            Poll::Ready(None) => {
+                this.stream = None;
+                Poll::Ready(Some((this.id, None)))
+            }
+            Poll::Pending => {
+                if !this.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                    this.waker = Some(cx.waker().clone());
+                }
+                Poll::Pending
+            }
+        }
+    }
 }
 
 impl fmt::Debug for WatchResponseStream {
@@ -234,8 +281,8 @@ impl WatchResponseStream {
             watches: Vec::new(),
             ids,
             ready: VecDeque::new(),
-            progress: Vec::new(),
-            turn: 0,
+            answers: SelectAll::new(),
+            progress: FuturesUnordered::new(),
         }
     }
 
@@ -248,7 +295,8 @@ impl WatchResponseStream {
         self.next().await.transpose()
     }
 
-    /// Takes a watch the sender opened: its first answer goes out before the rest.
+    /// Takes a watch the sender opened: its first answer goes out after those of the watches
+    /// added before it, and before the rest of its own.
     fn add_watch(&mut self, watch: NewWatch) {
         let NewWatch {
             id,
@@ -257,24 +305,43 @@ impl WatchResponseStream {
             first,
             rest,
         } = watch;
+        let last_header = match &first {
+            Some(Ok(resp)) => resp.header().cloned(),
+            _ => None,
+        };
         self.watches.push(ActiveWatch {
             id,
             request,
             cursor,
-            last_header: None,
-            stream: Box::pin(futures_util::stream::iter(first).chain(rest)),
-            announced: false,
-            held: None,
+            last_header,
+        });
+        self.ready.extend(first);
+        self.answers.push(Answers {
+            id,
+            stream: Some(rest),
+            waker: None,
         });
     }
 
     fn cancel(&mut self, id: i64) {
         if let Some(i) = self.watches.iter().position(|w| w.id == id) {
-            // Dropping the stream closes its HTTP request: etcd removes the watcher.
             let watch = self.watches.remove(i);
+            // Dropping the stream closes its HTTP request: etcd removes the watcher.
+            self.answers
+                .iter_mut()
+                .filter(|a| a.id == id)
+                .for_each(Answers::cancel);
             lock(&self.ids).in_use.remove(&id);
             self.ready
                 .push_back(Ok(WatchResponse::cancelled(watch.last_header, id)));
+        }
+    }
+
+    /// A watch ended by itself (its last answer went out): its id is free again.
+    fn ended(&mut self, id: i64) {
+        if let Some(i) = self.watches.iter().position(|w| w.id == id) {
+            self.watches.remove(i);
+            lock(&self.ids).in_use.remove(&id);
         }
     }
 
@@ -282,7 +349,7 @@ impl WatchResponseStream {
         let probes = self
             .watches
             .iter()
-            .filter(|w| w.announced && w.cursor.borrow().next > 0)
+            .filter(|w| w.cursor.borrow().next > 0)
             .map(|w| Probe {
                 request: w.request.clone(),
                 cursor: w.cursor.clone(),
@@ -317,62 +384,24 @@ impl Stream for WatchResponseStream {
         if let Some(item) = this.ready.pop_front() {
             return Poll::Ready(Some(item));
         }
-        for i in 0..this.progress.len() {
-            if let Poll::Ready(item) = this.progress[i].as_mut().poll(cx) {
-                drop(this.progress.remove(i));
-                return Poll::Ready(Some(item));
-            }
+        // Empty, either of them is `Ready(None)`: nothing now, not the end of this stream.
+        if let Poll::Ready(Some(item)) = this.progress.poll_next_unpin(cx) {
+            return Poll::Ready(Some(item));
         }
-        // Poll every watch, starting after the one served last, so none starves.
-        let n = this.watches.len();
-        let first_unannounced = this.watches.iter().position(|w| !w.announced);
-        let mut ended = Vec::new();
-        let mut item = None;
-        for k in 0..n {
-            let i = (this.turn + k) % n;
-            let watch = &mut this.watches[i];
-            if watch.held.is_some() {
-                if Some(i) == first_unannounced {
-                    watch.announced = true;
-                    this.turn = i + 1;
-                    item = watch.held.take();
-                    break;
-                }
-                continue;
-            }
-            match watch.stream.as_mut().poll_next(cx) {
-                Poll::Ready(Some(next)) => {
-                    if let Ok(resp) = &next {
+        while let Poll::Ready(Some((id, answer))) = this.answers.poll_next_unpin(cx) {
+            match answer {
+                Some(answer) => {
+                    if let (Ok(resp), Some(watch)) =
+                        (&answer, this.watches.iter_mut().find(|w| w.id == id))
+                    {
                         if let Some(header) = resp.header() {
                             watch.last_header = Some(header.clone());
                         }
                     }
-                    if !watch.announced {
-                        if Some(i) != first_unannounced {
-                            watch.held = Some(next);
-                            continue;
-                        }
-                        watch.announced = true;
-                    }
-                    this.turn = i + 1;
-                    item = Some(next);
-                    break;
+                    return Poll::Ready(Some(answer));
                 }
-                Poll::Ready(None) => ended.push(i),
-                Poll::Pending => {}
+                None => this.ended(id),
             }
-        }
-        let removed = !ended.is_empty();
-        for i in ended.into_iter().rev() {
-            let watch = this.watches.remove(i);
-            lock(&this.ids).in_use.remove(&watch.id);
-        }
-        if let Some(item) = item {
-            return Poll::Ready(Some(item));
-        }
-        if removed && this.watches.iter().any(|w| w.held.is_some()) {
-            // A held first answer may be next in line now: look again.
-            cx.waker().wake_by_ref();
         }
         if !this.commands_open && this.watches.is_empty() && this.progress.is_empty() {
             return Poll::Ready(None);
@@ -464,5 +493,97 @@ impl Stream for WatchStream {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         Pin::new(&mut self.responses).poll_next(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use futures_util::stream;
+
+    use super::*;
+
+    fn answer(id: i64, created: bool, revision: i64) -> Result<WatchResponse> {
+        let mut wire = w::WatchResponse {
+            created,
+            ..Default::default()
+        };
+        wire.header.revision.0 = revision;
+        Ok(WatchResponse::from_wire(wire, id))
+    }
+
+    fn watch(
+        id: i64,
+        first: Result<WatchResponse>,
+        rest: rt::BoxStream<'static, Result<WatchResponse>>,
+    ) -> Command {
+        Command::Watch(Box::new(NewWatch {
+            id,
+            request: w::WatchCreateRequest::default(),
+            cursor: signal::channel(Cursor::default()).1,
+            first: Some(first),
+            rest,
+        }))
+    }
+
+    /// Says when it is dropped: the watch's HTTP request is closed.
+    struct Closes(Arc<AtomicBool>);
+
+    impl Drop for Closes {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// What each answer says: (watch, created, canceled, revision).
+    fn summary(answer: Option<Result<WatchResponse>>) -> (i64, bool, bool, i64) {
+        let answer = answer.expect("an answer").expect("not an error");
+        let revision = answer.header().map_or(0, |h| h.revision());
+        (
+            answer.watch_id(),
+            answer.created(),
+            answer.canceled(),
+            revision,
+        )
+    }
+
+    #[tokio::test]
+    async fn first_answers_go_in_the_order_the_watches_were_added_and_a_cancel_closes_at_once() {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let ids = SharedIds::default();
+        lock(&ids).in_use.extend([0, 1]);
+        let mut responses = WatchResponseStream::new(Transport::for_tests(), rx, ids.clone());
+        // Watch 0 has two events ready at once; watch 1 waits, holding its request open.
+        let events = stream::iter([answer(0, false, 5), answer(0, false, 6)]);
+        let closed = Arc::new(AtomicBool::new(false));
+        let open = Closes(closed.clone());
+        let waits = stream::pending().chain(stream::poll_fn(move |_| {
+            let _ = &open;
+            Poll::Ready(None)
+        }));
+        for command in [
+            watch(0, answer(0, true, 4), Box::pin(events)),
+            watch(1, answer(1, true, 4), Box::pin(waits)),
+        ] {
+            assert!(tx.send(command).is_ok());
+        }
+
+        // Both first answers before anything else of either watch, in the order added.
+        assert_eq!(summary(responses.next().await), (0, true, false, 4));
+        assert_eq!(summary(responses.next().await), (1, true, false, 4));
+        assert_eq!(summary(responses.next().await), (0, false, false, 5));
+        assert_eq!(summary(responses.next().await), (0, false, false, 6));
+
+        // A cancel answers with the last header its watch delivered, and closes its request
+        // before the answer is read.
+        assert!(tx.send(Command::Cancel(1)).is_ok());
+        assert_eq!(summary(responses.next().await), (1, false, true, 4));
+        assert!(closed.load(Ordering::Relaxed));
+        // Watch 0 ended by itself: with the sender gone, so does the stream, and every id is
+        // free again.
+        drop(tx);
+        assert!(responses.next().await.is_none());
+        assert!(lock(&ids).in_use.is_empty());
     }
 }

@@ -491,3 +491,106 @@ pub async fn watch_cancel(endpoint: String, ack: String, progress: js_sys::Funct
     wait_for_key(&client, &format!("{ack}/2")).await?;
     Ok(json!({ "canceled": canceled }).to_string())
 }
+
+/// How many timers the page has set so far, and how many of them with a delay a JavaScript
+/// timer cannot keep (negative, or past 2^31 - 1 ms): `suite.html` counts every `setTimeout`.
+fn timers() -> Result<(f64, f64), JsError> {
+    let counts = js_sys::Reflect::get(&js_sys::global(), &JsValue::from_str("__timers"))
+        .map_err(|_| JsError::new("the page counts no timers"))?;
+    let field = |name: &str| {
+        js_sys::Reflect::get(&counts, &JsValue::from_str(name))
+            .ok()
+            .and_then(|v| v.as_f64())
+            .ok_or_else(|| JsError::new(&format!("no timer count {name}")))
+    };
+    Ok((field("set")?, field("overflowed")?))
+}
+
+/// Long waits on a JavaScript host's timers (issue 29). A first client holds the lock
+/// `<name>` (reporting `held:<key>`); a second one then waits for it twice:
+/// - without a deadline, for `wait_ms`: it must still be waiting at the end, having set only
+///   the timers of its liveness check (every few seconds), not one per millisecond;
+/// - with a deadline of 30 days (more than a 32-bit `setTimeout` holds): it must wait, not
+///   time out at once, until the first client lets go, and then get the lock.
+///
+/// Returns the timer counts, what each wait ended with, and the order of events.
+#[wasm_bindgen]
+pub async fn lock_timers(
+    endpoint: String,
+    name: String,
+    wait_ms: u32,
+    progress: js_sys::Function,
+) -> Outcome {
+    use futures_util::future::{join, select, Either};
+    use std::pin::pin;
+
+    let holder = connect(&endpoint, None).await?;
+    let waiter = connect(&endpoint, None).await?;
+    let lease = |client: &Client| {
+        let client = client.clone();
+        async move {
+            client
+                .lease_grant(60, None)
+                .await
+                .map(|l| l.id())
+                .map_err(|e| failed("grant", e))
+        }
+    };
+    let (held_lease, waiting_lease) = (lease(&holder).await?, lease(&waiter).await?);
+    let with_lease = |id| Some(etcdgw::LockOptions::new().with_lease(id));
+    let held = holder
+        .lock(name.as_str(), with_lease(held_lease))
+        .await
+        .map_err(|e| failed("lock", e))?;
+    report(&progress, &format!("held:{}", text(held.key())));
+
+    // 1. No deadline: waits, setting no timer of its own.
+    let (set_before, overflowed_before) = timers()?;
+    let unbounded = waiter.lock(name.as_str(), with_lease(waiting_lease));
+    let unbounded = match select(pin!(unbounded), pin!(sleep(wait_ms))).await {
+        Either::Left((Ok(_), _)) => "acquired".to_string(),
+        Either::Left((Err(e), _)) => format!("failed: {}", kind(&e)),
+        Either::Right(_) => "waiting".to_string(),
+    };
+    let (set_after, overflowed_after) = timers()?;
+    report(&progress, "unbounded done");
+
+    // 2. A 30-day deadline: waits until the holder lets go.
+    let month = waiter.with_timeout(Duration::from_secs(30 * 24 * 3600));
+    let order = std::cell::RefCell::new(Vec::new());
+    let bounded = async {
+        let got = month.lock(name.as_str(), with_lease(waiting_lease)).await;
+        order.borrow_mut().push(match &got {
+            Ok(_) => "acquired".to_string(),
+            Err(e) => format!("failed: {}", kind(e)),
+        });
+        got.map(|resp| text(resp.key()))
+    };
+    let release = async {
+        sleep(wait_ms).await;
+        order.borrow_mut().push("released".to_string());
+        holder.unlock(held.key().to_vec()).await
+    };
+    let (bounded, released) = join(bounded, release).await;
+    released.map_err(|e| failed("unlock", e))?;
+    let bounded_key = bounded.map_err(|e| failed("lock with a 30-day deadline", e))?;
+    waiter
+        .unlock(bounded_key.clone().into_bytes())
+        .await
+        .map_err(|e| failed("unlock the second lock", e))?;
+    for id in [held_lease, waiting_lease] {
+        holder
+            .lease_revoke(id)
+            .await
+            .map_err(|e| failed("revoke", e))?;
+    }
+    report(&progress, "done");
+    Ok(json!({
+        "unbounded": unbounded,
+        "timers_while_waiting": set_after - set_before,
+        "overflowed_timers": overflowed_after - overflowed_before,
+        "order": order.into_inner(),
+        "bounded_key_under": bounded_key.starts_with(&format!("{name}/")),
+    })
+    .to_string())
+}

@@ -1,0 +1,113 @@
+//! The HTTP client's two builds: the native one (sockets, keep-alives, rustls) and the
+//! browser's (fetch, which decides connections and TLS itself).
+
+use std::time::Duration;
+
+#[cfg(all(feature = "tls", not(target_arch = "wasm32")))]
+use super::tls;
+
+/// HTTP client settings: most of them only a native socket has (a browser's fetch decides
+/// them itself).
+#[derive(Debug, Clone, Default)]
+#[cfg_attr(target_arch = "wasm32", allow(dead_code))]
+pub(crate) struct NativeHttpSettings {
+    pub(crate) connect_timeout: Duration,
+    pub(crate) tcp_keepalive: Option<Duration>,
+    pub(crate) http2_keep_alive: Option<(Duration, Duration)>,
+    pub(crate) keep_alive_while_idle: bool,
+    #[cfg(feature = "tls")]
+    pub(crate) tls: Option<crate::tls::TlsOptions>,
+}
+
+impl NativeHttpSettings {
+    /// The scheme an endpoint without one gets: `https` when TLS options are set.
+    pub(crate) fn default_scheme(&self) -> &'static str {
+        #[cfg(feature = "tls")]
+        if self.tls.is_some() {
+            return "https";
+        }
+        "http"
+    }
+}
+
+/// Builds the one HTTP client a `Client` and its clones share. Proxies named by the
+/// `HTTP_PROXY` / `HTTPS_PROXY` / `NO_PROXY` environment variables are honoured, as reqwest does.
+///
+/// # Errors
+/// [`Error::InvalidArgument`](crate::Error::InvalidArgument) for TLS settings that cannot be
+/// used (a certificate that is not PEM, a key that does not fit), and in a browser for the TLS
+/// settings a page cannot choose (a CA or a client certificate: the browser decides).
+pub(crate) fn http_client(settings: &NativeHttpSettings) -> crate::error::Result<reqwest::Client> {
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        // TlsOptions::timeout covers the handshake, which reqwest's connect timeout includes.
+        #[cfg(feature = "tls")]
+        let connect_timeout = settings
+            .tls
+            .as_ref()
+            .and_then(|t| t.timeout)
+            .map_or(settings.connect_timeout, |tls| {
+                tls.max(settings.connect_timeout)
+            });
+        #[cfg(not(feature = "tls"))]
+        let connect_timeout = settings.connect_timeout;
+        let mut builder = reqwest::Client::builder()
+            .connect_timeout(connect_timeout)
+            .tcp_nodelay(true)
+            .pool_idle_timeout(Duration::from_secs(60))
+            .tcp_keepalive(settings.tcp_keepalive);
+        if let Some((interval, timeout)) = settings.http2_keep_alive {
+            builder = builder
+                .http2_keep_alive_interval(interval)
+                .http2_keep_alive_timeout(timeout)
+                .http2_keep_alive_while_idle(settings.keep_alive_while_idle);
+        }
+        // Without TLS options, reqwest's own rustls setup (the system's roots) serves https.
+        #[cfg(feature = "tls")]
+        if let Some(options) = &settings.tls {
+            builder = builder.tls_backend_preconfigured(tls::client_config(options)?);
+            if options.assume_http2 {
+                // Every endpoint is https:// with TLS options, so this never reaches a plain
+                // port (where prior-knowledge HTTP/2 would go to etcd's gRPC server).
+                builder = builder.http2_prior_knowledge();
+            }
+        }
+        builder
+            .build()
+            .map_err(|e| crate::error::Error::invalid(format!("cannot build the HTTP client: {e}")))
+    }
+    #[cfg(target_arch = "wasm32")]
+    {
+        #[cfg(feature = "tls")]
+        if let Some(tls) = &settings.tls {
+            if !tls.ca_certificates.is_empty()
+                || tls.identity.is_some()
+                || tls.domain_name.is_some()
+                || tls.danger_accept_invalid_certs
+                || tls.webpki_roots
+                || tls.assume_http2
+            {
+                return Err(crate::error::Error::invalid(
+                    "in a browser, TLS is the browser's: a custom CA or roots, a client certificate, a domain name, HTTP/2 by prior knowledge or accepting invalid certificates cannot be set",
+                ));
+            }
+        }
+        reqwest::Client::builder()
+            .build()
+            .map_err(|e| crate::error::Error::invalid(format!("cannot build the HTTP client: {e}")))
+    }
+}
+
+/// Whether an HTTP error happened before a connection existed, so the request was certainly
+/// not sent. A browser's fetch does not say, so there it is always "maybe sent".
+pub(crate) fn never_connected(err: &reqwest::Error) -> bool {
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        err.is_connect()
+    }
+    #[cfg(target_arch = "wasm32")]
+    {
+        let _ = err;
+        false
+    }
+}
