@@ -106,8 +106,12 @@ pub use client::{
     DEFAULT_REQUEST_TIMEOUT,
 };
 pub use error::{BoxError, Code, Delivery, Error, Result, ServerError, ServerErrorKind};
+/// The HTTP client etcdgw is built on, for [`ConnectOptions::with_http_client`] and
+/// [`ConnectOptions::with_http_client_builder`]: the same version etcdgw uses.
+pub use reqwest;
 #[cfg(feature = "tls")]
 pub use tls::{Certificate, Identity, TlsOptions};
+pub use transport::{StreamMode, DEFAULT_LONG_POLL_INTERVAL};
 
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

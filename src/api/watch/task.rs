@@ -31,6 +31,8 @@ pub(super) struct WatchTask {
     partial: Option<w::WatchResponse>,
     /// Whether a `created` arrived once: only then are failures resumed rather than reported.
     established: bool,
+    /// The last request was a long poll that ended normally: the next one is not a resume.
+    polled: bool,
     /// Counts the watch as open while it is established and not ended.
     counted: Option<metrics::OpenWatch>,
     /// How far the watch got, for progress requests (`next_revision` and the last event).
@@ -52,6 +54,7 @@ impl WatchTask {
             namespace,
             partial: None,
             established: false,
+            polled: false,
             counted: None,
             cursor: signal::Sender::new(Cursor::default()),
         }
@@ -144,12 +147,13 @@ impl Resume for WatchTask {
         if self.next_revision > 0 {
             request.start_revision = I64(self.next_revision);
         }
-        if self.established {
+        if self.established && !std::mem::take(&mut self.polled) {
             metrics::watch_resumed();
         }
         self.partial = None;
         let options = CallOptions {
             max_message_size: self.max_message_size,
+            pollable: true,
             ..CallOptions::new(Idempotency::Read)
         };
         match StreamRequest::new(paths::WATCH, &w::WatchRequest::Create(request), options) {
@@ -169,6 +173,10 @@ impl Resume for WatchTask {
 
     fn established(&self) -> bool {
         self.established
+    }
+
+    fn on_poll_end(&mut self) {
+        self.polled = true;
     }
 }
 
