@@ -301,3 +301,116 @@ impl OpenStream {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transport::decode::decode_response;
+    use crate::wire::{election as e, fixtures, watch as w};
+    use crate::wire::{status, Streamed};
+
+    fn url() -> Url {
+        Url::parse("http://127.0.0.1:2379").unwrap()
+    }
+
+    /// The messages of a captured stream body, split as the framing does.
+    fn messages(body: &[u8]) -> Vec<Bytes> {
+        let mut decoder = MessageDecoder::new(1 << 20);
+        decoder.push(body);
+        let mut out = Vec::new();
+        while let Ok(Some(m)) = decoder.next_message() {
+            out.push(m);
+        }
+        out.extend(decoder.finish());
+        out
+    }
+
+    #[test]
+    fn a_long_poll_s_closing_message_is_its_end_on_every_version() {
+        for (v, body) in fixtures::every_body("90-hdr-grpc-timeout-watch-2s") {
+            let all = messages(&body);
+            let (last, answers) = all.split_last().unwrap();
+            for m in answers {
+                decode_stream_message::<w::WatchResponse>(&url(), m).unwrap();
+            }
+            let end = decode_stream_message::<w::WatchResponse>(&url(), last).unwrap_err();
+            assert!(poll_ended(&end), "{v}: {end:?}");
+        }
+        for (v, body) in fixtures::every_body("90-hdr-grpc-timeout-observe") {
+            let all = messages(&body);
+            let end = decode_stream_message::<e::LeaderResponse>(&url(), all.last().unwrap());
+            assert!(poll_ended(&end.unwrap_err()), "{v}");
+        }
+        // 3.7 has also been seen to end such a stream with the gRPC stream's reset.
+        let reset = br#"{"error":{"code":4,"message":"stream terminated by RST_STREAM with error code: CANCEL"}}"#;
+        let err = decode_stream_message::<w::WatchResponse>(&url(), reset).unwrap_err();
+        assert!(poll_ended(&err));
+        assert!(status::looks_like_error(reset));
+    }
+
+    #[test]
+    fn an_observe_poll_with_nobody_elected_ends_empty_on_every_version() {
+        for (v, ex) in fixtures::every("90-hdr-grpc-timeout-observe-no-leader") {
+            let err = decode_response::<Streamed<e::LeaderResponse>>(
+                &url(),
+                "/v3/election/observe",
+                ex[0].status,
+                &ex[0].body(),
+            )
+            .unwrap_err();
+            assert_eq!(ex[0].status, 504, "{v}");
+            assert!(poll_ended(&err), "{v}: {err:?}");
+        }
+    }
+
+    #[test]
+    fn a_proxy_s_own_pages_are_not_etcd_s_answers() {
+        for (name, status, delivery) in [
+            (
+                "95-proxy-nginx-defaults-etcd-down",
+                502,
+                Delivery::MaybeSent,
+            ),
+            ("95-proxy-caddyfile-etcd-down", 502, Delivery::MaybeSent),
+            (
+                "95-proxy-haproxy-short-timeout-etcd-down",
+                503,
+                Delivery::MaybeSent,
+            ),
+            (
+                "95-proxy-nginx-short-timeout-lock-held",
+                504,
+                Delivery::MaybeSent,
+            ),
+            (
+                "95-proxy-haproxy-short-timeout-lock-held",
+                504,
+                Delivery::MaybeSent,
+            ),
+            (
+                "95-proxy-nginx-defaults-put-over-body-limit",
+                413,
+                Delivery::NotSent,
+            ),
+        ] {
+            for (v, ex) in fixtures::every(name) {
+                let err = decode_response::<Streamed<e::LeaderResponse>>(
+                    &url(),
+                    "/v3/kv/range",
+                    ex[0].status,
+                    &ex[0].body(),
+                )
+                .unwrap_err();
+                match &err {
+                    Error::NotEtcd {
+                        status: s,
+                        delivery: d,
+                        ..
+                    } => assert_eq!((*s, *d), (status, delivery), "{name} {v}"),
+                    other => panic!("{name} {v}: {other:?}"),
+                }
+                assert_eq!(err.is_transient(), status != 413, "{name}");
+            }
+        }
+    }
+}
