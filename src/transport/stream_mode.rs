@@ -33,6 +33,10 @@ use crate::wire::{paths, watch as w};
 
 /// How watches and election observes are carried
 /// ([`ConnectOptions::with_stream_mode`](crate::ConnectOptions::with_stream_mode)).
+///
+/// In a browser, `Auto` streams (finding out needs the `Grpc-Timeout` header, which etcd's CORS
+/// answer does not allow), and `LongPoll` works only through a proxy whose CORS answer allows
+/// `grpc-timeout`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum StreamMode {
@@ -112,6 +116,9 @@ impl Transport {
         }
         match config.mode {
             StreamMode::Stream => Carriage::Stream,
+            // A page cannot check: the check's Grpc-Timeout is a header etcd's CORS answer does
+            // not allow. Long polls there are asked for (through a proxy that allows it).
+            StreamMode::Auto if rt::IN_BROWSER => Carriage::Stream,
             StreamMode::LongPoll => Carriage::Poll(config.poll_interval),
             StreamMode::Auto => match endpoint.learned().get() {
                 STREAMS => Carriage::Stream,
