@@ -61,6 +61,9 @@ pub(super) const DETECT_AFTER: Duration = Duration::from_secs(1);
 /// The server's deadline for the check watch (`Grpc-Timeout`).
 const CHECK_DEADLINE: Duration = Duration::from_secs(1);
 
+/// How soon after its first bytes a held-back answer's end comes (it is all there already).
+const WHOLE_WITHIN: Duration = Duration::from_millis(200);
+
 /// The stream settings of a transport.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct StreamConfig {
@@ -161,17 +164,26 @@ impl Transport {
             let status = response.status().as_u16();
             let mut body = response.bytes_stream();
             // The first bytes: `created`, or the whole answer at the deadline.
-            Ok::<_, crate::error::Error>((status, body.next().await))
-        };
-        let (status, first) =
-            rt::timeout(CHECK_DEADLINE * 5, answer)
+            let first = body.next().await;
+            let waited = started.elapsed();
+            // Held back, the whole answer comes at once: its end follows its first bytes.
+            let whole = match &first {
+                Some(Ok(_)) => rt::timeout(WHOLE_WITHIN, async {
+                    while let Some(Ok(_)) = body.next().await {}
+                })
                 .await
-                .map_err(|rt::Elapsed| crate::error::Error::Transport {
-                    endpoint: endpoint.url().clone().into(),
-                    delivery: crate::error::Delivery::MaybeSent,
-                    source: "no answer to a check of how the endpoint carries streams".into(),
-                })??;
-        let waited = started.elapsed();
+                .is_ok(),
+                _ => false,
+            };
+            Ok::<_, crate::error::Error>((status, first, waited, whole))
+        };
+        let (status, first, waited, whole) = rt::timeout(CHECK_DEADLINE * 5, answer)
+            .await
+            .map_err(|rt::Elapsed| crate::error::Error::Transport {
+                endpoint: endpoint.url().clone().into(),
+                delivery: crate::error::Delivery::MaybeSent,
+                source: "no answer to a check of how the endpoint carries streams".into(),
+            })??;
         if let Some(Err(e)) = first {
             return Err(transport_error(endpoint, e));
         }
@@ -182,7 +194,9 @@ impl Transport {
             };
             return Err(super::decode::not_etcd(endpoint.url(), status, &head));
         }
-        let holds_back = waited >= CHECK_DEADLINE * 9 / 10;
+        // A slow member sends `created` late too, but its answer then still ends at the
+        // deadline, apart from it; only a proxy hands over the whole answer at once.
+        let holds_back = waited >= CHECK_DEADLINE * 9 / 10 && whole;
         endpoint
             .learned()
             .set(if holds_back { HOLDS_BACK } else { STREAMS });
