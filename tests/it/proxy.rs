@@ -413,3 +413,170 @@ async fn a_buffering_proxy_is_found_out_and_forced_modes_work_both_ways() {
     };
     assert!(err.is_timeout(), "{err:?}");
 }
+
+/// A server that answers every request with a 503 page and hands over each request's head.
+async fn head_catcher() -> (String, tokio::sync::mpsc::UnboundedReceiver<String>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match socket.read(&mut chunk).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                    }
+                }
+                let _ = tx.send(String::from_utf8_lossy(&buf).to_ascii_lowercase());
+                let page = "<html>busy</html>";
+                let answer = format!(
+                    "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{page}",
+                    page.len()
+                );
+                let _ = socket.write_all(answer.as_bytes()).await;
+            });
+        }
+    });
+    (endpoint, rx)
+}
+
+#[tokio::test]
+async fn headers_and_the_user_agent_go_with_every_request_and_the_application_s_client_is_used() {
+    let (endpoint, mut heads) = head_catcher().await;
+    let client = Client::connect(
+        [endpoint.as_str()],
+        Some(
+            ConnectOptions::new()
+                .with_header("X-Tenant", "t1")
+                .with_headers([("X-Api-Key", "k1"), ("X-Api-Key", "k2")]),
+        ),
+    )
+    .await
+    .unwrap();
+    let err = client.get("k", None).await.unwrap_err();
+    // A 503 page: not etcd's answer; a read may be retried (it was, on the one endpoint).
+    assert_eq!(err.http_status(), Some(503), "{err:?}");
+    assert!(err.is_outcome_unknown());
+    let head = heads.recv().await.unwrap();
+    assert!(
+        head.starts_with("post /v3/maintenance/status") || head.starts_with("post /v3/kv/range"),
+        "{head}"
+    );
+    for line in [
+        "x-tenant: t1",
+        "x-api-key: k1",
+        "x-api-key: k2",
+        concat!("user-agent: etcdgw/", env!("CARGO_PKG_VERSION")),
+    ] {
+        assert!(head.contains(line), "{line} in {head}");
+    }
+
+    // The application's own client, as it is: its default headers, no User-Agent of etcdgw's.
+    let (endpoint, mut heads) = head_catcher().await;
+    let mut defaults = etcdgw::reqwest::header::HeaderMap::new();
+    defaults.insert("x-from-app", "yes".parse().unwrap());
+    let own = etcdgw::reqwest::Client::builder()
+        .default_headers(defaults)
+        .build()
+        .unwrap();
+    let client = Client::connect(
+        [endpoint.as_str()],
+        Some(
+            ConnectOptions::new()
+                .with_http_client(own)
+                .with_header("X-Tenant", "t2"),
+        ),
+    )
+    .await
+    .unwrap();
+    let _ = client.get("k", None).await.unwrap_err();
+    let head = heads.recv().await.unwrap();
+    assert!(
+        head.contains("x-from-app: yes") && head.contains("x-tenant: t2"),
+        "{head}"
+    );
+    assert!(!head.contains("user-agent"), "{head}");
+
+    // Or etcdgw's client changed by the application, with the User-Agent asked for.
+    let (endpoint, mut heads) = head_catcher().await;
+    let client = Client::connect(
+        [endpoint.as_str()],
+        Some(
+            ConnectOptions::new()
+                .with_http_client_builder(|b| {
+                    let mut defaults = etcdgw::reqwest::header::HeaderMap::new();
+                    defaults.insert("x-from-builder", "yes".parse().unwrap());
+                    b.default_headers(defaults)
+                })
+                .with_user_agent("billing/2.1"),
+        ),
+    )
+    .await
+    .unwrap();
+    let _ = client.get("k", None).await.unwrap_err();
+    let head = heads.recv().await.unwrap();
+    assert!(head.contains("x-from-builder: yes"), "{head}");
+    assert!(head.contains("user-agent: billing/2.1"), "{head}");
+}
+
+#[tokio::test]
+async fn settings_that_cannot_work_are_refused_at_connect_without_showing_values() {
+    for (options, named) in [
+        (
+            ConnectOptions::new().with_header("Content-Type", "text/plain"),
+            "content-type",
+        ),
+        (
+            ConnectOptions::new().with_header("Grpc-Timeout", "1S"),
+            "grpc-timeout",
+        ),
+        (
+            ConnectOptions::new()
+                .with_user("root", "pw")
+                .with_header("Authorization", "Bearer s3cr3t"),
+            "authorization",
+        ),
+        (
+            ConnectOptions::new().with_header("X-Key", "s3cr3t\r\nX-Evil: 1"),
+            "x-key",
+        ),
+        (
+            ConnectOptions::new().with_user_agent("bad\nagent"),
+            "with_user_agent",
+        ),
+        (
+            ConnectOptions::new().with_long_poll_interval(Duration::from_millis(10)),
+            "with_long_poll_interval",
+        ),
+        (
+            ConnectOptions::new()
+                .with_http_client(etcdgw::reqwest::Client::new())
+                .with_tls(etcdgw::TlsOptions::new()),
+            "with_http_client",
+        ),
+    ] {
+        let shown = format!("{options:?}");
+        assert!(
+            !shown.contains("s3cr3t") && !shown.contains("\"pw\""),
+            "{shown}"
+        );
+        let tls = named == "with_http_client";
+        let endpoint = if tls {
+            "https://127.0.0.1:9"
+        } else {
+            "http://127.0.0.1:9"
+        };
+        let err = Client::connect([endpoint], Some(options))
+            .await
+            .unwrap_err();
+        let text = err.to_string();
+        assert!(matches!(err, Error::InvalidArgument { .. }), "{err:?}");
+        assert!(text.to_ascii_lowercase().contains(named), "{text}");
+        assert!(!text.contains("s3cr3t"), "{text}");
+    }
+}
