@@ -25,7 +25,7 @@ cargo test "${features[@]}" --doc -- "$@"
 # The harness (test-support/) tests itself too: port clashes at every kind of start.
 # $skip_proxies: the proxy tests are left out on this version.
 if cargo nextest --version >/dev/null 2>&1; then
-  no_proxies() { if [ -n "$skip_proxies" ]; then echo "-E"; echo "not test(/^proxy::/)"; fi; }
+  no_proxies() { if [ -n "$skip_proxies" ]; then printf "%s\n" -E "not test(/^proxy::/)"; fi; }
   run_it() {
     local skip; mapfile -t skip < <(no_proxies)
     cargo nextest run -p etcdgw-test-support --no-fail-fast --no-tests=warn --test-threads "$threads" "$@"
@@ -36,7 +36,7 @@ if cargo nextest --version >/dev/null 2>&1; then
     cargo nextest run -p etcdgw-cli --test cli --no-fail-fast --no-tests=warn --test-threads "$threads" "${skip[@]}" "$@"
   }
 else
-  no_proxies() { if [ -n "$skip_proxies" ]; then echo "--skip"; echo "proxy::"; fi; }
+  no_proxies() { if [ -n "$skip_proxies" ]; then printf "%s\n" --skip "proxy::"; fi; }
   run_it() {
     local skip; mapfile -t skip < <(no_proxies)
     cargo test -p etcdgw-test-support -- --test-threads "$threads" "$@"
