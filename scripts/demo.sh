@@ -12,5 +12,7 @@ features=()
 case $example in
   metrics) features=(--features metrics) ;;
   gen_schemas) features=(--features schema) ;;
+  # The blocking script reads etcdctl's variables (and ignores the argument).
+  script) features=(--features blocking); export ETCDCTL_ENDPOINTS=$ETCDGW_ENDPOINT ;;
 esac
 cargo run --quiet "${features[@]}" --example "$example" -- "$ETCDGW_ENDPOINT"

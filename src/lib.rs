@@ -15,6 +15,17 @@
 //! # Ok(()) }
 //! ```
 //!
+//! Scripts use the blocking client (feature `blocking`), which needs no async code and no
+//! runtime of the program's own, and connect as etcdctl would, from its `ETCDCTL_*` variables:
+//!
+//! ```no_run
+//! # #[cfg(feature = "blocking")]
+//! # fn run() -> etcdgw::Result<()> {
+//! let client = etcdgw::blocking::Client::from_env()?;
+//! client.put("app/greeting", "hello", None)?;
+//! # Ok(()) }
+//! ```
+//!
 //! # Layers
 //! - `wire`: serde mirrors of etcd's messages and the gateway's encodings (no I/O);
 //! - `transport`: endpoints, HTTP, deadlines, retries and error mapping (the only network code);
@@ -37,20 +48,36 @@
 //! - `metrics`: counters, gauges and histograms through the `metrics` facade; names and labels
 //!   in `docs/METRICS.md`.
 //! - `schema`: JSON Schemas of the wire messages (used by the schema tests).
+//! - `blocking`: `etcdgw::blocking`, the blocking client, with blocking
+//!   forms of the concurrency recipes (native targets only).
+//!
+//! The `etcdgw` command line, an etcdctl over the gateway, is the package `etcdgw-cli`.
+//!
+//! # Configuration from the environment
+//! [`Client::from_env`], [`ConnectOptions::from_env`] and the blocking client's `from_env` read
+//! etcdctl's `ETCDCTL_*` variables (endpoints, user and password, TLS files, timeouts) with
+//! etcdctl's defaults, as the `etcdgw` command line does; [`env::EnvConfig`] takes them from a
+//! map instead, and a bad value is an [`Error::InvalidSetting`] naming its variable.
 //!
 //! # Errors
 //! Every call returns [`Result`]; [`Error`] separates what the caller got wrong (refused before
 //! sending), what etcd answered ([`ServerError`] with a [`ServerErrorKind`] to match on),
 //! deadlines, and transport failures that say whether the request may have been applied.
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs)]
 #![warn(unreachable_pub, missing_debug_implementations)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 mod api;
+// Native targets only: it waits on threads, which a browser page does not have.
+#[cfg(all(feature = "blocking", not(target_arch = "wasm32")))]
+#[cfg_attr(docsrs, doc(cfg(feature = "blocking")))]
+pub mod blocking;
 pub mod cache;
 mod client;
 pub mod concurrency;
+pub mod env;
 mod error;
 pub mod mirror;
 mod rt;
@@ -110,9 +137,11 @@ pub use error::{BoxError, Code, Delivery, Error, Result, ServerError, ServerErro
 /// [`ConnectOptions::with_http_client_builder`]: the same version etcdgw uses.
 pub use reqwest;
 #[cfg(feature = "tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
 pub use tls::{Certificate, Identity, TlsOptions};
 pub use transport::{StreamMode, DEFAULT_LONG_POLL_INTERVAL};
 
-#[cfg(doctest)]
+// The README's examples are doc tests; the first is the blocking script.
+#[cfg(all(doctest, feature = "blocking"))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;

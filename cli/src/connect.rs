@@ -30,24 +30,6 @@ impl Flags {
     };
 }
 
-/// `--user` and `--password` as etcdctl reads them: with `--password`, the whole `--user` is
-/// the name; without it, `name:password`, or a name alone and the password asked for.
-fn credentials(global: &GlobalArgs, flags: Flags) -> CliResult<Option<(String, String)>> {
-    let Some(user) = global.user.as_deref().filter(|u| !u.is_empty()) else {
-        return Ok(None);
-    };
-    if let Some(password) = global.password.as_deref().filter(|p| !p.is_empty()) {
-        return Ok(Some((user.to_string(), password.to_string())));
-    }
-    match user.split_once(':') {
-        Some((name, password)) => Ok(Some((name.to_string(), password.to_string()))),
-        None => {
-            let password = ask_password(flags.prompt)?;
-            Ok(Some((user.to_string(), password)))
-        }
-    }
-}
-
 /// Asks for a password on the terminal without echoing it.
 pub(crate) fn ask_password(prompt: &str) -> CliResult<String> {
     rpassword::prompt_password(prompt).map_err(|e| {
@@ -58,71 +40,6 @@ pub(crate) fn ask_password(prompt: &str) -> CliResult<String> {
     })
 }
 
-/// TLS from `--cacert`, `--cert`, `--key`, `--insecure-skip-tls-verify`,
-/// `--insecure-transport=false` and a secure `--discovery-srv` (whose domain the servers'
-/// certificates must name, as etcdctl checks them); `None` when none asks for it (then
-/// `https://` endpoints are checked against the system's roots, and others are plain HTTP).
-#[cfg(feature = "tls")]
-fn tls(
-    global: &GlobalArgs,
-    endpoints: &[String],
-    flags: Flags,
-) -> CliResult<Option<etcdgw::TlsOptions>> {
-    use etcdgw::{Certificate, Identity, TlsOptions};
-
-    let prefix = flags.prefix;
-    let read = |flag: &str, path: &std::path::Path| -> CliResult<Vec<u8>> {
-        if path.as_os_str().is_empty() {
-            return Err(CliError::bad_args(format!(
-                "empty string is passed to --{prefix}{flag} option"
-            )));
-        }
-        std::fs::read(path).map_err(|e| CliError::bad_args(format!("open {}: {e}", path.display())))
-    };
-    let srv_domain = global
-        .discovery_srv
-        .as_deref()
-        .filter(|d| !d.is_empty() && !global.insecure_discovery);
-    // As clientv3: TLS for endpoints without a scheme once anything asks for it. Explicit
-    // http:// endpoints stay plain where the only reason is skipping verification.
-    let all_plain = !endpoints.is_empty()
-        && endpoints
-            .iter()
-            .all(|e| e.trim().to_ascii_lowercase().starts_with("http://"));
-    let skip_verify = global.insecure_skip_tls_verify && !all_plain;
-    if global.cacert.is_none()
-        && global.cert.is_none()
-        && global.key.is_none()
-        && srv_domain.is_none()
-        && !skip_verify
-        && global.insecure_transport
-    {
-        return Ok(None);
-    }
-    let mut options = TlsOptions::new();
-    if let Some(domain) = srv_domain {
-        options = options.domain_name(domain.trim_end_matches('.'));
-    }
-    if skip_verify {
-        options = options.danger_accept_invalid_certs(true);
-    }
-    if let Some(path) = &global.cacert {
-        options = options.ca_certificate(Certificate::from_pem(read("cacert", path)?));
-    }
-    match (&global.cert, &global.key) {
-        (Some(cert), Some(key)) => {
-            options = options.identity(Identity::from_pem(read("cert", cert)?, read("key", key)?));
-        }
-        (None, None) => {}
-        _ => {
-            return Err(CliError::bad_args(format!(
-                "--{prefix}cert and --{prefix}key must be given together"
-            )))
-        }
-    }
-    Ok(Some(options))
-}
-
 /// The connection options of every client of this command, for these endpoints.
 pub(crate) fn options(global: &GlobalArgs, endpoints: &[String]) -> CliResult<ConnectOptions> {
     options_of(global, endpoints, Flags::GLOBAL)
@@ -130,31 +47,33 @@ pub(crate) fn options(global: &GlobalArgs, endpoints: &[String]) -> CliResult<Co
 
 /// The connection options `global` describes, for these endpoints, with `flags` naming the
 /// flags (make-mirror passes its destination's flags in a copy of the global ones).
+///
+/// The library builds them from `global.config` (`etcdgw::env::EnvConfig`: timeouts,
+/// keep-alives, receive limit, TLS files and flags, user), as it does for a program's
+/// `Client::from_env`; here come what only a command line does: the flags' own checks, named
+/// as etcdctl names them, the endpoints (perhaps discovered), the domain a secure SRV
+/// discovery checks certificates against, and the password prompt.
 pub(crate) fn options_of(
     global: &GlobalArgs,
     endpoints: &[String],
     flags: Flags,
 ) -> CliResult<ConnectOptions> {
-    let mut options = ConnectOptions::new()
-        .with_timeout(global.command_timeout)
-        .with_connect_timeout(global.dial_timeout);
-    if global.keepalive_time.is_some() || global.keepalive_timeout.is_some() {
-        // etcdctl's defaults: 2s and 6s.
-        options = options.with_keep_alive(
-            global
-                .keepalive_time
-                .unwrap_or(std::time::Duration::from_secs(2)),
-            global
-                .keepalive_timeout
-                .unwrap_or(std::time::Duration::from_secs(6)),
-        );
+    let prefix = flags.prefix;
+    for (flag, path) in [
+        ("cacert", &global.cacert),
+        ("cert", &global.cert),
+        ("key", &global.key),
+    ] {
+        if path.as_ref().is_some_and(|p| p.as_os_str().is_empty()) {
+            return Err(CliError::bad_args(format!(
+                "empty string is passed to --{prefix}{flag} option"
+            )));
+        }
     }
-    if global.max_recv_bytes > 0 {
-        options = options.with_max_message_size(global.max_recv_bytes);
-    }
-    #[cfg(feature = "tls")]
-    if let Some(tls) = tls(global, endpoints, flags)? {
-        options = options.with_tls(tls);
+    if global.cert.is_some() != global.key.is_some() {
+        return Err(CliError::bad_args(format!(
+            "--{prefix}cert and --{prefix}key must be given together"
+        )));
     }
     #[cfg(not(feature = "tls"))]
     if global.cacert.is_some()
@@ -163,14 +82,23 @@ pub(crate) fn options_of(
         || global.insecure_skip_tls_verify
         || !global.insecure_transport
     {
-        let _ = (endpoints, flags.prefix);
         return Err(CliError::bad_feature(
             "TLS needs etcdgw built with the `tls` feature",
         ));
     }
-    if let Some((name, password)) = credentials(global, flags)? {
-        options = options.with_user(name, password);
+    let mut config = global.config.clone().with_endpoints(endpoints);
+    if let Some(domain) = global
+        .discovery_srv
+        .as_deref()
+        .filter(|d| !d.is_empty() && !global.insecure_discovery)
+    {
+        // As etcdctl: the servers' certificates must name the domain the records came from.
+        config = config.with_tls_domain_name(domain);
     }
+    if config.user().is_some() && !config.has_password() {
+        config = config.with_password(ask_password(flags.prompt)?);
+    }
+    let mut options = config.connect_options().map_err(CliError::from)?;
     for (name, value) in headers(global)? {
         options = options.with_header(name, value);
     }
@@ -274,14 +202,13 @@ pub(crate) fn debug_flags(global: &GlobalArgs) -> String {
             .map(|p| p.display().to_string())
             .unwrap_or_default()
     };
-    let user = match global.user.as_deref() {
-        Some(u) => match u.split_once(':') {
-            Some((name, _)) => format!("{name}:<hidden>"),
-            None => u.to_string(),
-        },
+    let config = &global.config;
+    let user = match config.user() {
+        Some(name) if config.has_password() => format!("{name}:<hidden>"),
+        Some(name) => name.to_string(),
         None => String::new(),
     };
-    let password = if global.password.as_deref().is_some_and(|p| !p.is_empty()) {
+    let password = if config.has_password() {
         "<hidden>"
     } else {
         ""

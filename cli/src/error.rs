@@ -88,7 +88,7 @@ pub(crate) fn code_of(err: &Error) -> i32 {
     match err {
         Error::Transport { .. } | Error::Timeout { .. } => exit::BAD_CONNECTION,
         Error::Server(e) if e.kind() == ServerErrorKind::AuthFailed => exit::BAD_CONNECTION,
-        Error::InvalidEndpoint { .. } => exit::BAD_ARGS,
+        Error::InvalidEndpoint { .. } | Error::InvalidSetting { .. } => exit::BAD_ARGS,
         Error::Unsupported { .. } => exit::BAD_FEATURE,
         Error::Io { .. } => exit::IO,
         _ => exit::ERROR,

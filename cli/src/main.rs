@@ -19,7 +19,6 @@
 mod args;
 mod commands;
 mod connect;
-mod duration;
 mod error;
 mod output;
 mod parse;
@@ -37,9 +36,17 @@ use crate::error::exit;
 fn main() -> ExitCode {
     let parsed = args::command()
         .try_get_matches()
-        .and_then(|matches| Cli::from_arg_matches(&matches));
+        .and_then(|matches| Cli::from_arg_matches(&matches).map(|cli| (matches, cli)));
     let cli = match parsed {
-        Ok(cli) => cli,
+        Ok((matches, mut cli)) => {
+            // The connection settings of the environment, read by the library as etcdctl
+            // reads them; a value it cannot use is refused, as etcdctl does.
+            if let Err(err) = args::resolve_environment(&matches, &mut cli.global) {
+                output::warn(&format!("Error: {err}"));
+                return exit_code(error::code_of(&err));
+            }
+            cli
+        }
         Err(err) => {
             // Help and version are not errors; everything clap refuses is a usage error, which
             // etcdctl (cobra) reports with exit code 1. The commands' own checks of their

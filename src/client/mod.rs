@@ -114,6 +114,39 @@ impl Client {
         Ok(client)
     }
 
+    /// Creates a client as etcdctl would make one in this environment: the endpoints, user
+    /// and password, TLS files, timeouts and flags of the `ETCDCTL_*` variables, with
+    /// etcdctl's defaults (`127.0.0.1:2379`, a 5 s request deadline); see
+    /// [`EnvConfig`](crate::env::EnvConfig) for each variable.
+    ///
+    /// # Errors
+    /// [`Error::InvalidSetting`] naming a variable whose value cannot be used (a duration
+    /// that does not parse, a certificate file that cannot be read, a user without a
+    /// password); then as [`connect`](Self::connect).
+    ///
+    /// # Examples
+    /// ```no_run
+    /// # async fn run() -> etcdgw::Result<()> {
+    /// // ETCDCTL_ENDPOINTS=http://10.0.0.1:2379,http://10.0.0.2:2379
+    /// let client = etcdgw::Client::from_env().await?;
+    /// client.put("greeting", "hello", None).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn from_env() -> Result<Self> {
+        Client::from_env_config(&crate::env::EnvConfig::from_env()?).await
+    }
+
+    /// Creates a client of the endpoints these settings name, with the options they describe
+    /// (variables given by the caller, or adjusted after [`from_env`](Self::from_env)'s
+    /// reading).
+    ///
+    /// # Errors
+    /// As [`EnvConfig::connect_options`](crate::env::EnvConfig::connect_options), then as
+    /// [`connect`](Self::connect).
+    pub async fn from_env_config(config: &crate::env::EnvConfig) -> Result<Self> {
+        Client::connect(config.endpoints(), Some(config.connect_options()?)).await
+    }
+
     /// The client's endpoints, in order.
     pub fn endpoints(&self) -> Vec<Url> {
         self.transport.endpoint_urls()
@@ -330,6 +363,17 @@ impl ConnectOptions {
         }
     }
 
+    /// The options the `ETCDCTL_*` variables describe, with etcdctl's defaults (a 5 s request
+    /// deadline, a 2 s connect deadline); see [`EnvConfig`](crate::env::EnvConfig). The
+    /// endpoints are [`EnvConfig::endpoints`](crate::env::EnvConfig::endpoints), or
+    /// [`Client::from_env`] takes both.
+    ///
+    /// # Errors
+    /// [`Error::InvalidSetting`] naming the variable whose value cannot be used.
+    pub fn from_env() -> Result<Self> {
+        crate::env::EnvConfig::from_env()?.connect_options()
+    }
+
     /// Authenticates as this user. The token is fetched on first use (not in `connect`, so an
     /// unreachable endpoint is still reported as such), sent with every request, and fetched
     /// again when it expires. `Debug` never shows the password.
@@ -351,6 +395,7 @@ impl ConnectOptions {
     /// Connects over TLS: endpoints without a scheme get `https://`, and `http://` ones are
     /// refused.
     #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     pub fn with_tls(mut self, tls: crate::tls::TlsOptions) -> Self {
         self.tls = Some(tls);
         self

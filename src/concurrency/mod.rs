@@ -28,7 +28,7 @@ mod election;
 mod key;
 mod mutex;
 mod session;
-mod stm;
+pub(crate) mod stm;
 
 pub use election::{Election, LeaderStream, Leadership};
 pub use mutex::{Mutex, MutexGuard};

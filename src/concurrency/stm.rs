@@ -182,33 +182,12 @@ impl Stm {
         Fut: Future<Output = std::result::Result<T, E>>,
         E: From<Error>,
     {
-        let options = options.unwrap_or_default();
-        let mut prefetched = BTreeMap::new();
-        let mut attempts = 0u32;
+        let mut attempts = Attempts::new(client, options);
         loop {
-            attempts = attempts.saturating_add(1);
-            // Go's `reset`: a fresh read and write set for every attempt.
-            let stm = Stm {
-                client: client.clone(),
-                isolation: options.isolation,
-                state: Arc::new(StdMutex::new(State {
-                    prefetched: std::mem::take(&mut prefetched),
-                    ..State::default()
-                })),
-            };
-            if !options.prefetch.is_empty() {
-                stm.fetch(&options.prefetch).await?;
-            }
+            let stm = attempts.start().await?;
             let value = apply(stm.clone()).await?;
-            match stm.commit().await? {
-                Commit::Done(txn) => {
-                    return Ok(StmResponse {
-                        value,
-                        txn,
-                        attempts,
-                    })
-                }
-                Commit::Retry(next) => prefetched = next,
+            if let Some(txn) = attempts.commit(&stm).await? {
+                return Ok(attempts.done(value, txn));
             }
         }
     }
@@ -414,6 +393,71 @@ impl Stm {
             return Ok(Commit::Retry(reads_of(&read_keys, resp)?));
         }
         Ok(Commit::Retry(BTreeMap::new()))
+    }
+}
+
+/// The attempts of one transaction, which [`Stm::run`] and the blocking client's `Stm::run`
+/// drive alike: each starts with a fresh handle (and the prefetch), runs the caller's code,
+/// and commits, until a commit succeeds.
+pub(crate) struct Attempts {
+    client: Client,
+    options: StmOptions,
+    /// What the last failed commit read again, for the next attempt.
+    prefetched: BTreeMap<Vec<u8>, Read>,
+    attempts: u32,
+}
+
+impl Attempts {
+    pub(crate) fn new(client: &Client, options: Option<StmOptions>) -> Self {
+        Attempts {
+            client: client.clone(),
+            options: options.unwrap_or_default(),
+            prefetched: BTreeMap::new(),
+            attempts: 0,
+        }
+    }
+
+    /// Starts the next attempt: a fresh read and write set (Go's `reset`), the prefetch read.
+    ///
+    /// # Errors
+    /// The prefetch's errors.
+    pub(crate) async fn start(&mut self) -> Result<Stm> {
+        self.attempts = self.attempts.saturating_add(1);
+        let stm = Stm {
+            client: self.client.clone(),
+            isolation: self.options.isolation,
+            state: Arc::new(StdMutex::new(State {
+                prefetched: std::mem::take(&mut self.prefetched),
+                ..State::default()
+            })),
+        };
+        if !self.options.prefetch.is_empty() {
+            stm.fetch(&self.options.prefetch).await?;
+        }
+        Ok(stm)
+    }
+
+    /// Commits the attempt: the txn's answer if it committed, `None` if it must run again.
+    ///
+    /// # Errors
+    /// The commit's errors.
+    pub(crate) async fn commit(&mut self, stm: &Stm) -> Result<Option<TxnResponse>> {
+        match stm.commit().await? {
+            Commit::Done(txn) => Ok(Some(txn)),
+            Commit::Retry(next) => {
+                self.prefetched = next;
+                Ok(None)
+            }
+        }
+    }
+
+    /// The answer of the attempt that committed.
+    pub(crate) fn done<T>(&self, value: T, txn: TxnResponse) -> StmResponse<T> {
+        StmResponse {
+            value,
+            txn,
+            attempts: self.attempts,
+        }
     }
 }
 

@@ -151,7 +151,8 @@ pub enum Error {
     /// The other half of a stream is gone: a request sent on a watch whose response stream
     /// was dropped.
     StreamClosed,
-    /// Writing a snapshot to a file or writer failed.
+    /// Writing a snapshot to a file or writer failed, or the blocking client's runtime (its
+    /// thread and I/O driver) could not start.
     #[non_exhaustive]
     Io {
         /// The I/O error.
@@ -162,6 +163,26 @@ pub enum Error {
     Utf8 {
         /// Where the bytes stopped being UTF-8.
         source: std::str::Utf8Error,
+    },
+    /// A connection setting that cannot be used, from the environment or an
+    /// [`EnvConfig`](crate::env::EnvConfig): a value that does not parse, a certificate file
+    /// that cannot be read, a user without a password. Nothing was sent.
+    #[non_exhaustive]
+    InvalidSetting {
+        /// Where the value came from: the variable that held it (`ETCDCTL_DIAL_TIMEOUT`), or
+        /// etcdctl's flag for a value given to a setter (`--dial-timeout`).
+        name: Box<str>,
+        /// What is wrong with it; never the value of a password.
+        reason: Box<str>,
+    },
+    /// A call of the blocking client (`etcdgw::blocking`, feature `blocking`) made inside an
+    /// async runtime, where waiting would stall the runtime's thread (and could deadlock it).
+    /// Nothing was sent. Use the async [`Client`](crate::Client) there, or make the call from
+    /// a thread of its own (`std::thread::spawn`).
+    #[non_exhaustive]
+    BlockingInAsync {
+        /// The call, e.g. `"etcdgw::blocking::Client::get"`.
+        call: &'static str,
     },
     /// A call that needs a task of its own in the background (a managed lease's keep-alive, a
     /// session, a cache, the endpoints' auto-sync) was made where none can run: natively,
@@ -364,6 +385,11 @@ impl fmt::Display for Error {
             }
             Error::StreamClosed => f.write_str("the stream's other half was dropped"),
             Error::Io { source } => write!(f, "I/O error: {source}"),
+            Error::InvalidSetting { name, reason } => write!(f, "{name}: {reason}"),
+            Error::BlockingInAsync { call } => write!(
+                f,
+                "{call} was called inside an async runtime, whose thread it would block: use etcdgw::Client's async calls there, or call it from a thread of its own"
+            ),
             Error::NoRuntime { task } => write!(
                 f,
                 "no tokio runtime to run {task} in: call this from within a runtime"

@@ -117,6 +117,9 @@ pub struct Member {
     tls: Option<Arc<Certs>>,
     /// Where the current run's lines start in the log (earlier runs' lines precede them).
     log_start: u64,
+    /// For the harness's own requests (health, metrics); a member lives in one test's runtime,
+    /// which its pooled connections belong to.
+    http: reqwest::Client,
 }
 
 /// What a member needs to know to start.
@@ -197,6 +200,7 @@ impl Member {
             child: None,
             tls: spec.tls,
             log_start: 0,
+            http: reqwest::Client::new(),
         };
         member.launch();
         member
@@ -370,7 +374,8 @@ impl Member {
             "metrics of a TLS member are not read here"
         );
         let url = format!("{}/metrics", self.endpoint());
-        let resp = http()
+        let resp = self
+            .http
             .get(&url)
             .send()
             .await
@@ -406,7 +411,7 @@ impl Drop for Member {
 /// Asks a member whether it is healthy, on one connection from one ask to the next.
 enum HealthProbe {
     /// `GET /health` on a plain-HTTP member.
-    Http(String),
+    Http(reqwest::Client, String),
     /// A TLS member (which wants a client certificate): its status through etcdgw, which
     /// answers with a leader once there is one.
     Tls(Client),
@@ -415,7 +420,8 @@ enum HealthProbe {
 impl HealthProbe {
     async fn new(member: &Member) -> HealthProbe {
         if member.tls.is_none() {
-            return HealthProbe::Http(format!("{}/health", member.endpoint()));
+            let url = format!("{}/health", member.endpoint());
+            return HealthProbe::Http(member.http.clone(), url);
         }
         let options = member
             .connect_options()
@@ -429,8 +435,8 @@ impl HealthProbe {
 
     async fn healthy(&self) -> bool {
         match self {
-            HealthProbe::Http(url) => {
-                match http().get(url).timeout(Duration::from_secs(1)).send().await {
+            HealthProbe::Http(http, url) => {
+                match http.get(url).timeout(Duration::from_secs(1)).send().await {
                     Ok(resp) => resp
                         .text()
                         .await
@@ -441,12 +447,6 @@ impl HealthProbe {
             HealthProbe::Tls(client) => client.status().await.is_ok_and(|s| s.leader() != 0),
         }
     }
-}
-
-/// One HTTP client for the harness's own requests (health, metrics).
-fn http() -> &'static reqwest::Client {
-    static HTTP: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
-    HTTP.get_or_init(reqwest::Client::new)
 }
 
 fn peer_url(port: u16) -> String {

@@ -19,4 +19,4 @@ pub mod wait;
 
 pub use etcd::{Cluster, Etcd, EtcdBuilder, Member};
 pub use ports::free_port;
-pub use wait::wait_until;
+pub use wait::{wait_until, wait_until_blocking};

@@ -110,6 +110,35 @@ where
     }
 }
 
+/// [`wait_until`] for a test that runs on plain threads (the blocking client's): the same
+/// polls and pauses, slept on the calling thread.
+#[track_caller]
+pub fn wait_until_blocking<C: Condition>(
+    what: &str,
+    deadline: Duration,
+    mut condition: impl FnMut() -> C,
+) -> C::Output {
+    let caller = std::panic::Location::caller();
+    let until = std::time::Instant::now() + deadline;
+    let mut pause = Duration::from_millis(10);
+    loop {
+        let seen = match condition().check() {
+            Ok(output) => return output,
+            Err(seen) => seen,
+        };
+        if std::time::Instant::now() >= until {
+            match seen {
+                Some(seen) => {
+                    panic!("waited {deadline:?} for {what} (at {caller}); last seen: {seen}")
+                }
+                None => panic!("waited {deadline:?} for {what} (at {caller}); it never happened"),
+            }
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(50));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

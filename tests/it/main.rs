@@ -3,6 +3,8 @@
 //! runs this suite on every etcd of its matrix.
 
 mod auth;
+#[cfg(feature = "blocking")]
+mod blocking;
 mod cache;
 mod cluster;
 mod coalesce;
@@ -10,6 +12,7 @@ mod concurrency;
 mod election;
 mod errors;
 mod failover;
+mod from_env;
 mod interop;
 mod kv;
 mod lease;

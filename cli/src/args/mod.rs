@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{ArgAction, Args, Parser, Subcommand};
+use etcdgw::env::EnvConfig;
 
 mod commands;
 
@@ -46,7 +47,11 @@ const ETCDCTL_OTHER_VARS: [&str; 3] = [
 pub(crate) fn command() -> clap::Command {
     use clap::CommandFactory;
     let mut cmd = Cli::command();
-    let mut known: Vec<String> = ETCDCTL_OTHER_VARS.iter().map(|v| v.to_string()).collect();
+    let mut known: Vec<String> = ETCDCTL_OTHER_VARS
+        .iter()
+        .chain(etcdgw::env::VARIABLES.iter())
+        .map(|v| v.to_string())
+        .collect();
     let globals: Vec<(clap::Id, String)> = cmd
         .get_arguments()
         .filter_map(|a| {
@@ -97,46 +102,39 @@ pub(crate) struct GlobalArgs {
     #[arg(
         long,
         global = true,
-        env = "ETCDGW_ENDPOINTS",
         value_delimiter = ',',
         default_value = "127.0.0.1:2379"
     )]
     pub(crate) endpoints: Vec<String>,
 
     /// username[:password] for authentication (prompt if password is not supplied)
-    #[arg(
-        long,
-        global = true,
-        env = "ETCDGW_USER",
-        hide_env_values = true,
-        value_name = "USER[:PASSWORD]"
-    )]
+    #[arg(long, global = true, value_name = "USER[:PASSWORD]")]
     pub(crate) user: Option<String>,
 
     /// Password for authentication (if given, --user must not include one)
-    #[arg(long, global = true, env = "ETCDGW_PASSWORD", hide_env_values = true)]
+    #[arg(long, global = true)]
     pub(crate) password: Option<String>,
 
     /// Verify certificates of TLS-enabled secure servers using this CA bundle
-    #[arg(long, global = true, env = "ETCDGW_CACERT", value_name = "FILE")]
+    #[arg(long, global = true, value_name = "FILE")]
     pub(crate) cacert: Option<PathBuf>,
 
     /// Identify secure client using this TLS certificate file
-    #[arg(long, global = true, env = "ETCDGW_CERT", value_name = "FILE")]
+    #[arg(long, global = true, value_name = "FILE")]
     pub(crate) cert: Option<PathBuf>,
 
     /// Identify secure client using this TLS key file
-    #[arg(long, global = true, env = "ETCDGW_KEY", value_name = "FILE")]
+    #[arg(long, global = true, value_name = "FILE")]
     pub(crate) key: Option<PathBuf>,
 
     /// Skip server certificate verification (CAUTION: this option should be enabled only for
     /// testing purposes; anyone on the path can pose as the server)
-    #[arg(long, global = true, env = "ETCDGW_INSECURE_SKIP_TLS_VERIFY")]
+    #[arg(long, global = true)]
     pub(crate) insecure_skip_tls_verify: bool,
 
     /// Disable transport security for client connections (with =false, endpoints without a
     /// scheme use https)
-    #[arg(long, global = true, env = "ETCDGW_INSECURE_TRANSPORT", default_value_t = true,
+    #[arg(long, global = true, default_value_t = true,
           num_args = 0..=1, require_equals = true, default_missing_value = "true",
           action = ArgAction::Set, value_name = "BOOL")]
     pub(crate) insecure_transport: bool,
@@ -174,31 +172,25 @@ pub(crate) struct GlobalArgs {
     pub(crate) debug: bool,
 
     /// Client-side response receive limit in bytes (0: the library's default)
-    #[arg(
-        long,
-        global = true,
-        env = "ETCDGW_MAX_RECV_BYTES",
-        default_value_t = 0,
-        value_name = "BYTES"
-    )]
+    #[arg(long, global = true, default_value_t = 0, value_name = "BYTES")]
     pub(crate) max_recv_bytes: usize,
 
     /// Dial timeout for client connections
-    #[arg(long, global = true, env = "ETCDGW_DIAL_TIMEOUT", default_value = "2s", value_parser = crate::duration::parse)]
+    #[arg(long, global = true, default_value = "2s", value_parser = duration)]
     pub(crate) dial_timeout: Duration,
 
     /// Timeout for short running command (excluding dial timeout)
-    #[arg(long, global = true, env = "ETCDGW_COMMAND_TIMEOUT", default_value = "5s", value_parser = crate::duration::parse)]
+    #[arg(long, global = true, default_value = "5s", value_parser = duration)]
     pub(crate) command_timeout: Duration,
 
     /// Keepalive time for client connections: how long a request or watch may go unanswered
     /// before its member is checked [default: 2s, when either keepalive flag is given]
-    #[arg(long, global = true, env = "ETCDGW_KEEPALIVE_TIME", value_parser = crate::duration::parse, value_name = "DURATION")]
+    #[arg(long, global = true, value_parser = duration, value_name = "DURATION")]
     pub(crate) keepalive_time: Option<Duration>,
 
     /// Keepalive timeout for client connections: how long that check waits for the member
     /// [default: 6s, when either keepalive flag is given]
-    #[arg(long, global = true, env = "ETCDGW_KEEPALIVE_TIMEOUT", value_parser = crate::duration::parse, value_name = "DURATION")]
+    #[arg(long, global = true, value_parser = duration, value_name = "DURATION")]
     pub(crate) keepalive_timeout: Option<Duration>,
 
     /// A header to send with every request, as 'Name: value' (repeatable): an API key or a
@@ -214,7 +206,7 @@ pub(crate) struct GlobalArgs {
 
     /// How long each long poll lasts (an event through a buffering proxy waits about this
     /// long)
-    #[arg(long, global = true, env = "ETCDGW_LONG_POLL_INTERVAL", default_value = "1s", value_parser = crate::duration::parse, value_name = "DURATION")]
+    #[arg(long, global = true, env = "ETCDGW_LONG_POLL_INTERVAL", default_value = "1s", value_parser = duration, value_name = "DURATION")]
     pub(crate) long_poll_interval: Duration,
 
     /// Print byte strings as hex encoded strings
@@ -231,6 +223,131 @@ pub(crate) struct GlobalArgs {
         value_name = "FORMAT"
     )]
     pub(crate) write_out: String,
+
+    /// The connection settings the library reads (`etcdgw::env`): the flags above where given,
+    /// else their `ETCDGW_*` / `ETCDCTL_*` variables, else etcdctl's defaults; filled by
+    /// [`resolve_environment`], the only reader of those variables.
+    #[arg(skip)]
+    pub(crate) config: EnvConfig,
+}
+
+/// The global flags whose variables the library reads (`etcdgw::env::VARIABLES`), by clap id:
+/// the variable is `ETCDCTL_<ID in upper case>`.
+const LIBRARY_FLAGS: [&str; 13] = [
+    "endpoints",
+    "user",
+    "password",
+    "cacert",
+    "cert",
+    "key",
+    "insecure_transport",
+    "insecure_skip_tls_verify",
+    "dial_timeout",
+    "command_timeout",
+    "keepalive_time",
+    "keepalive_timeout",
+    "max_recv_bytes",
+];
+
+/// A Go duration, as etcdctl's flags take them (the library's parser).
+fn duration(text: &str) -> Result<Duration, String> {
+    etcdgw::env::parse_duration(text).map_err(|e| match e {
+        etcdgw::Error::InvalidArgument { reason, .. } => reason,
+        other => other.to_string(),
+    })
+}
+
+/// Reads the connection settings of the environment through the library, as etcdctl does: a
+/// flag given on the command line wins (its variables are not even read), then `ETCDGW_*`,
+/// then `ETCDCTL_*`, then etcdctl's defaults. The result is `global.config`, and the flags'
+/// fields hold the values in use.
+///
+/// # Errors
+/// The library's [`etcdgw::Error::InvalidSetting`] naming a variable that cannot be used.
+pub(crate) fn resolve_environment(
+    matches: &clap::ArgMatches,
+    global: &mut GlobalArgs,
+) -> Result<(), etcdgw::Error> {
+    let given = |id: &str| matches.value_source(id) == Some(clap::parser::ValueSource::CommandLine);
+    let mut skipped: Vec<String> = LIBRARY_FLAGS
+        .iter()
+        .filter(|id| given(id))
+        .flat_map(|id| {
+            let name = id.to_ascii_uppercase();
+            [format!("ETCDGW_{name}"), format!("ETCDCTL_{name}")]
+        })
+        .collect();
+    // DNS discovery is ours (the library refuses its variables); clap reads them.
+    for name in ["DISCOVERY_SRV", "DISCOVERY_SRV_NAME"] {
+        skipped.push(format!("ETCDGW_{name}"));
+        skipped.push(format!("ETCDCTL_{name}"));
+    }
+    let vars = std::env::vars_os().filter(|(name, _)| {
+        name.to_str()
+            .is_none_or(|n| !skipped.iter().any(|s| s == n))
+    });
+    let mut config = EnvConfig::from_vars(vars)?;
+    if given("endpoints") {
+        config = config.with_endpoints(&global.endpoints);
+    } else {
+        global.endpoints = config.endpoints().to_vec();
+    }
+    if let Some(user) = global.user.as_ref().filter(|_| given("user")) {
+        config = config.with_user(user);
+    }
+    if let Some(password) = global.password.as_ref().filter(|_| given("password")) {
+        config = config.with_password(password);
+    }
+    match global.cacert.clone().filter(|_| given("cacert")) {
+        Some(path) => config = config.with_cacert(path),
+        None => global.cacert = config.cacert().map(PathBuf::from),
+    }
+    match global.cert.clone().filter(|_| given("cert")) {
+        Some(path) => config = config.with_cert(path),
+        None => global.cert = config.cert().map(PathBuf::from),
+    }
+    match global.key.clone().filter(|_| given("key")) {
+        Some(path) => config = config.with_key(path),
+        None => global.key = config.key().map(PathBuf::from),
+    }
+    if given("insecure_transport") {
+        config = config.with_insecure_transport(global.insecure_transport);
+    } else {
+        global.insecure_transport = config.insecure_transport();
+    }
+    if given("insecure_skip_tls_verify") {
+        config = config.with_insecure_skip_tls_verify(global.insecure_skip_tls_verify);
+    } else {
+        global.insecure_skip_tls_verify = config.insecure_skip_tls_verify();
+    }
+    if given("dial_timeout") {
+        config = config.with_dial_timeout(global.dial_timeout);
+    } else {
+        global.dial_timeout = config.dial_timeout();
+    }
+    if given("command_timeout") {
+        config = config.with_command_timeout(global.command_timeout);
+    } else {
+        global.command_timeout = config.command_timeout();
+    }
+    match global.keepalive_time.filter(|_| given("keepalive_time")) {
+        Some(time) => config = config.with_keepalive_time(time),
+        None => global.keepalive_time = config.keepalive_time(),
+    }
+    match global
+        .keepalive_timeout
+        .filter(|_| given("keepalive_timeout"))
+    {
+        Some(timeout) => config = config.with_keepalive_timeout(timeout),
+        None => global.keepalive_timeout = config.keepalive_timeout(),
+    }
+    if given("max_recv_bytes") {
+        config = config.with_max_recv_bytes(global.max_recv_bytes);
+    } else {
+        global.max_recv_bytes = config.max_recv_bytes();
+    }
+    global.config = config;
+    Ok(())
 }
 
 /// The verbs.
@@ -311,12 +428,41 @@ pub(crate) enum Command {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
+    use clap::{CommandFactory, FromArgMatches};
 
     #[test]
     fn the_command_line_is_consistent() {
         Cli::command().debug_assert();
         TxnOpLine::command().debug_assert();
+    }
+
+    fn resolved(args: &[&str]) -> GlobalArgs {
+        let matches = Cli::command().try_get_matches_from(args).unwrap();
+        let mut cli = Cli::from_arg_matches(&matches).unwrap();
+        resolve_environment(&matches, &mut cli.global).unwrap();
+        cli.global
+    }
+
+    #[test]
+    fn flags_given_after_the_command_are_seen_as_given() {
+        let global = resolved(&[
+            "etcdgw",
+            "get",
+            "k",
+            "--dial-timeout=750ms",
+            "--command-timeout",
+            "1m",
+            "--endpoints=a:1,b:2",
+            "--user=alice:pw",
+            "--insecure-transport=false",
+        ]);
+        assert_eq!(global.dial_timeout, Duration::from_millis(750));
+        assert_eq!(global.config.dial_timeout(), Duration::from_millis(750));
+        assert_eq!(global.config.command_timeout(), Duration::from_secs(60));
+        assert_eq!(global.config.endpoints(), ["a:1", "b:2"]);
+        assert_eq!(global.config.user(), Some("alice"));
+        assert!(global.config.has_password());
+        assert!(!global.config.insecure_transport());
     }
 
     #[test]

@@ -7,6 +7,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use etcdgw::env::EnvConfig;
 use etcdgw::mirror::{Mirror, MirrorOptions, MirrorProgress};
 use etcdgw::Error;
 
@@ -111,7 +112,37 @@ pub(crate) async fn make_mirror(ctx: &Ctx, args: MakeMirrorArgs) -> CliResult {
 /// file flag is no file, as in etcdctl.
 fn destination_flags(global: &GlobalArgs, args: &MakeMirrorArgs) -> GlobalArgs {
     let file = |path: &Option<PathBuf>| path.clone().filter(|p| !p.as_os_str().is_empty());
+    // The destination's settings are its flags alone (etcdctl reads no variable for them),
+    // named `--dest-*` in errors, with the source's timeouts, keep-alives and limit.
+    let mut config = EnvConfig::new()
+        .with_flag_prefix("dest-")
+        .with_dial_timeout(global.dial_timeout)
+        .with_command_timeout(global.command_timeout)
+        .with_max_recv_bytes(global.max_recv_bytes)
+        .with_insecure_transport(args.dest_insecure_transport);
+    if let Some(time) = global.keepalive_time {
+        config = config.with_keepalive_time(time);
+    }
+    if let Some(timeout) = global.keepalive_timeout {
+        config = config.with_keepalive_timeout(timeout);
+    }
+    if let Some(path) = file(&args.dest_cacert) {
+        config = config.with_cacert(path);
+    }
+    if let Some(path) = file(&args.dest_cert) {
+        config = config.with_cert(path);
+    }
+    if let Some(path) = file(&args.dest_key) {
+        config = config.with_key(path);
+    }
+    if let Some(user) = &args.dest_user {
+        config = config.with_user(user);
+    }
+    if let Some(password) = &args.dest_password {
+        config = config.with_password(password);
+    }
     GlobalArgs {
+        config,
         cacert: file(&args.dest_cacert),
         cert: file(&args.dest_cert),
         key: file(&args.dest_key),
@@ -233,6 +264,14 @@ mod tests {
         assert_eq!(dest.password.as_deref(), Some("secret"));
         assert!(!dest.insecure_transport && !dest.insecure_skip_tls_verify);
         assert_eq!(dest.command_timeout, Duration::from_secs(9));
+        assert_eq!(dest.config.command_timeout(), Duration::from_secs(9));
+        assert_eq!(
+            dest.config.cacert(),
+            Some(std::path::Path::new("/dst/ca.pem"))
+        );
+        assert_eq!(dest.config.cert(), None);
+        assert_eq!(dest.config.user(), Some("bob"));
+        assert!(!dest.config.insecure_transport() && !dest.config.insecure_skip_tls_verify());
         assert_eq!(args.max_txn_ops, etcdgw::mirror::DEFAULT_MAX_TXN_OPS);
     }
 }

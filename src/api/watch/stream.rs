@@ -295,6 +295,13 @@ impl WatchResponseStream {
         self.next().await.transpose()
     }
 
+    /// Whether nothing is left to answer: no watch, no progress request, nothing ready. Only
+    /// meaningful right after a poll (which took in every command sent before it).
+    #[allow(dead_code)] // used by the blocking client only (feature `blocking`, native)
+    fn is_idle(&self) -> bool {
+        self.watches.is_empty() && self.progress.is_empty() && self.ready.is_empty()
+    }
+
     /// Takes a watch the sender opened: its first answer goes out after those of the watches
     /// added before it, and before the rest of its own.
     fn add_watch(&mut self, watch: NewWatch) {
@@ -482,6 +489,20 @@ impl WatchStream {
         self.responses.message().await
     }
 
+    /// The next answer, or `None` once no watch is left (cancelled, ended by the server or by
+    /// an error) and nothing else is owed: the blocking stream's end, where this one waits for
+    /// another [`watch`](Self::watch). Only this stream's own sender adds watches, so nothing
+    /// can arrive after that.
+    #[allow(dead_code)] // used by the blocking client only (feature `blocking`, native)
+    pub(crate) async fn message_until_idle(&mut self) -> Option<Result<WatchResponse>> {
+        let responses = &mut self.responses;
+        std::future::poll_fn(|cx| match Pin::new(&mut *responses).poll_next(cx) {
+            Poll::Pending if responses.is_idle() => Poll::Ready(None),
+            polled => polled,
+        })
+        .await
+    }
+
     /// Splits the stream into its sending half and its answers.
     pub fn split(self) -> (WatchRequestSender, WatchResponseStream) {
         (self.sender, self.responses)
@@ -497,93 +518,4 @@ impl Stream for WatchStream {
 }
 
 #[cfg(test)]
-mod tests {
-    use std::sync::atomic::{AtomicBool, Ordering};
-
-    use futures_util::stream;
-
-    use super::*;
-
-    fn answer(id: i64, created: bool, revision: i64) -> Result<WatchResponse> {
-        let mut wire = w::WatchResponse {
-            created,
-            ..Default::default()
-        };
-        wire.header.revision.0 = revision;
-        Ok(WatchResponse::from_wire(wire, id))
-    }
-
-    fn watch(
-        id: i64,
-        first: Result<WatchResponse>,
-        rest: rt::BoxStream<'static, Result<WatchResponse>>,
-    ) -> Command {
-        Command::Watch(Box::new(NewWatch {
-            id,
-            request: w::WatchCreateRequest::default(),
-            cursor: signal::channel(Cursor::default()).1,
-            first: Some(first),
-            rest,
-        }))
-    }
-
-    /// Says when it is dropped: the watch's HTTP request is closed.
-    struct Closes(Arc<AtomicBool>);
-
-    impl Drop for Closes {
-        fn drop(&mut self) {
-            self.0.store(true, Ordering::Relaxed);
-        }
-    }
-
-    /// What each answer says: (watch, created, canceled, revision).
-    fn summary(answer: Option<Result<WatchResponse>>) -> (i64, bool, bool, i64) {
-        let answer = answer.expect("an answer").expect("not an error");
-        let revision = answer.header().map_or(0, |h| h.revision());
-        (
-            answer.watch_id(),
-            answer.created(),
-            answer.canceled(),
-            revision,
-        )
-    }
-
-    #[tokio::test]
-    async fn first_answers_go_in_the_order_the_watches_were_added_and_a_cancel_closes_at_once() {
-        let (tx, rx) = mpsc::unbounded_channel();
-        let ids = SharedIds::default();
-        lock(&ids).in_use.extend([0, 1]);
-        let mut responses = WatchResponseStream::new(Transport::for_tests(), rx, ids.clone());
-        // Watch 0 has two events ready at once; watch 1 waits, holding its request open.
-        let events = stream::iter([answer(0, false, 5), answer(0, false, 6)]);
-        let closed = Arc::new(AtomicBool::new(false));
-        let open = Closes(closed.clone());
-        let waits = stream::pending().chain(stream::poll_fn(move |_| {
-            let _ = &open;
-            Poll::Ready(None)
-        }));
-        for command in [
-            watch(0, answer(0, true, 4), Box::pin(events)),
-            watch(1, answer(1, true, 4), Box::pin(waits)),
-        ] {
-            assert!(tx.send(command).is_ok());
-        }
-
-        // Both first answers before anything else of either watch, in the order added.
-        assert_eq!(summary(responses.next().await), (0, true, false, 4));
-        assert_eq!(summary(responses.next().await), (1, true, false, 4));
-        assert_eq!(summary(responses.next().await), (0, false, false, 5));
-        assert_eq!(summary(responses.next().await), (0, false, false, 6));
-
-        // A cancel answers with the last header its watch delivered, and closes its request
-        // before the answer is read.
-        assert!(tx.send(Command::Cancel(1)).is_ok());
-        assert_eq!(summary(responses.next().await), (1, false, true, 4));
-        assert!(closed.load(Ordering::Relaxed));
-        // Watch 0 ended by itself: with the sender gone, so does the stream, and every id is
-        // free again.
-        drop(tx);
-        assert!(responses.next().await.is_none());
-        assert!(lock(&ids).in_use.is_empty());
-    }
-}
+mod tests;

@@ -113,6 +113,8 @@ fn error_kind(err: &Error) -> &'static str {
         Error::Io { .. } => "Io",
         Error::NoRuntime { .. } => "NoRuntime",
         Error::Utf8 { .. } => "Utf8",
+        Error::InvalidSetting { .. } => "InvalidSetting",
+        Error::BlockingInAsync { .. } => "BlockingInAsync",
         Error::InvalidArgs(_) => "InvalidArgs",
         Error::WatchError(_) => "WatchError",
         Error::LeaseKeepAliveError(_) => "LeaseKeepAliveError",
