@@ -135,9 +135,13 @@ pub use client::{
     DEFAULT_REQUEST_TIMEOUT,
 };
 pub use error::{BoxError, Code, Delivery, Error, Result, ServerError, ServerErrorKind};
+/// The HTTP client etcdgw is built on, for [`ConnectOptions::with_http_client`] and
+/// [`ConnectOptions::with_http_client_builder`]: the same version etcdgw uses.
+pub use reqwest;
 #[cfg(feature = "__tls")]
 #[cfg_attr(docsrs, doc(cfg(any(feature = "tls", feature = "tls-ring"))))]
 pub use tls::{Certificate, Identity, TlsOptions};
+pub use transport::{StreamMode, DEFAULT_LONG_POLL_INTERVAL};
 
 // The README's examples are doc tests; the first is the blocking script.
 #[cfg(all(doctest, feature = "blocking"))]

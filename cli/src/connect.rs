@@ -98,7 +98,49 @@ pub(crate) fn options_of(
     if config.user().is_some() && !config.has_password() {
         config = config.with_password(ask_password(flags.prompt)?);
     }
-    config.connect_options().map_err(CliError::from)
+    let mut options = config.connect_options().map_err(CliError::from)?;
+    for (name, value) in headers(global)? {
+        options = options.with_header(name, value);
+    }
+    let mode = match global.stream_mode.as_str() {
+        "stream" => etcdgw::StreamMode::Stream,
+        "long-poll" => etcdgw::StreamMode::LongPoll,
+        _ => etcdgw::StreamMode::Auto,
+    };
+    Ok(options
+        .with_stream_mode(mode)
+        .with_long_poll_interval(global.long_poll_interval))
+}
+
+/// The headers of `--header` (each 'Name: value'), or else of `ETCDGW_HEADERS` (one per
+/// line). A malformed one is refused by its position, never by its value, which may be a
+/// secret.
+fn headers(global: &GlobalArgs) -> CliResult<Vec<(String, String)>> {
+    let (given, from) = if global.headers.is_empty() {
+        let env = std::env::var("ETCDGW_HEADERS").unwrap_or_default();
+        let lines: Vec<String> = env
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(str::to_string)
+            .collect();
+        (lines, "line of ETCDGW_HEADERS")
+    } else {
+        (global.headers.clone(), "--header")
+    };
+    given
+        .iter()
+        .enumerate()
+        .map(|(i, header)| match header.split_once(':') {
+            Some((name, value)) if !name.trim().is_empty() => {
+                Ok((name.trim().to_string(), value.trim().to_string()))
+            }
+            _ => Err(CliError::bad_args(format!(
+                "{from} number {}: expected 'Name: value' (the value is not shown)",
+                i + 1
+            ))),
+        })
+        .collect()
 }
 
 /// A client of these endpoints with these options.
@@ -215,8 +257,14 @@ pub(crate) fn debug_flags(global: &GlobalArgs) -> String {
         ("USER", user),
         ("WRITE_OUT", global.write_out.clone()),
     ];
-    lines
+    let mut out: String = lines
         .iter()
         .map(|(name, value)| format!("ETCDCTL_{name}={value}\n"))
-        .collect()
+        .collect();
+    // etcdgw's own: the headers by name only (their values may be secrets), the stream mode.
+    for (name, _) in headers(global).unwrap_or_default() {
+        out.push_str(&format!("ETCDGW_HEADER={name}: <hidden>\n"));
+    }
+    out.push_str(&format!("ETCDGW_STREAM_MODE={}\n", global.stream_mode));
+    out
 }

@@ -206,7 +206,9 @@ fn failure_status(e: &etcdgw::Error) -> Status {
             ..
         } => Status::unavailable(connect_message(source.as_ref())),
         etcdgw::Error::Transport { .. } => Status::unknown(BROKEN_CALL),
-        etcdgw::Error::Decode { status, .. } => http_status(*status, e),
+        etcdgw::Error::Decode { status, .. } | etcdgw::Error::NotEtcd { status, .. } => {
+            http_status(*status, e)
+        }
         etcdgw::Error::Compacted { .. } => {
             Status::out_of_range("etcdserver: mvcc: required revision has been compacted")
         }

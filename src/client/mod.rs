@@ -6,6 +6,7 @@
 mod auth;
 mod cluster;
 mod election;
+mod http;
 mod kv;
 mod lease;
 mod lock;
@@ -299,6 +300,7 @@ pub struct ConnectOptions {
     max_message_size: usize,
     auto_sync_interval: Option<Duration>,
     read_coalescing: bool,
+    http: http::HttpOptions,
 }
 
 impl Default for ConnectOptions {
@@ -324,6 +326,7 @@ impl fmt::Debug for ConnectOptions {
             .field("max_message_size", &self.max_message_size)
             .field("auto_sync_interval", &self.auto_sync_interval)
             .field("read_coalescing", &self.read_coalescing)
+            .field("http", &self.http)
             .finish()
     }
 }
@@ -356,6 +359,7 @@ impl ConnectOptions {
             max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
             auto_sync_interval: None,
             read_coalescing: true,
+            http: http::HttpOptions::new(),
         }
     }
 
@@ -500,11 +504,12 @@ impl ConnectOptions {
                 "with_auto_sync_interval: the interval must be longer than zero",
             ));
         }
-        Ok(())
+        self.http.check()
     }
 
     fn transport_config(&self) -> TransportConfig {
-        TransportConfig {
+        let (headers, user_agent, streams) = self.http.transport();
+        let mut config = TransportConfig {
             request_timeout: self.timeout,
             require_leader: self.require_leader,
             max_message_size: self.max_message_size,
@@ -518,9 +523,15 @@ impl ConnectOptions {
                 keep_alive_while_idle: self.keep_alive_while_idle,
                 #[cfg(feature = "__tls")]
                 tls: self.tls.clone(),
+                custom: Default::default(),
             },
             read_coalescing: self.read_coalescing,
-        }
+            headers,
+            user_agent,
+            streams,
+        };
+        self.http.customize(&mut config.http);
+        config
     }
 }
 

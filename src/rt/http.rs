@@ -1,6 +1,8 @@
 //! The HTTP client's two builds: the native one (sockets, keep-alives, rustls) and the
 //! browser's (fetch, which decides connections and TLS itself).
 
+use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 #[cfg(all(feature = "__tls", not(target_arch = "wasm32")))]
@@ -17,6 +19,42 @@ pub(crate) struct NativeHttpSettings {
     pub(crate) keep_alive_while_idle: bool,
     #[cfg(feature = "__tls")]
     pub(crate) tls: Option<crate::tls::TlsOptions>,
+    /// The application's own HTTP client, or its changes to etcdgw's builder.
+    pub(crate) custom: CustomClient,
+}
+
+/// A function that changes etcdgw's HTTP client builder (`ConnectOptions::with_http_client_builder`).
+type BuilderFn =
+    Arc<dyn Fn(reqwest::ClientBuilder) -> reqwest::ClientBuilder + Send + Sync + 'static>;
+
+/// How the HTTP client comes about: etcdgw's own, the application's, or etcdgw's changed by
+/// the application.
+#[derive(Clone, Default)]
+pub(crate) enum CustomClient {
+    /// etcdgw builds it from its settings.
+    #[default]
+    None,
+    /// The application's, used as it is.
+    Client(reqwest::Client),
+    /// etcdgw's builder, with its settings, handed to the application's function last.
+    Builder(BuilderFn),
+}
+
+impl CustomClient {
+    /// Whether the application brought a client of its own.
+    pub(crate) fn is_client(&self) -> bool {
+        matches!(self, CustomClient::Client(_))
+    }
+}
+
+impl fmt::Debug for CustomClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            CustomClient::None => "None",
+            CustomClient::Client(_) => "Client(<the application's>)",
+            CustomClient::Builder(_) => "Builder(<the application's function>)",
+        })
+    }
 }
 
 impl NativeHttpSettings {
@@ -38,6 +76,11 @@ impl NativeHttpSettings {
 /// used (a certificate that is not PEM, a key that does not fit), and in a browser for the TLS
 /// settings a page cannot choose (a CA or a client certificate: the browser decides).
 pub(crate) fn http_client(settings: &NativeHttpSettings) -> crate::error::Result<reqwest::Client> {
+    let customize = match &settings.custom {
+        CustomClient::Client(client) => return Ok(client.clone()),
+        CustomClient::Builder(f) => Some(f.clone()),
+        CustomClient::None => None,
+    };
     #[cfg(not(target_arch = "wasm32"))]
     {
         // TlsOptions::timeout covers the handshake, which reqwest's connect timeout includes.
@@ -76,6 +119,9 @@ pub(crate) fn http_client(settings: &NativeHttpSettings) -> crate::error::Result
             }
             None => builder = builder.tls_backend_preconfigured(tls::default_client_config()?),
         }
+        if let Some(customize) = customize {
+            builder = customize(builder);
+        }
         builder
             .build()
             .map_err(|e| crate::error::Error::invalid(format!("cannot build the HTTP client: {e}")))
@@ -96,7 +142,11 @@ pub(crate) fn http_client(settings: &NativeHttpSettings) -> crate::error::Result
                 ));
             }
         }
-        reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder();
+        if let Some(customize) = customize {
+            builder = customize(builder);
+        }
+        builder
             .build()
             .map_err(|e| crate::error::Error::invalid(format!("cannot build the HTTP client: {e}")))
     }

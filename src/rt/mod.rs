@@ -209,7 +209,7 @@ pub(crate) fn try_spawn<F: Future<Output = ()> + 'static>(future: F) -> bool {
 mod tls;
 
 mod http;
-pub(crate) use http::{http_client, never_connected, NativeHttpSettings};
+pub(crate) use http::{http_client, never_connected, CustomClient, NativeHttpSettings};
 
 #[cfg(test)]
 mod tests {

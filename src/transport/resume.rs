@@ -105,6 +105,10 @@ pub(crate) trait Resume: Send + 'static {
         true
     }
 
+    /// A long poll ended (`stream_mode.rs`): the next request goes on from where this one got,
+    /// which is not a resume after a failure.
+    fn on_poll_end(&mut self) {}
+
     /// The stream's body ended without an error. Streams of one answer per request end after
     /// each answer (`true`: open the next one normally); watch and observe bodies never end by
     /// themselves (`false`: the member went away, a failure to resume from).
@@ -196,6 +200,7 @@ impl<R: Resume> Driver<R> {
             };
             // A member that stops answering (stopped, cut off) is found by the liveness check.
             let endpoint = stream.endpoint_handle();
+            let polls = stream.polls();
             let read = self
                 .transport
                 .watched(&endpoint, stream.next::<R::Message>())
@@ -224,6 +229,11 @@ impl<R: Resume> Driver<R> {
                             }
                         }
                     }
+                }
+                Ok(None) if polls => {
+                    // A long poll's normal end: the next one goes on from here.
+                    self.open = None;
+                    self.state.on_poll_end();
                 }
                 Ok(None) if self.state.ends_normally() => self.open = None,
                 Ok(None) if self.state.established() && !self.state.resumes() => {

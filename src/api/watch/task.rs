@@ -33,6 +33,8 @@ pub(super) struct WatchTask {
     established: bool,
     /// Whether failures are resumed at all (`WatchOptions::with_resume`).
     resumes: bool,
+    /// The last request was a long poll that ended normally: the next one is not a resume.
+    polled: bool,
     /// Counts the watch as open while it is established and not ended.
     counted: Option<metrics::OpenWatch>,
     /// How far the watch got, for progress requests (`next_revision` and the last event).
@@ -55,6 +57,7 @@ impl WatchTask {
             partial: None,
             established: false,
             resumes: true,
+            polled: false,
             counted: None,
             cursor: signal::Sender::new(Cursor::default()),
         }
@@ -154,12 +157,13 @@ impl Resume for WatchTask {
         if self.next_revision > 0 {
             request.start_revision = I64(self.next_revision);
         }
-        if self.established {
+        if self.established && !std::mem::take(&mut self.polled) {
             metrics::watch_resumed();
         }
         self.partial = None;
         let options = CallOptions {
             max_message_size: self.max_message_size,
+            pollable: true,
             ..CallOptions::new(Idempotency::Read)
         };
         match StreamRequest::new(paths::WATCH, &w::WatchRequest::Create(request), options) {
@@ -183,6 +187,10 @@ impl Resume for WatchTask {
 
     fn resumes(&self) -> bool {
         self.resumes
+    }
+
+    fn on_poll_end(&mut self) {
+        self.polled = true;
     }
 }
 

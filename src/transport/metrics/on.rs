@@ -102,6 +102,7 @@ fn error_kind(err: &Error) -> &'static str {
         Error::Timeout { .. } => "Timeout",
         Error::Transport { .. } => "Transport",
         Error::Decode { .. } => "Decode",
+        Error::NotEtcd { .. } => "NotEtcd",
         Error::Unsupported { .. } => "Unsupported",
         Error::StaleRevision { .. } => "StaleRevision",
         Error::ClusterMismatch { .. } => "ClusterMismatch",

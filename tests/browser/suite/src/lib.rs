@@ -49,6 +49,7 @@ fn kind(err: &Error) -> String {
         Error::Timeout { .. } => "Timeout",
         Error::Transport { .. } => "Transport",
         Error::Decode { .. } => "Decode",
+        Error::NotEtcd { .. } => "NotEtcd",
         _ => "Other",
     }
     .to_string()
