@@ -98,10 +98,12 @@ pub(crate) fn options_of(
     if config.user().is_some() && !config.has_password() {
         config = config.with_password(ask_password(flags.prompt)?);
     }
-    let mut options = config.connect_options().map_err(CliError::from)?;
-    for (name, value) in headers(global)? {
-        options = options.with_header(name, value);
+    // --header wins over ETCDGW_HEADERS (which the library's EnvConfig read), as every flag
+    // over its variable.
+    if !global.headers.is_empty() {
+        config = config.with_headers(flag_headers(global)?);
     }
+    let options = config.connect_options().map_err(CliError::from)?;
     let mode = match global.stream_mode.as_str() {
         "stream" => etcdgw::StreamMode::Stream,
         "long-poll" => etcdgw::StreamMode::LongPoll,
@@ -112,23 +114,11 @@ pub(crate) fn options_of(
         .with_long_poll_interval(global.long_poll_interval))
 }
 
-/// The headers of `--header` (each 'Name: value'), or else of `ETCDGW_HEADERS` (one per
-/// line). A malformed one is refused by its position, never by its value, which may be a
-/// secret.
-fn headers(global: &GlobalArgs) -> CliResult<Vec<(String, String)>> {
-    let (given, from) = if global.headers.is_empty() {
-        let env = std::env::var("ETCDGW_HEADERS").unwrap_or_default();
-        let lines: Vec<String> = env
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .map(str::to_string)
-            .collect();
-        (lines, "line of ETCDGW_HEADERS")
-    } else {
-        (global.headers.clone(), "--header")
-    };
-    given
+/// The headers of `--header` (each 'Name: value'). A malformed one is refused by its
+/// position, never by its value, which may be a secret.
+fn flag_headers(global: &GlobalArgs) -> CliResult<Vec<(String, String)>> {
+    global
+        .headers
         .iter()
         .enumerate()
         .map(|(i, header)| match header.split_once(':') {
@@ -136,7 +126,7 @@ fn headers(global: &GlobalArgs) -> CliResult<Vec<(String, String)>> {
                 Ok((name.trim().to_string(), value.trim().to_string()))
             }
             _ => Err(CliError::bad_args(format!(
-                "{from} number {}: expected 'Name: value' (the value is not shown)",
+                "--header number {}: expected 'Name: value' (the value is not shown)",
                 i + 1
             ))),
         })
@@ -262,7 +252,16 @@ pub(crate) fn debug_flags(global: &GlobalArgs) -> String {
         .map(|(name, value)| format!("ETCDCTL_{name}={value}\n"))
         .collect();
     // etcdgw's own: the headers by name only (their values may be secrets), the stream mode.
-    for (name, _) in headers(global).unwrap_or_default() {
+    let names: Vec<String> = if global.headers.is_empty() {
+        global.config.header_names().map(str::to_string).collect()
+    } else {
+        flag_headers(global)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect()
+    };
+    for name in names {
         out.push_str(&format!("ETCDGW_HEADER={name}: <hidden>\n"));
     }
     out.push_str(&format!("ETCDGW_STREAM_MODE={}\n", global.stream_mode));

@@ -41,7 +41,7 @@ impl EnvConfig {
     }
 
     /// The options these settings describe: deadlines, liveness check, receive limit, TLS
-    /// (the CA and client files read now) and the user. The endpoints are
+    /// (the CA and client files read now), the user and the headers. The endpoints are
     /// [`endpoints`](Self::endpoints); they matter here only for TLS (explicit `http://`
     /// endpoints stay plain when the only reason for TLS is skipping verification, as in
     /// etcdctl).
@@ -68,7 +68,7 @@ impl EnvConfig {
         if let Some((name, password)) = self.credentials()? {
             options = options.with_user(name, password);
         }
-        Ok(options)
+        Ok(options.with_headers(self.headers.iter().cloned()))
     }
 
     /// Whether every endpoint is explicitly `http://`: then skipping verification alone does

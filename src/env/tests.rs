@@ -266,3 +266,31 @@ fn timeouts_and_keepalives_reach_the_options() {
     assert!(shown.contains("connect_timeout: 2s"), "{shown}");
     assert!(shown.contains("keep_alive: Some((2s, 9s))"), "{shown}");
 }
+
+#[test]
+fn headers_come_from_etcdgw_headers_and_their_values_are_never_shown() {
+    let config = EnvConfig::from_vars([(
+        "ETCDGW_HEADERS",
+        "X-Api-Key: s3cret-key\n\n  X-Tenant : blue  \n",
+    )])
+    .unwrap();
+    assert_eq!(
+        config.header_names().collect::<Vec<_>>(),
+        ["X-Api-Key", "X-Tenant"]
+    );
+    let shown = format!("{config:?} {:?}", config.connect_options().unwrap());
+    assert!(shown.contains("X-Api-Key"), "{shown}");
+    assert!(!shown.contains("s3cret"), "{shown}");
+
+    let replaced = config.with_headers([("X-Other", "1")]);
+    assert_eq!(replaced.header_names().collect::<Vec<_>>(), ["X-Other"]);
+
+    // A malformed line is named by its number, its text (a secret, maybe) never shown.
+    let (name, reason) = setting_error(EnvConfig::from_vars([(
+        "ETCDGW_HEADERS",
+        "X-Ok: 1\nBearer s3cret",
+    )]));
+    assert_eq!(name, "ETCDGW_HEADERS");
+    assert!(reason.contains("header number 2"), "{reason}");
+    assert!(!reason.contains("s3cret"), "{reason}");
+}
