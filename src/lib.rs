@@ -42,8 +42,10 @@
 //! kept consistent with etcd.
 //!
 //! # Cargo features
-//! - `tls` (default): `https://` endpoints through rustls, with `TlsOptions` for a CA and a
-//!   client identity; `tls-roots` (default): trust the system's roots when no CA is given.
+//! - `tls` (default): `https://` endpoints through rustls on the aws-lc-rs crypto provider,
+//!   with `TlsOptions` for a CA and a client identity; `tls-ring`: the same on ring (it wins
+//!   when both are on); `tls-roots` (default): trust the system's roots when no CA is given;
+//!   `tls-webpki-roots`: Mozilla's roots, for `TlsOptions::with_webpki_roots`.
 //! - `tracing`: events for requests, retries, failovers, endpoint health and watch resumes
 //!   (target `etcdgw`), never with keys, values or secrets.
 //! - `metrics`: counters, gauges and histograms through the `metrics` facade; names and labels
@@ -82,7 +84,7 @@ pub mod env;
 mod error;
 pub mod mirror;
 mod rt;
-#[cfg(feature = "tls")]
+#[cfg(feature = "__tls")]
 mod tls;
 mod transport;
 mod wire;
@@ -134,9 +136,13 @@ pub use client::{
     DEFAULT_REQUEST_TIMEOUT,
 };
 pub use error::{BoxError, Code, Delivery, Error, Result, ServerError, ServerErrorKind};
-#[cfg(feature = "tls")]
-#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+/// The HTTP client etcdgw is built on, for [`ConnectOptions::with_http_client`] and
+/// [`ConnectOptions::with_http_client_builder`]: the same version etcdgw uses.
+pub use reqwest;
+#[cfg(feature = "__tls")]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "tls", feature = "tls-ring"))))]
 pub use tls::{Certificate, Identity, TlsOptions};
+pub use transport::{StreamMode, DEFAULT_LONG_POLL_INTERVAL};
 
 // The README's examples are doc tests; the first is the blocking script.
 #[cfg(all(doctest, feature = "blocking"))]

@@ -6,6 +6,7 @@
 mod auth;
 mod cluster;
 mod election;
+mod http;
 mod kv;
 mod lease;
 mod lock;
@@ -36,7 +37,7 @@ fn check_scheme(raw: &str, endpoint: &Endpoint, default_scheme: &str) -> Result<
         "http" if default_scheme == "https" => Err(invalid(
             "an http:// endpoint with TLS options; use https://",
         )),
-        "https" if !cfg!(feature = "tls") => Err(invalid("https:// needs the tls feature")),
+        "https" if !cfg!(feature = "__tls") => Err(invalid("https:// needs the tls feature")),
         _ => Ok(()),
     }
 }
@@ -289,7 +290,7 @@ impl Client {
 pub struct ConnectOptions {
     user: Option<Credentials>,
     auto_token_refresh: bool,
-    #[cfg(feature = "tls")]
+    #[cfg(feature = "__tls")]
     tls: Option<crate::tls::TlsOptions>,
     timeout: Duration,
     connect_timeout: Duration,
@@ -300,6 +301,7 @@ pub struct ConnectOptions {
     max_message_size: usize,
     auto_sync_interval: Option<Duration>,
     read_coalescing: bool,
+    http: http::HttpOptions,
 }
 
 impl Default for ConnectOptions {
@@ -314,7 +316,7 @@ impl fmt::Debug for ConnectOptions {
         d.field("user", &self.user.as_ref().map(|c| &c.name))
             .field("password", &self.user.as_ref().map(|_| "<redacted>"))
             .field("auto_token_refresh", &self.auto_token_refresh);
-        #[cfg(feature = "tls")]
+        #[cfg(feature = "__tls")]
         d.field("tls", &self.tls);
         d.field("timeout", &self.timeout)
             .field("connect_timeout", &self.connect_timeout)
@@ -325,6 +327,7 @@ impl fmt::Debug for ConnectOptions {
             .field("max_message_size", &self.max_message_size)
             .field("auto_sync_interval", &self.auto_sync_interval)
             .field("read_coalescing", &self.read_coalescing)
+            .field("http", &self.http)
             .finish()
     }
 }
@@ -346,7 +349,7 @@ impl ConnectOptions {
         ConnectOptions {
             user: None,
             auto_token_refresh: true,
-            #[cfg(feature = "tls")]
+            #[cfg(feature = "__tls")]
             tls: None,
             timeout: DEFAULT_REQUEST_TIMEOUT,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
@@ -357,6 +360,7 @@ impl ConnectOptions {
             max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
             auto_sync_interval: None,
             read_coalescing: true,
+            http: http::HttpOptions::new(),
         }
     }
 
@@ -391,8 +395,8 @@ impl ConnectOptions {
 
     /// Connects over TLS: endpoints without a scheme get `https://`, and `http://` ones are
     /// refused.
-    #[cfg(feature = "tls")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    #[cfg(feature = "__tls")]
+    #[cfg_attr(docsrs, doc(cfg(any(feature = "tls", feature = "tls-ring"))))]
     pub fn with_tls(mut self, tls: crate::tls::TlsOptions) -> Self {
         self.tls = Some(tls);
         self
@@ -504,11 +508,12 @@ impl ConnectOptions {
                 "with_auto_sync_interval: the interval must be longer than zero",
             ));
         }
-        Ok(())
+        self.http.check()
     }
 
     fn transport_config(&self) -> TransportConfig {
-        TransportConfig {
+        let (headers, user_agent, streams) = self.http.transport();
+        let mut config = TransportConfig {
             request_timeout: self.timeout,
             require_leader: self.require_leader,
             max_message_size: self.max_message_size,
@@ -520,11 +525,17 @@ impl ConnectOptions {
                 tcp_keepalive: self.tcp_keepalive,
                 http2_keep_alive: self.keep_alive,
                 keep_alive_while_idle: self.keep_alive_while_idle,
-                #[cfg(feature = "tls")]
+                #[cfg(feature = "__tls")]
                 tls: self.tls.clone(),
+                custom: Default::default(),
             },
             read_coalescing: self.read_coalescing,
-        }
+            headers,
+            user_agent,
+            streams,
+        };
+        self.http.customize(&mut config.http);
+        config
     }
 }
 

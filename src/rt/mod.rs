@@ -199,14 +199,14 @@ pub(crate) fn try_spawn<F: Future<Output = ()> + 'static>(future: F) -> bool {
     true
 }
 
-#[cfg(all(feature = "tls", not(target_arch = "wasm32")))]
+#[cfg(all(feature = "__tls", not(target_arch = "wasm32")))]
 mod tls;
 
 mod host;
 pub(crate) use host::cors_applies;
 
 mod http;
-pub(crate) use http::{http_client, never_connected, NativeHttpSettings};
+pub(crate) use http::{http_client, never_connected, CustomClient, NativeHttpSettings};
 
 #[cfg(test)]
 mod tests {

@@ -23,7 +23,7 @@ use crate::wire;
 const REQUIRE_LEADER_HEADER: &str = "grpc-metadata-hasleader";
 /// The server-side deadline, for calls that block on the server: it stops waiting (a blocked
 /// lock, a campaign) when the client does (GATEWAY.md 8).
-const GRPC_TIMEOUT_HEADER: &str = "grpc-timeout";
+pub(super) const GRPC_TIMEOUT_HEADER: &str = "grpc-timeout";
 
 impl Transport {
     /// Sends one unary request with the client's default deadline.
@@ -268,6 +268,7 @@ impl Transport {
             .post(endpoint.parsed_url_for(path))
             .body(body);
         request = json_content_type(request);
+        request = self.inner.headers.apply(request, token.is_some());
         if self.require_leader() {
             request = request.header(REQUIRE_LEADER_HEADER, HeaderValue::from_static("true"));
         }
@@ -361,7 +362,7 @@ pub(super) fn upgrade_delivery(err: Error, maybe_sent: bool) -> Error {
 /// The `Grpc-Timeout` value for a duration: at most 8 digits (gRPC's limit) in the finest unit
 /// that holds it (milliseconds, seconds, minutes, hours), rounded up, so that the server never
 /// stops waiting before the client does; beyond 99,999,999 hours (11,000 years) it says that.
-fn grpc_timeout(d: Duration) -> HeaderValue {
+pub(super) fn grpc_timeout(d: Duration) -> HeaderValue {
     const MOST: u128 = 99_999_999;
     let nanos = d.as_nanos();
     let text = [

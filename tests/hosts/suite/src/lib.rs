@@ -51,6 +51,7 @@ fn kind(err: &Error) -> String {
         Error::Timeout { .. } => "Timeout",
         Error::Transport { .. } => "Transport",
         Error::Decode { .. } => "Decode",
+        Error::NotEtcd { .. } => "NotEtcd",
         // Not one a scenario expects: what it was, for the failure message.
         other => return format!("Other: {other:?}"),
     }
