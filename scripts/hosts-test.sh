@@ -14,6 +14,9 @@
 #   scripts/hosts-test.sh [filter...]  run the suite (scripts/test.sh runs it too); filters
 #                                      pick tests by name within each host
 #   scripts/hosts-test.sh build        only build
+#   scripts/hosts-test.sh tools        only install the tools (scripts/test.sh runs this in the
+#                                      background while the native suites run: worker-build
+#                                      alone takes minutes to build the first time)
 #   scripts/hosts-test.sh serve [port] start a local etcd, build the example key browser and
 #                                      serve it on http://127.0.0.1:PORT (default 8080) until
 #                                      Ctrl-C; the address it prints points the page at the etcd
@@ -148,6 +151,12 @@ run_host() {
 case "${1:-}" in
   build)
     build
+    ;;
+  tools)
+    install_node
+    install_npm_tools
+    install_wasm_bindgen
+    install_worker_build
     ;;
   serve)
     build

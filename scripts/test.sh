@@ -13,6 +13,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/etcd-env.sh
 . scripts/proxy-env.sh
+# The host suite's tools (wasm-bindgen-cli, worker-build, Deno, workerd, esbuild) build in the
+# background while the native suites run, which mostly wait on etcd: built from nothing,
+# worker-build alone takes minutes of a core.
+mkdir -p target
+scripts/hosts-test.sh tools > target/hosts-tools.log 2>&1 &
+tools_pid=$!
 proxy_matrix=" ${ETCDGW_PROXY_MATRIX:-34 36} "
 
 export RUST_BACKTRACE=${RUST_BACKTRACE:-1}
@@ -73,5 +79,10 @@ if [ $# -eq 0 ]; then
   scripts/compat-diff.sh
 fi
 # Installs Chromium, ChromeDriver, wasm-bindgen-cli, worker-build, Deno and workerd when they
-# are missing.
+# are missing (the tools, built in the background above, are there by now).
+if ! wait "$tools_pid"; then
+  cat target/hosts-tools.log >&2
+  echo "test.sh: installing the host suite's tools failed (target/hosts-tools.log)" >&2
+  exit 1
+fi
 scripts/hosts-test.sh "$@"
