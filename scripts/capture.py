@@ -183,6 +183,46 @@ def render(record):
     return "\n".join(out) + "\n"
 
 
+class Proxy:
+    """A reverse proxy of test-support/proxies/ in front of `upstream` (a port), in a temp dir."""
+
+    PROGRAMS = {"nginx": "nginx", "haproxy": "haproxy", "Caddyfile": "caddy"}
+
+    def __init__(self, config, upstream):
+        program = next(p for k, p in self.PROGRAMS.items() if config.startswith(k))
+        binary = shutil.which(program) or shutil.which(program, path="/usr/sbin")
+        if binary is None:
+            raise FileNotFoundError(program)
+        self.port = free_port()
+        self.dir = tempfile.mkdtemp(prefix="etcdgw-capture-proxy-")
+        os.chmod(self.dir, 0o755)  # nginx's workers run as nobody under root
+        text = open(os.path.join(ROOT, "test-support", "proxies", config)).read()
+        for k, v in {"@LISTEN@": f"127.0.0.1:{self.port}", "@HOST@": "127.0.0.1",
+                     "@UPSTREAM@": f"127.0.0.1:{upstream}", "@DIR@": self.dir, "@API_KEY@": "capture"}.items():
+            text = text.replace(k, v)
+        path = os.path.join(self.dir, config)
+        with open(path, "w") as f:
+            f.write(text)
+        args = {"nginx": [binary, "-p", self.dir, "-e", f"{self.dir}/error.log", "-c", path],
+                "haproxy": [binary, "-db", "-f", path],
+                "caddy": [binary, "run", "--adapter", "caddyfile", "--config", path]}[program]
+        env = dict(os.environ, HOME=self.dir, XDG_DATA_HOME=self.dir, XDG_CONFIG_HOME=self.dir)
+        self.log = open(os.path.join(self.dir, "output.log"), "wb")
+        self.proc = subprocess.Popen(args, stdout=self.log, stderr=self.log, cwd=self.dir, env=env)
+        for _ in range(200):
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise SystemExit(f"{config} did not start; output in {self.dir}")
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(10)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
 class Capture:
     def __init__(self, member, tag):
         self.m = member
@@ -306,6 +346,64 @@ def scenarios(c):
         c.one("90-hdr-grpc-timeout-watch", "watch with Grpc-Timeout: 500m", "/v3/watch",
               {"create_request": {"key": b64("dl/w")}}, headers=["Grpc-Timeout: 500m"], wait=2.0)
 
+    def deadline_streams():
+        # Streams the server ends at their Grpc-Timeout: what a long poll is (GATEWAY.md 8).
+        import threading
+        later = lambda delay, f: threading.Timer(delay, f).start()
+        later(0.5, lambda: put("dl/e", "1"))
+        later(1.0, lambda: put("dl/e", "2"))
+        c.one("90-hdr-grpc-timeout-watch-2s", "watch with Grpc-Timeout: 2S, two puts during it", "/v3/watch",
+              {"create_request": {"key": b64("dl/e")}}, headers=["Grpc-Timeout: 2S"], wait=4.0)
+        c.one("90-hdr-grpc-timeout-observe-no-leader", "election observe with Grpc-Timeout: 1S, nobody elected",
+              "/v3/election/observe", {"name": b64("dl-elect")}, headers=["Grpc-Timeout: 1S"], wait=3.0)
+        lease = c.call("/v3/lease/grant", {"TTL": "60"})["ID"]
+        leader = c.call("/v3/election/campaign", {"name": b64("dl-elect"), "lease": lease, "value": b64("one")})["leader"]
+        later(0.5, lambda: c.call("/v3/election/proclaim", {"leader": leader, "value": b64("two")}))
+        c.one("90-hdr-grpc-timeout-observe", "election observe with Grpc-Timeout: 2S, a leader, a proclaim during it",
+              "/v3/election/observe", {"name": b64("dl-elect")}, headers=["Grpc-Timeout: 2S"], wait=4.0)
+
+    def proxies():
+        # The gateway's streams through the proxies of test-support/proxies/, as each is
+        # configured there (skipped for a proxy that is not installed: scripts/proxy-env.sh).
+        import threading
+        later = lambda delay, f: threading.Timer(delay, f).start()
+        for config in ["nginx-defaults.conf", "nginx-streaming.conf", "nginx-short-timeout.conf",
+                       "haproxy-short-timeout.cfg", "Caddyfile"]:
+            name = config.split(".")[0].lower()
+            try:
+                proxy = Proxy(config, c.m.client)
+            except FileNotFoundError:
+                print(f"{config}: proxy not installed, skipped", file=sys.stderr)
+                continue
+            try:
+                def via(cap, title, path, body, headers=(), wait=5.0):
+                    _, _, _, record = exchange("POST", path, json.dumps(body), proxy.port, headers, wait)
+                    c.write(f"95-proxy-{name}-{cap}", f"through {config}: {title}", [record])
+                later(0.5, lambda: put("px/w", "1"))
+                via("watch", "watch, a put after 0.5 s", "/v3/watch", {"create_request": {"key": b64("px/w")}}, wait=4.0)
+                later(0.3, lambda: put("px/w", "2"))
+                via("watch-grpc-timeout", "watch with Grpc-Timeout: 1S (a long poll), a put after 0.3 s", "/v3/watch",
+                    {"create_request": {"key": b64("px/w")}}, headers=["Grpc-Timeout: 1S"], wait=3.0)
+                if "short-timeout" in config:
+                    holder = c.call("/v3/lease/grant", {"TTL": "60"})["ID"]
+                    waiter = c.call("/v3/lease/grant", {"TTL": "60"})["ID"]
+                    c.call("/v3/lock/lock", {"name": b64(f"px-{name}"), "lease": holder})
+                    via("lock-held", "lock held elsewhere, waited on longer than the proxy's timeout", "/v3/lock/lock",
+                        {"name": b64(f"px-{name}"), "lease": waiter}, wait=4.0)
+                if config == "nginx-defaults.conf":
+                    big = b64("x" * (900 * 1024))
+                    via("put-over-body-limit", "put of 1.2 MB of JSON (client_max_body_size 1m)", "/v3/kv/put",
+                        {"key": b64("px/big"), "value": big}, wait=3.0)
+            finally:
+                proxy.stop()
+            dead = Proxy(config, free_port())
+            try:
+                _, _, _, record = exchange("POST", "/v3/kv/range", json.dumps({"key": b64("k")}), dead.port, (), 5.0)
+                c.write(f"95-proxy-{name}-etcd-down", f"through {config}: a range while nothing listens behind it",
+                        [record])
+            finally:
+                dead.stop()
+
     def server_stops():
         # A watch open when the member shuts down: the stream's error object, then the end.
         sock_rec = {}
@@ -328,6 +426,7 @@ def scenarios(c):
         ("33-err-lease-grant-duplicate-id", duplicate_lease), ("34-err-wrong-path", wrong_path),
         ("34-err-invalid-json", invalid_json), ("13-path-maintenance-hashkv", hashkv),
         ("48-watch", watch_errors), ("85-watch-progress", progress), ("90-hdr-grpc-timeout-lock", deadline_lock), ("90-hdr-grpc-timeout-watch", deadline_watch),
+        ("90-hdr-grpc-timeout-streams", deadline_streams), ("95-proxy", proxies),
         ("7x-87-auth", nonadmin), ("99-watch-member-stops", server_stops),
     ]
 

@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
 # The drop-in check: etcd-client 0.21.1's own tests/ and examples/, from its published package and
-# untouched, built against this crate under the name `etcd_client`
-# (`etcd-client = { package = "etcdgw", path = ... }`), and run against etcd 3.5, 3.6 and 3.7 set up
-# as etcd-client's CI sets up its server: one member on localhost:2379, `--auth-token-ttl 2`, user
-# root (password rootpwd) with the root role, auth off.
+# untouched, built against the compat crate under the name `etcd_client`
+# (`etcd-client = { package = "etcdgw-compat", path = "compat" }`), and run against etcd 3.5, 3.6
+# and 3.7 set up as etcd-client's CI sets up its server: one member on localhost:2379,
+# `--auth-token-ttl 2`, user root (password rootpwd) with the root role, auth off.
 #
 #   scripts/etcd-client-compat.sh            every version of the matrix but 3.4
 #   ETCDGW_MATRIX=37 scripts/etcd-client-compat.sh
 #
-# The only tests allowed to fail are the deliberate differences the README lists under "Moving from
-# etcd-client" (each with its reason); any other failure, or a test or example that does not build,
-# fails the script. It needs port 2379 free, like etcd-client's own tests.
+# The only tests allowed to fail are the deliberate differences compat/README.md lists under
+# "Differences from etcd-client" (each with its reason); any other failure, or a test or example
+# that does not build, fails the script. It needs port 2379 free, like etcd-client's own tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -43,7 +43,8 @@ EOF
   tar -xzf "$crate" -C "$src" --strip-components=1
 fi
 
-# A package whose tests and examples are etcd-client's files, in place, with etcdgw as etcd_client.
+# A package whose tests and examples are etcd-client's files, in place, with etcdgw-compat as
+# etcd_client.
 mkdir -p "$pkg/src" && : >"$pkg/src/lib.rs"
 {
   cat <<EOF
@@ -56,7 +57,7 @@ autotests = false
 autoexamples = false
 
 [dev-dependencies]
-etcd-client = { package = "etcdgw", path = "$root" }
+etcd-client = { package = "etcdgw-compat", path = "$root/compat" }
 serial_test = "3"
 tokio = { version = "1.38", features = ["full"] }
 
@@ -72,15 +73,13 @@ EOF
 # The lock file of this project, so the same versions build (missing ones resolve afresh).
 cp "$root/Cargo.lock" "$pkg/Cargo.lock"
 export CARGO_TARGET_DIR=$root/target/etcd-client-compat/target
-# etcd-client's code declares `let mut client` for its &mut self methods; ours take &self, so
-# rustc warns "unused mut" there, and about nothing else: keep the output to the results.
-export RUSTFLAGS="${RUSTFLAGS:-} --cap-lints allow"
 
-# The deliberate differences: `test_name` lines in the README's "Moving from etcd-client" section.
-mapfile -t deliberate < <(awk '/^## Moving from etcd-client/{on=1; next} /^## /{on=0} on' README.md |
+# The deliberate differences: `test_name` lines in compat/README.md's "Differences from
+# etcd-client" section.
+mapfile -t deliberate < <(awk '/^## Differences from etcd-client/{on=1; next} /^## /{on=0} on' compat/README.md |
   grep -o 'test `test_[a-z_0-9]*`' | grep -o 'test_[a-z_0-9]*' | sort -u)
 
-echo "== compat: building etcd-client $version's tests and examples against etcdgw" >&2
+echo "== compat: building etcd-client $version's tests and examples against etcdgw-compat" >&2
 cargo build --quiet --manifest-path "$pkg/Cargo.toml" --tests --examples
 
 start_etcd() { # BIN EXTRA...: one member on localhost:2379, set up as etcd-client's CI does
@@ -122,7 +121,7 @@ run_tests() {
   failed=$(grep -E '^test [a-z_0-9:]+ \.\.\. FAILED$' <<<"$out" | awk '{print $2}' | sort -u || true)
   for t in $failed; do
     if printf '%s\n' "${deliberate[@]}" | grep -qx "${t##*::}"; then
-      echo "    $t failed: a deliberate difference (README, Moving from etcd-client)" >&2
+      echo "    $t failed: a deliberate difference (compat/README.md)" >&2
     else
       echo "    $t FAILED:" >&2
       awk -v t="$t" '$0 ~ "---- "t" stdout ----"{on=1} on{print "      " $0} /^$/{if(on) exit}' <<<"$out" >&2

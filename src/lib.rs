@@ -1,6 +1,7 @@
 //! An [etcd](https://etcd.io) v3 client that speaks etcd's JSON/HTTP gateway (`POST /v3/...` on
-//! the client port) instead of gRPC: for networks where gRPC is blocked, for serverless code and
-//! for the browser, with the API of the [`etcd-client`](https://docs.rs/etcd-client) crate.
+//! the client port) instead of gRPC: for networks where gRPC is blocked, for serverless code,
+//! for the browser and for server-side JavaScript runtimes (Node.js, Deno, Cloudflare Workers,
+//! through wasm32), with the API of the [`etcd-client`](https://docs.rs/etcd-client) crate.
 //!
 //! ```no_run
 //! # async fn run() -> etcdgw::Result<()> {
@@ -41,8 +42,10 @@
 //! kept consistent with etcd.
 //!
 //! # Cargo features
-//! - `tls` (default): `https://` endpoints through rustls, with `TlsOptions` for a CA and a
-//!   client identity; `tls-roots` (default): trust the system's roots when no CA is given.
+//! - `tls` (default): `https://` endpoints through rustls on the aws-lc-rs crypto provider,
+//!   with `TlsOptions` for a CA and a client identity; `tls-ring`: the same on ring (it wins
+//!   when both are on); `tls-roots` (default): trust the system's roots when no CA is given;
+//!   `tls-webpki-roots`: Mozilla's roots, for `TlsOptions::with_webpki_roots`.
 //! - `tracing`: events for requests, retries, failovers, endpoint health and watch resumes
 //!   (target `etcdgw`), never with keys, values or secrets.
 //! - `metrics`: counters, gauges and histograms through the `metrics` facade; names and labels
@@ -81,7 +84,7 @@ pub mod env;
 mod error;
 pub mod mirror;
 mod rt;
-#[cfg(feature = "tls")]
+#[cfg(feature = "__tls")]
 mod tls;
 mod transport;
 mod wire;
@@ -133,9 +136,13 @@ pub use client::{
     DEFAULT_REQUEST_TIMEOUT,
 };
 pub use error::{BoxError, Code, Delivery, Error, Result, ServerError, ServerErrorKind};
-#[cfg(feature = "tls")]
-#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+/// The HTTP client etcdgw is built on, for [`ConnectOptions::with_http_client`] and
+/// [`ConnectOptions::with_http_client_builder`]: the same version etcdgw uses.
+pub use reqwest;
+#[cfg(feature = "__tls")]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "tls", feature = "tls-ring"))))]
 pub use tls::{Certificate, Identity, TlsOptions};
+pub use transport::{StreamMode, DEFAULT_LONG_POLL_INTERVAL};
 
 // The README's examples are doc tests; the first is the blocking script.
 #[cfg(all(doctest, feature = "blocking"))]

@@ -169,8 +169,8 @@ impl TlsOptions {
     /// can pose as the server and read every key, value and password. For tests and
     /// emergencies only; prefer [`ca_certificate`](Self::ca_certificate).
     ///
-    /// Native targets only: in a browser, connecting fails with [`Error::InvalidArgument`]
-    /// (the browser does its own checks).
+    /// Native targets only: on wasm32, connecting fails with [`Error::InvalidArgument`]
+    /// (the JavaScript host's fetch does its own checks).
     ///
     /// [`Error::InvalidArgument`]: crate::Error::InvalidArgument
     ///

@@ -98,7 +98,39 @@ pub(crate) fn options_of(
     if config.user().is_some() && !config.has_password() {
         config = config.with_password(ask_password(flags.prompt)?);
     }
-    config.connect_options().map_err(CliError::from)
+    // --header wins over ETCDGW_HEADERS (which the library's EnvConfig read), as every flag
+    // over its variable.
+    if !global.headers.is_empty() {
+        config = config.with_headers(flag_headers(global)?);
+    }
+    let options = config.connect_options().map_err(CliError::from)?;
+    let mode = match global.stream_mode.as_str() {
+        "stream" => etcdgw::StreamMode::Stream,
+        "long-poll" => etcdgw::StreamMode::LongPoll,
+        _ => etcdgw::StreamMode::Auto,
+    };
+    Ok(options
+        .with_stream_mode(mode)
+        .with_long_poll_interval(global.long_poll_interval))
+}
+
+/// The headers of `--header` (each 'Name: value'). A malformed one is refused by its
+/// position, never by its value, which may be a secret.
+fn flag_headers(global: &GlobalArgs) -> CliResult<Vec<(String, String)>> {
+    global
+        .headers
+        .iter()
+        .enumerate()
+        .map(|(i, header)| match header.split_once(':') {
+            Some((name, value)) if !name.trim().is_empty() => {
+                Ok((name.trim().to_string(), value.trim().to_string()))
+            }
+            _ => Err(CliError::bad_args(format!(
+                "--header number {}: expected 'Name: value' (the value is not shown)",
+                i + 1
+            ))),
+        })
+        .collect()
 }
 
 /// A client of these endpoints with these options.
@@ -215,8 +247,23 @@ pub(crate) fn debug_flags(global: &GlobalArgs) -> String {
         ("USER", user),
         ("WRITE_OUT", global.write_out.clone()),
     ];
-    lines
+    let mut out: String = lines
         .iter()
         .map(|(name, value)| format!("ETCDCTL_{name}={value}\n"))
-        .collect()
+        .collect();
+    // etcdgw's own: the headers by name only (their values may be secrets), the stream mode.
+    let names: Vec<String> = if global.headers.is_empty() {
+        global.config.header_names().map(str::to_string).collect()
+    } else {
+        flag_headers(global)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect()
+    };
+    for name in names {
+        out.push_str(&format!("ETCDGW_HEADER={name}: <hidden>\n"));
+    }
+    out.push_str(&format!("ETCDGW_STREAM_MODE={}\n", global.stream_mode));
+    out
 }

@@ -429,6 +429,7 @@ impl Resume for Observe {
     fn next(&mut self, pause: Duration) -> Next {
         let options = CallOptions {
             timeout: Some(OBSERVE_OPEN_TIMEOUT),
+            pollable: true,
             ..CallOptions::new(Idempotency::Read)
         };
         match StreamRequest::new(paths::ELECTION_OBSERVE, &self.request, options) {

@@ -6,6 +6,7 @@
 mod auth;
 mod cluster;
 mod election;
+mod http;
 mod kv;
 mod lease;
 mod lock;
@@ -36,7 +37,7 @@ fn check_scheme(raw: &str, endpoint: &Endpoint, default_scheme: &str) -> Result<
         "http" if default_scheme == "https" => Err(invalid(
             "an http:// endpoint with TLS options; use https://",
         )),
-        "https" if !cfg!(feature = "tls") => Err(invalid("https:// needs the tls feature")),
+        "https" if !cfg!(feature = "__tls") => Err(invalid("https:// needs the tls feature")),
         _ => Ok(()),
     }
 }
@@ -269,7 +270,8 @@ impl Client {
     /// A handle on this client whose calls require a leader, or not (see
     /// [`ConnectOptions::with_require_leader`]); the same connections, endpoints and token.
     /// In a browser, calls of a handle that requires a leader fail with
-    /// [`Error::InvalidArgument`]: etcd's CORS answer does not allow the header.
+    /// [`Error::InvalidArgument`]: etcd's CORS answer does not allow the header (Node.js, Deno
+    /// and Cloudflare Workers send it; README, "On the edge").
     pub fn with_require_leader(&self, require_leader: bool) -> Client {
         Client {
             transport: self.transport.with_require_leader(require_leader),
@@ -288,7 +290,7 @@ impl Client {
 pub struct ConnectOptions {
     user: Option<Credentials>,
     auto_token_refresh: bool,
-    #[cfg(feature = "tls")]
+    #[cfg(feature = "__tls")]
     tls: Option<crate::tls::TlsOptions>,
     timeout: Duration,
     connect_timeout: Duration,
@@ -299,6 +301,7 @@ pub struct ConnectOptions {
     max_message_size: usize,
     auto_sync_interval: Option<Duration>,
     read_coalescing: bool,
+    http: http::HttpOptions,
 }
 
 impl Default for ConnectOptions {
@@ -313,7 +316,7 @@ impl fmt::Debug for ConnectOptions {
         d.field("user", &self.user.as_ref().map(|c| &c.name))
             .field("password", &self.user.as_ref().map(|_| "<redacted>"))
             .field("auto_token_refresh", &self.auto_token_refresh);
-        #[cfg(feature = "tls")]
+        #[cfg(feature = "__tls")]
         d.field("tls", &self.tls);
         d.field("timeout", &self.timeout)
             .field("connect_timeout", &self.connect_timeout)
@@ -324,6 +327,7 @@ impl fmt::Debug for ConnectOptions {
             .field("max_message_size", &self.max_message_size)
             .field("auto_sync_interval", &self.auto_sync_interval)
             .field("read_coalescing", &self.read_coalescing)
+            .field("http", &self.http)
             .finish()
     }
 }
@@ -345,7 +349,7 @@ impl ConnectOptions {
         ConnectOptions {
             user: None,
             auto_token_refresh: true,
-            #[cfg(feature = "tls")]
+            #[cfg(feature = "__tls")]
             tls: None,
             timeout: DEFAULT_REQUEST_TIMEOUT,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
@@ -356,6 +360,7 @@ impl ConnectOptions {
             max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
             auto_sync_interval: None,
             read_coalescing: true,
+            http: http::HttpOptions::new(),
         }
     }
 
@@ -390,8 +395,8 @@ impl ConnectOptions {
 
     /// Connects over TLS: endpoints without a scheme get `https://`, and `http://` ones are
     /// refused.
-    #[cfg(feature = "tls")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    #[cfg(feature = "__tls")]
+    #[cfg_attr(docsrs, doc(cfg(any(feature = "tls", feature = "tls-ring"))))]
     pub fn with_tls(mut self, tls: crate::tls::TlsOptions) -> Self {
         self.tls = Some(tls);
         self
@@ -404,7 +409,8 @@ impl ConnectOptions {
         self
     }
 
-    /// The deadline for opening a connection (default 3 s). Ignored in a browser.
+    /// The deadline for opening a connection (default 3 s). Ignored on wasm32 (the JavaScript
+    /// host's fetch decides).
     pub const fn with_connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
         self
@@ -434,7 +440,8 @@ impl ConnectOptions {
         self
     }
 
-    /// TCP keep-alive probes on every connection. Ignored in a browser.
+    /// TCP keep-alive probes on every connection. Ignored on wasm32 (the JavaScript host's
+    /// fetch decides).
     pub const fn with_tcp_keepalive(mut self, interval: Duration) -> Self {
         self.tcp_keepalive = Some(interval);
         self
@@ -446,6 +453,7 @@ impl ConnectOptions {
     ///
     /// Not in a browser: etcd's CORS answer does not allow the header that asks for it, so
     /// `Client::connect` refuses it there with [`Error::InvalidArgument`](crate::Error::InvalidArgument).
+    /// Node.js, Deno and Cloudflare Workers apply no CORS, and send it as a native client does.
     pub const fn with_require_leader(mut self, require_leader: bool) -> Self {
         self.require_leader = require_leader;
         self
@@ -500,11 +508,12 @@ impl ConnectOptions {
                 "with_auto_sync_interval: the interval must be longer than zero",
             ));
         }
-        Ok(())
+        self.http.check()
     }
 
     fn transport_config(&self) -> TransportConfig {
-        TransportConfig {
+        let (headers, user_agent, streams) = self.http.transport();
+        let mut config = TransportConfig {
             request_timeout: self.timeout,
             require_leader: self.require_leader,
             max_message_size: self.max_message_size,
@@ -516,11 +525,17 @@ impl ConnectOptions {
                 tcp_keepalive: self.tcp_keepalive,
                 http2_keep_alive: self.keep_alive,
                 keep_alive_while_idle: self.keep_alive_while_idle,
-                #[cfg(feature = "tls")]
+                #[cfg(feature = "__tls")]
                 tls: self.tls.clone(),
+                custom: Default::default(),
             },
             read_coalescing: self.read_coalescing,
-        }
+            headers,
+            user_agent,
+            streams,
+        };
+        self.http.customize(&mut config.http);
+        config
     }
 }
 

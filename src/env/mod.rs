@@ -117,6 +117,7 @@ impl<T> Setting<T> {
 /// | `ETCDCTL_COMMAND_TIMEOUT` | each request's deadline (`5s`) | `5s` |
 /// | `ETCDCTL_KEEPALIVE_TIME`, `ETCDCTL_KEEPALIVE_TIMEOUT` | liveness check of a silent member | off; `2s` and `6s` when either is set |
 /// | `ETCDCTL_MAX_RECV_BYTES` | the largest stream message, in bytes (`0`: the library's) | `0` |
+/// | `ETCDGW_HEADERS` | etcdgw's own (no `ETCDCTL_` form): headers for every request, one `Name: value` per line (a proxy's API key; [`ConnectOptions::with_header`]) | none |
 ///
 /// As in etcdctl, an empty variable counts as unset, and TLS is used for endpoints without a
 /// scheme as soon as a CA, a client certificate, `ETCDCTL_INSECURE_SKIP_TLS_VERIFY` or
@@ -128,7 +129,8 @@ impl<T> Setting<T> {
 /// The defaults are etcdctl's, which differ from [`ConnectOptions::new`]'s: a 5 s request
 /// deadline (not 10 s) and a 2 s connect deadline (not 3 s).
 ///
-/// `Debug` shows the user's name, never the password.
+/// `Debug` shows the user's name, never the password, and the headers' names, never their
+/// values.
 ///
 /// # Examples
 /// Tests and programs that keep their settings elsewhere pass the variables themselves:
@@ -164,6 +166,8 @@ pub struct EnvConfig {
     keepalive_timeout: Option<Setting<Duration>>,
     max_recv_bytes: Setting<usize>,
     tls_domain_name: Option<String>,
+    /// Headers for every request (`ETCDGW_HEADERS`), in order; values never shown.
+    headers: Vec<(String, String)>,
     flag_prefix: String,
 }
 
@@ -193,8 +197,34 @@ impl fmt::Debug for EnvConfig {
             .field("keepalive_timeout", &self.keepalive_timeout())
             .field("max_recv_bytes", &self.max_recv_bytes.value)
             .field("tls_domain_name", &self.tls_domain_name)
+            .field("headers", &self.header_names().collect::<Vec<_>>())
             .finish()
     }
+}
+
+/// The variable of etcdgw's own (etcdctl has none) holding headers for every request.
+const HEADERS: &str = "ETCDGW_HEADERS";
+
+/// The headers of `ETCDGW_HEADERS`: one `Name: value` per line, blank lines skipped. A
+/// malformed line is refused by its number, never by its text, which may hold a secret.
+fn parse_headers(text: &str) -> Result<Vec<(String, String)>> {
+    text.lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .enumerate()
+        .map(|(i, line)| match line.split_once(':') {
+            Some((name, value)) if !name.trim().is_empty() => {
+                Ok((name.trim().to_string(), value.trim().to_string()))
+            }
+            _ => Err(invalid(
+                HEADERS,
+                format!(
+                    "header number {}: expected 'Name: value' (the line is not shown)",
+                    i + 1
+                ),
+            )),
+        })
+        .collect()
 }
 
 /// A variable's value as text.
@@ -231,6 +261,7 @@ impl EnvConfig {
             keepalive_timeout: None,
             max_recv_bytes: Setting::default(0),
             tls_domain_name: None,
+            headers: Vec::new(),
             flag_prefix: String::new(),
         }
     }
@@ -342,6 +373,9 @@ impl EnvConfig {
                 )
             })?;
             config.max_recv_bytes = var(name, bytes);
+        }
+        if let Some(value) = vars.get(OsStr::new(HEADERS)) {
+            config.headers = parse_headers(&text(HEADERS, value)?)?;
         }
         Ok(config)
     }
@@ -519,6 +553,26 @@ impl EnvConfig {
     /// domain it queried).
     pub fn with_tls_domain_name(mut self, domain: impl Into<String>) -> Self {
         self.tls_domain_name = Some(domain.into());
+        self
+    }
+
+    /// The names of the headers sent with every request (`ETCDGW_HEADERS`), in order.
+    pub fn header_names(&self) -> impl Iterator<Item = &str> {
+        self.headers.iter().map(|(name, _)| name.as_str())
+    }
+
+    /// Replaces the headers sent with every request (those of `ETCDGW_HEADERS`) with these,
+    /// as a command line's own flag would. [`connect_options`](Self::connect_options) passes
+    /// them to [`ConnectOptions::with_header`], which `connect` checks.
+    pub fn with_headers<N, V>(mut self, headers: impl IntoIterator<Item = (N, V)>) -> Self
+    where
+        N: Into<String>,
+        V: Into<String>,
+    {
+        self.headers = headers
+            .into_iter()
+            .map(|(name, value)| (name.into(), value.into()))
+            .collect();
         self
     }
 

@@ -41,7 +41,7 @@ impl EnvConfig {
     }
 
     /// The options these settings describe: deadlines, liveness check, receive limit, TLS
-    /// (the CA and client files read now) and the user. The endpoints are
+    /// (the CA and client files read now), the user and the headers. The endpoints are
     /// [`endpoints`](Self::endpoints); they matter here only for TLS (explicit `http://`
     /// endpoints stay plain when the only reason for TLS is skipping verification, as in
     /// etcdctl).
@@ -68,7 +68,7 @@ impl EnvConfig {
         if let Some((name, password)) = self.credentials()? {
             options = options.with_user(name, password);
         }
-        Ok(options)
+        Ok(options.with_headers(self.headers.iter().cloned()))
     }
 
     /// Whether every endpoint is explicitly `http://`: then skipping verification alone does
@@ -106,15 +106,18 @@ impl EnvConfig {
             .map(|_| "the TLS domain name".to_string())
     }
 
-    #[cfg(not(feature = "tls"))]
+    #[cfg(not(feature = "__tls"))]
     fn tls(&self, options: ConnectOptions) -> Result<ConnectOptions> {
         match self.tls_asked_by() {
-            Some(name) => Err(invalid(&name, "TLS needs etcdgw's `tls` feature")),
+            Some(name) => Err(invalid(
+                &name,
+                "TLS needs one of etcdgw's TLS features (`tls` or `tls-ring`)",
+            )),
             None => Ok(options),
         }
     }
 
-    #[cfg(feature = "tls")]
+    #[cfg(feature = "__tls")]
     fn tls(&self, options: ConnectOptions) -> Result<ConnectOptions> {
         use crate::tls::{Certificate, Identity, TlsOptions};
 

@@ -214,7 +214,7 @@ fn setters_are_named_as_flags_in_errors() {
     );
 }
 
-#[cfg(feature = "tls")]
+#[cfg(feature = "__tls")]
 #[test]
 fn tls_files_are_read_and_checked_in_pairs() {
     let dir = std::env::temp_dir().join(format!("etcdgw-env-{}", std::process::id()));
@@ -265,4 +265,32 @@ fn timeouts_and_keepalives_reach_the_options() {
     assert!(shown.contains("timeout: 7s"), "{shown}");
     assert!(shown.contains("connect_timeout: 2s"), "{shown}");
     assert!(shown.contains("keep_alive: Some((2s, 9s))"), "{shown}");
+}
+
+#[test]
+fn headers_come_from_etcdgw_headers_and_their_values_are_never_shown() {
+    let config = EnvConfig::from_vars([(
+        "ETCDGW_HEADERS",
+        "X-Api-Key: s3cret-key\n\n  X-Tenant : blue  \n",
+    )])
+    .unwrap();
+    assert_eq!(
+        config.header_names().collect::<Vec<_>>(),
+        ["X-Api-Key", "X-Tenant"]
+    );
+    let shown = format!("{config:?} {:?}", config.connect_options().unwrap());
+    assert!(shown.contains("X-Api-Key"), "{shown}");
+    assert!(!shown.contains("s3cret"), "{shown}");
+
+    let replaced = config.with_headers([("X-Other", "1")]);
+    assert_eq!(replaced.header_names().collect::<Vec<_>>(), ["X-Other"]);
+
+    // A malformed line is named by its number, its text (a secret, maybe) never shown.
+    let (name, reason) = setting_error(EnvConfig::from_vars([(
+        "ETCDGW_HEADERS",
+        "X-Ok: 1\nBearer s3cret",
+    )]));
+    assert_eq!(name, "ETCDGW_HEADERS");
+    assert!(reason.contains("header number 2"), "{reason}");
+    assert!(!reason.contains("s3cret"), "{reason}");
 }

@@ -64,8 +64,9 @@ pub enum Error {
         /// The underlying error.
         source: BoxError,
     },
-    /// Something answered, but not with etcd's JSON: the endpoint is probably not etcd's client
-    /// port, or a proxy in between answered instead.
+    /// Something answered with a success status, but not with etcd's JSON: the endpoint is
+    /// probably not etcd's client port. (An error status whose body is not etcd's is
+    /// [`Error::NotEtcd`].)
     #[non_exhaustive]
     Decode {
         /// The endpoint that answered.
@@ -74,6 +75,23 @@ pub enum Error {
         status: u16,
         /// Why the body could not be read.
         reason: Box<str>,
+        /// The first bytes of the body, escaped.
+        body_head: Box<str>,
+    },
+    /// An HTTP error answer that is not etcd's: a reverse proxy or load balancer between the
+    /// client and etcd answered by itself (a 502, 503 or 504 page when etcd is down behind it or
+    /// slower than its timeout, a 401 or 403 of its own, a 413 over its body limit), or the
+    /// endpoint is not etcd's gateway (a wrong path prefix, another server). `delivery` says
+    /// whether the request may have reached etcd: what a proxy refuses (4xx) it did not pass
+    /// on; behind a 5xx it may have (a 504 comes after the request went to etcd).
+    #[non_exhaustive]
+    NotEtcd {
+        /// The endpoint that answered.
+        endpoint: Box<Url>,
+        /// The HTTP status of the answer.
+        status: u16,
+        /// Whether the request may have reached etcd (and, for a write, been applied).
+        delivery: Delivery,
         /// The first bytes of the body, escaped.
         body_head: Box<str>,
     },
@@ -176,21 +194,6 @@ pub enum Error {
         /// What needed the task, e.g. `"a managed lease's keep-alive"`.
         task: &'static str,
     },
-    /// etcd-client's `InvalidArgs`, so that code written for it compiles. etcdgw never returns
-    /// it: its refusals are [`Error::InvalidArgument`] and [`Error::InvalidEndpoint`].
-    InvalidArgs(String),
-    /// etcd-client's `WatchError`, so that code written for it (which builds it for its own
-    /// errors, as etcd-client's examples do) compiles. etcdgw never returns it: a watch ends
-    /// with the error that ended it ([`Error::Compacted`], a transport error, ...).
-    WatchError(String),
-    /// etcd-client's `LeaseKeepAliveError`, so that code written for it compiles. etcdgw never
-    /// returns it: a keep-alive of a lease that is gone is
-    /// [`LeaseNotFound`](crate::ServerErrorKind::LeaseNotFound), and a managed lease that ran
-    /// out is [`Error::LeaseExpired`].
-    LeaseKeepAliveError(String),
-    /// etcd-client's `ElectError`, so that code written for it compiles. etcdgw never returns
-    /// it (etcd-client 0.21 does not either).
-    ElectError(String),
 }
 
 /// Whether a failed request may have reached etcd. A write is retried only when `NotSent`.
@@ -231,6 +234,15 @@ impl Error {
         }
     }
 
+    /// The HTTP status of an answer that was not etcd's ([`Error::NotEtcd`], [`Error::Decode`]):
+    /// a proxy's 502, 504 or 413, say.
+    pub fn http_status(&self) -> Option<u16> {
+        match self {
+            Error::NotEtcd { status, .. } | Error::Decode { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
     /// Whether the request ran out of time, on the client's clock or the server's.
     pub fn is_timeout(&self) -> bool {
         match self {
@@ -253,6 +265,7 @@ impl Error {
     pub(crate) fn is_transient(&self) -> bool {
         match self {
             Error::Transport { .. } | Error::Timeout { .. } => true,
+            Error::NotEtcd { status, .. } => is_gateway_failure(*status),
             Error::Server(e) => {
                 matches!(
                     e.code(),
@@ -272,9 +285,9 @@ impl Error {
     /// (GATEWAY.md 9: such a put was applied once quorum came back).
     pub fn is_outcome_unknown(&self) -> bool {
         match self {
-            Error::Timeout { delivery, .. } | Error::Transport { delivery, .. } => {
-                *delivery == Delivery::MaybeSent
-            }
+            Error::Timeout { delivery, .. }
+            | Error::Transport { delivery, .. }
+            | Error::NotEtcd { delivery, .. } => *delivery == Delivery::MaybeSent,
             Error::Server(e) => e.is_outcome_unknown(),
             Error::Decode { .. }
             | Error::MessageTooLarge { .. }
@@ -328,6 +341,13 @@ impl fmt::Display for Error {
                 f,
                 "{endpoint} did not answer as etcd's JSON gateway (HTTP {status}, {reason}): body starts with \"{body_head}\""
             ),
+            Error::NotEtcd { endpoint, status, delivery, body_head } => {
+                write!(f, "{endpoint} answered HTTP {status}, not as etcd's gateway ({})", not_etcd_hint(*status))?;
+                if *delivery == Delivery::MaybeSent {
+                    f.write_str("; the request may have reached etcd")?;
+                }
+                write!(f, ": body starts with \"{body_head}\"")
+            }
             Error::Unsupported { endpoint, path } => {
                 write!(f, "{endpoint} does not serve {path}: this etcd version's gateway lacks the call")
             }
@@ -360,12 +380,40 @@ impl fmt::Display for Error {
                 f,
                 "no tokio runtime to run {task} in: call this from within a runtime"
             ),
-            Error::InvalidArgs(e) => write!(f, "invalid arguments: {e}"),
-            Error::WatchError(e) => write!(f, "watch error: {e}"),
-            Error::LeaseKeepAliveError(e) => write!(f, "lease keep alive error: {e}"),
-            Error::ElectError(e) => write!(f, "election error: {e}"),
             Error::Utf8 { .. } => f.write_str("bytes are not valid UTF-8"),
         }
+    }
+}
+
+/// Whether an HTTP status says that something between the client and etcd could not get an
+/// answer from it: bad gateway, unavailable, gateway timeout.
+pub(crate) fn is_gateway_failure(status: u16) -> bool {
+    matches!(status, 502..=504)
+}
+
+/// Whether a request answered with `status` by something that is not etcd may have been
+/// passed on to etcd: a refusal (4xx; 501 and 505, which refuse the request's form) was not;
+/// after another server error it may have been.
+pub(crate) fn not_etcd_delivery(status: u16) -> Delivery {
+    if status >= 500 && !matches!(status, 501 | 505) {
+        Delivery::MaybeSent
+    } else {
+        Delivery::NotSent
+    }
+}
+
+/// What an answer that is not etcd's most likely means, by its status.
+fn not_etcd_hint(status: u16) -> &'static str {
+    match status {
+        401 | 403 | 407 => {
+            "refused by a proxy in front of etcd: does it want a header of its own (with_header)?"
+        }
+        404 => "no such path: a path prefix the proxy does not have, or not an etcd gateway",
+        413 => "the request is larger than the proxy in front of etcd accepts",
+        502 => "a proxy could not reach etcd, or etcd broke the exchange",
+        503 => "a proxy has no etcd to send the request to",
+        504 => "a proxy gave up waiting for etcd (its read timeout)",
+        _ => "a proxy's or another server's own answer",
     }
 }
 
@@ -461,6 +509,34 @@ impl From<std::str::Utf8Error> for Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_proxy_s_answer_says_whether_etcd_may_have_seen_the_request() {
+        let url: Box<Url> = Box::new(Url::parse("http://proxy:80/etcd").unwrap());
+        let answer = |status| Error::NotEtcd {
+            endpoint: url.clone(),
+            status,
+            delivery: not_etcd_delivery(status),
+            body_head: "<html><head><title>x</title>".into(),
+        };
+        for status in [400, 401, 403, 404, 413, 429, 501] {
+            let err = answer(status);
+            assert!(!err.is_outcome_unknown(), "{status}");
+            assert!(!err.is_transient(), "{status}");
+        }
+        for status in [502, 503, 504] {
+            let err = answer(status);
+            assert!(err.is_outcome_unknown() && err.is_transient(), "{status}");
+            assert_eq!(err.http_status(), Some(status));
+            let text = err.to_string();
+            assert!(
+                text.contains(&format!("HTTP {status}")) && text.contains("<html>"),
+                "{text}"
+            );
+        }
+        assert!(answer(504).to_string().contains("may have reached etcd"));
+        assert!(!answer(413).to_string().contains("may have reached"));
+    }
 
     #[test]
     fn an_error_is_six_words_and_a_server_error_five() {

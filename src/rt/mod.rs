@@ -1,7 +1,8 @@
-//! The runtime seam: clocks, sleeping, deadlines, backoff, spawning, boxed streams, and the
-//! HTTP client's two builds (`http.rs`), for native targets (tokio) and for wasm32 in a
-//! browser. Every layer uses it (the transport, the api, the recipes); it uses none of them.
-//! This directory is the only place with `cfg(target_arch)`.
+//! The runtime seam: clocks, sleeping, deadlines, backoff, spawning, boxed streams, the
+//! HTTP client's two builds (`http.rs`), for native targets (tokio) and for wasm32 on a
+//! JavaScript host (a browser, Node.js, Deno, workerd), and which host that is (`host.rs`).
+//! Every layer uses it (the transport, the api, the recipes); it uses none of them. This
+//! directory is the only place with `cfg(target_arch)`.
 
 use std::collections::hash_map::RandomState;
 use std::future::Future;
@@ -15,13 +16,6 @@ use futures_core::Stream;
 pub(crate) use std::time::Instant;
 #[cfg(target_arch = "wasm32")]
 pub(crate) use web_time::Instant;
-
-/// Whether this build runs in a browser (wasm32), where the page's origin is not etcd's: every
-/// request is a CORS request, and etcd's preflight answer allows only the `accept`,
-/// `content-type` and `authorization` headers (GATEWAY.md 2.7). The transport then sends no
-/// other header, and no `Content-Type` either (the gateway ignores it), so that a request
-/// without a token is a "simple" one that needs no preflight.
-pub(crate) const IN_BROWSER: bool = cfg!(target_arch = "wasm32");
 
 /// A boxed stream: `Send` on native targets, not on wasm32 (browser futures are not `Send`).
 #[cfg(not(target_arch = "wasm32"))]
@@ -205,11 +199,14 @@ pub(crate) fn try_spawn<F: Future<Output = ()> + 'static>(future: F) -> bool {
     true
 }
 
-#[cfg(all(feature = "tls", not(target_arch = "wasm32")))]
+#[cfg(all(feature = "__tls", not(target_arch = "wasm32")))]
 mod tls;
 
+mod host;
+pub(crate) use host::cors_applies;
+
 mod http;
-pub(crate) use http::{http_client, never_connected, NativeHttpSettings};
+pub(crate) use http::{http_client, never_connected, CustomClient, NativeHttpSettings};
 
 #[cfg(test)]
 mod tests {

@@ -1,10 +1,12 @@
-//! Native TLS: a rustls configuration (aws-lc-rs provider, as reqwest's own) built from
-//! [`TlsOptions`]. A browser does its own TLS, so this file exists on native targets only.
+//! Native TLS: a rustls configuration built from [`TlsOptions`], on the crypto provider the
+//! Cargo features choose (ring with `tls-ring`, else aws-lc-rs with `tls`, else the one the
+//! program installed). A browser does its own TLS, so this file exists on native targets only.
 
 use std::sync::Arc;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
+use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
@@ -24,10 +26,40 @@ fn certificates(pem: &[u8], what: &str) -> Result<Vec<CertificateDer<'static>>> 
     Ok(certs)
 }
 
+/// The crypto provider TLS runs on: ring with feature `tls-ring`, else aws-lc-rs with `tls`,
+/// else the process's default (a program that turned on only `tls-roots` installs one).
+fn provider() -> Result<Arc<CryptoProvider>> {
+    #[cfg(feature = "tls-ring")]
+    let provider = Some(Arc::new(rustls::crypto::ring::default_provider()));
+    #[cfg(all(feature = "tls", not(feature = "tls-ring")))]
+    let provider = Some(Arc::new(rustls::crypto::aws_lc_rs::default_provider()));
+    #[cfg(not(any(feature = "tls", feature = "tls-ring")))]
+    let provider = CryptoProvider::get_default().cloned();
+    provider.ok_or_else(|| {
+        Error::invalid(
+            "no TLS crypto provider: enable etcdgw's `tls` or `tls-ring` feature, or install \
+             one with rustls' CryptoProvider::install_default",
+        )
+    })
+}
+
+/// The configuration of a client without TLS options (system roots with `tls-roots`), built
+/// once: every `Client::connect` without TLS options would otherwise read the system's roots
+/// again.
+pub(crate) fn default_client_config() -> Result<ClientConfig> {
+    static DEFAULT: std::sync::OnceLock<ClientConfig> = std::sync::OnceLock::new();
+    if let Some(config) = DEFAULT.get() {
+        return Ok(config.clone());
+    }
+    // A failure (no provider installed yet) is not kept: the next connect tries again.
+    let config = client_config(&TlsOptions::new())?;
+    Ok(DEFAULT.get_or_init(|| config).clone())
+}
+
 /// Builds the TLS configuration: trust roots, the optional client identity, the optional
 /// name to check instead of the host, and ALPN offering HTTP/2 first.
 pub(crate) fn client_config(tls: &TlsOptions) -> Result<ClientConfig> {
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let provider = provider()?;
     let mut roots = RootCertStore::empty();
     for ca in &tls.ca_certificates {
         for cert in certificates(&ca.pem, "CA certificate")? {
@@ -240,5 +272,29 @@ impl ServerCertVerifier for AcceptAnyCertificate {
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.algorithms.supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The provider's key loader names its library in `Debug` (`Ring`, `AwsLcRs`).
+    fn key_provider(provider: &CryptoProvider) -> String {
+        format!("{:?}", provider.key_provider)
+    }
+
+    #[cfg(feature = "tls-ring")]
+    #[test]
+    fn feature_tls_ring_selects_ring() {
+        let ring = rustls::crypto::ring::default_provider();
+        assert_eq!(key_provider(&provider().unwrap()), key_provider(&ring));
+    }
+
+    #[cfg(all(feature = "tls", not(feature = "tls-ring")))]
+    #[test]
+    fn feature_tls_selects_aws_lc_rs() {
+        let aws_lc = rustls::crypto::aws_lc_rs::default_provider();
+        assert_eq!(key_provider(&provider().unwrap()), key_provider(&aws_lc));
     }
 }

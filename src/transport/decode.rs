@@ -44,16 +44,26 @@ pub(crate) fn decode_response<Resp: DeserializeOwned>(
             endpoint: endpoint.clone().into(),
             path: path.to_string(),
         }),
-        None => Err(Error::Decode {
+        // A 2xx body with `{"error": ...}` that is not etcd's shape: not etcd's JSON.
+        None if success => Err(Error::Decode {
             endpoint: endpoint.clone().into(),
             status,
-            reason: if status == 404 {
-                "no such path: not an etcd gateway, or one without this call".into()
-            } else {
-                "not an etcd error body".into()
-            },
+            reason: "not an etcd error body".into(),
             body_head: body_head(body).into(),
         }),
+        // A proxy's own page (502/504 with etcd down or slow behind it, its 401 or 413), or
+        // another server altogether.
+        None => Err(not_etcd(endpoint, status, body)),
+    }
+}
+
+/// An error answer that is not etcd's, with whether the request may have reached etcd.
+pub(crate) fn not_etcd(endpoint: &Url, status: u16, body: &[u8]) -> Error {
+    Error::NotEtcd {
+        endpoint: endpoint.clone().into(),
+        status,
+        delivery: crate::error::not_etcd_delivery(status),
+        body_head: body_head(body).into(),
     }
 }
 
@@ -154,10 +164,10 @@ mod tests {
     }
 
     #[test]
-    fn a_non_etcd_server_reads_as_a_decode_error_with_its_status() {
+    fn a_non_etcd_server_reads_as_not_etcd_with_its_status() {
         let ex = &fixtures::capture("83-discovery-non-etcd-post-range.txt")[0];
         match decode_response::<kv::RangeResponse>(&url(), "/v3/kv/range", ex.status, &ex.body()) {
-            Err(Error::Decode {
+            Err(Error::NotEtcd {
                 status, body_head, ..
             }) => {
                 assert_eq!(status, ex.status);
@@ -270,6 +280,6 @@ mod tests {
             br#"{"message":"boom"}"#,
         )
         .unwrap_err();
-        assert!(matches!(err, Error::Decode { status: 500, .. }), "{err:?}");
+        assert!(matches!(err, Error::NotEtcd { status: 500, .. }), "{err:?}");
     }
 }

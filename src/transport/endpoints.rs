@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use url::Url;
 
+use super::stream_mode::Learned;
 use crate::error::{Error, Result};
 use crate::rt::Instant;
 
@@ -30,6 +31,8 @@ pub(crate) struct Endpoint {
     label: Arc<str>,
     /// The parsed URL of each path used so far: parsing (IDNA included) costs more than a copy.
     paths: Mutex<HashMap<&'static str, Url>>,
+    /// Whether its streams arrive as they are written or are held back (`stream_mode.rs`).
+    learned: Learned,
 }
 
 impl Endpoint {
@@ -71,12 +74,18 @@ impl Endpoint {
             url,
             base,
             paths: Mutex::new(HashMap::new()),
+            learned: Learned::default(),
         })
     }
 
     /// The endpoint's process-wide unique id.
     pub(crate) fn id(&self) -> u64 {
         self.id
+    }
+
+    /// What was learned of how its streams arrive.
+    pub(crate) fn learned(&self) -> &Learned {
+        &self.learned
     }
 
     /// The endpoint's URL.

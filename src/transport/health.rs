@@ -5,10 +5,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::decode::not_etcd;
 use super::endpoints::Endpoint;
 use super::unary::{json_content_type, transport_error, upgrade_delivery};
 use super::{metrics, Transport};
-use crate::error::{Delivery, Error, Result};
+use crate::error::{is_gateway_failure, Delivery, Error, Result};
 use crate::rt;
 use crate::wire;
 
@@ -55,7 +56,8 @@ impl Transport {
         }
     }
 
-    /// Whether `endpoint` answers a status request (any HTTP answer counts) within `timeout`.
+    /// Whether `endpoint` answers a status request within `timeout`: any HTTP answer counts but
+    /// a proxy's 502, 503 or 504, which says that etcd behind it does not answer.
     /// Status needs no token, answers at once even without quorum, and goes where every
     /// gateway call goes (so a proxy in front and a browser's CORS rules let it through).
     pub(super) async fn probe(&self, endpoint: &Endpoint, timeout: Duration) -> Result<()> {
@@ -64,10 +66,25 @@ impl Transport {
             .http
             .post(endpoint.parsed_url_for(wire::paths::STATUS))
             .body("{}");
-        let request = json_content_type(request);
-        let answer = rt::timeout(timeout, request.send()).await;
-        metrics::liveness_check(endpoint, matches!(answer, Ok(Ok(_))));
+        let request = self.inner.headers.apply(json_content_type(request), false);
+        let answer = rt::timeout(timeout, async {
+            let response = request.send().await?;
+            let status = response.status().as_u16();
+            // A proxy's "bad gateway" or "gateway timeout" page says that etcd behind it does
+            // not answer; any other answer (etcd's, or a refusal of the proxy's) is alive.
+            let page = match is_gateway_failure(status) {
+                true => response.bytes().await.unwrap_or_default(),
+                false => Default::default(),
+            };
+            Ok::<_, reqwest::Error>((status, page))
+        })
+        .await;
+        let alive = matches!(&answer, Ok(Ok((status, _))) if !is_gateway_failure(*status));
+        metrics::liveness_check(endpoint, alive);
         match answer {
+            Ok(Ok((status, page))) if is_gateway_failure(status) => {
+                Err(not_etcd(endpoint.url(), status, &page))
+            }
             Ok(Ok(_)) => {
                 self.inner.endpoints.report_alive(endpoint);
                 Ok(())

@@ -36,6 +36,7 @@ mod coalesce;
 mod decode;
 pub(crate) mod endpoints;
 pub(crate) mod framing;
+mod headers;
 mod health;
 mod incremental;
 pub(crate) mod metrics;
@@ -43,6 +44,7 @@ mod ordering;
 mod range;
 pub(crate) mod resume;
 pub(crate) mod retry;
+mod stream_mode;
 mod streams;
 mod unary;
 
@@ -61,7 +63,10 @@ use crate::error::{Error, Result};
 use crate::rt;
 use auth::{Auth, Credentials};
 use endpoints::{Endpoint, Endpoints};
+pub(crate) use headers::HeaderList;
 pub(crate) use retry::Idempotency;
+pub(crate) use stream_mode::StreamConfig;
+pub use stream_mode::{StreamMode, DEFAULT_LONG_POLL_INTERVAL};
 pub(crate) use streams::OpenStream;
 
 /// How a transport is set up; built by `ConnectOptions`.
@@ -78,6 +83,12 @@ pub(crate) struct TransportConfig {
     pub(crate) http: rt::NativeHttpSettings,
     /// Whether point gets waiting behind others go together (`coalesce/`).
     pub(crate) read_coalescing: bool,
+    /// Headers of the application's for every request (checked in [`Transport::new`]).
+    pub(crate) headers: HeaderList,
+    /// The User-Agent asked for, if any.
+    pub(crate) user_agent: Option<String>,
+    /// How watches and observes are carried (`stream_mode.rs`).
+    pub(crate) streams: StreamConfig,
 }
 
 /// Per-call settings beyond the defaults.
@@ -99,6 +110,9 @@ pub(crate) struct CallOptions {
     /// A call that blocks by design (lock, campaign): without a timeout of its own, it waits
     /// until done or until its handle's [`Transport::with_timeout`], not the request timeout.
     pub(crate) blocks: bool,
+    /// A stream (a watch, an observe) that may be carried by long polls through an endpoint
+    /// that holds streamed answers back (`stream_mode.rs`).
+    pub(crate) pollable: bool,
 }
 
 impl CallOptions {
@@ -111,6 +125,7 @@ impl CallOptions {
             anonymous: false,
             server_deadline: false,
             blocks: false,
+            pollable: false,
         }
     }
 }
@@ -148,6 +163,8 @@ struct Inner {
     seen: Mutex<i64>,
     /// The gets waiting to go together (`coalesce/`).
     reads: coalesce::Coalescer,
+    /// The application's headers and the User-Agent, for every request.
+    headers: headers::RequestHeaders,
 }
 
 /// A transport handle that lets the transport go when the last client does.
@@ -179,10 +196,25 @@ impl Transport {
         if endpoints.is_empty() {
             return Err(Error::invalid("no endpoints given"));
         }
-        if config.require_leader && rt::IN_BROWSER {
+        if config.require_leader && rt::cors_applies() {
             return Err(Error::invalid(
-                "with_require_leader is not available in a browser: etcd's CORS answer does not \
-                 allow the header that asks for it",
+                "with_require_leader is not available where fetch applies CORS (a browser): \
+                 etcd's CORS answer does not allow the header that asks for it",
+            ));
+        }
+        let headers = headers::RequestHeaders::new(
+            &config.headers,
+            config.user_agent.as_deref(),
+            config.http.custom.is_client(),
+            config.credentials.is_some(),
+            rt::cors_applies(),
+        )?;
+        #[cfg(feature = "__tls")]
+        if config.http.custom.is_client() && config.http.tls.is_some() {
+            return Err(Error::invalid(
+                "with_http_client and with_tls: an HTTP client of your own brings its own TLS \
+                 settings; give yours to it, or change etcdgw's client with \
+                 with_http_client_builder instead",
             ));
         }
         let http = rt::http_client(&config.http)?;
@@ -196,6 +228,7 @@ impl Transport {
                 config,
                 cluster_id: AtomicU64::new(0),
                 seen: Mutex::new(0),
+                headers,
             }),
             overrides: Overrides::default(),
         })
@@ -214,6 +247,9 @@ impl Transport {
             auto_token_refresh: true,
             http: rt::NativeHttpSettings::default(),
             read_coalescing: true,
+            headers: HeaderList::new(),
+            user_agent: None,
+            streams: StreamConfig::default(),
         };
         let endpoint = Endpoint::parse("http://127.0.0.1:9", "http");
         match endpoint.and_then(|e| Transport::new(vec![e], config)) {

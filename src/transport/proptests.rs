@@ -18,6 +18,7 @@ fn typed(err: &Error) -> bool {
     matches!(
         err,
         Error::Decode { .. }
+            | Error::NotEtcd { .. }
             | Error::Server(_)
             | Error::Unsupported { .. }
             | Error::ClusterMismatch { .. }

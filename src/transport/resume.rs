@@ -19,7 +19,7 @@ use url::Url;
 
 use super::unary::encode;
 use super::{CallOptions, OpenStream, Transport};
-use crate::error::{Error, Result};
+use crate::error::{Delivery, Error, Result};
 use crate::rt;
 
 /// The longest pause between two attempts to reopen a stream.
@@ -99,6 +99,16 @@ pub(crate) trait Resume: Send + 'static {
     /// (the caller's request was wrong, or nothing answers).
     fn established(&self) -> bool;
 
+    /// Whether an established stream is resumed at all (true unless the caller asked not to:
+    /// then the first failure, or the member closing the stream, ends it).
+    fn resumes(&self) -> bool {
+        true
+    }
+
+    /// A long poll ended (`stream_mode.rs`): the next request goes on from where this one got,
+    /// which is not a resume after a failure.
+    fn on_poll_end(&mut self) {}
+
     /// The stream's body ended without an error. Streams of one answer per request end after
     /// each answer (`true`: open the next one normally); watch and observe bodies never end by
     /// themselves (`false`: the member went away, a failure to resume from).
@@ -145,7 +155,7 @@ impl<R: Resume> Driver<R> {
     fn failed(&mut self, err: Error) -> Option<Error> {
         self.open = None;
         self.state.on_failure(&err);
-        if self.state.established() && err.is_transient() {
+        if self.state.established() && self.state.resumes() && err.is_transient() {
             self.failures = self.failures.saturating_add(1);
             event!(info, "stream resumes after: {}", err);
             None
@@ -190,6 +200,7 @@ impl<R: Resume> Driver<R> {
             };
             // A member that stops answering (stopped, cut off) is found by the liveness check.
             let endpoint = stream.endpoint_handle();
+            let polls = stream.polls();
             let read = self
                 .transport
                 .watched(&endpoint, stream.next::<R::Message>())
@@ -219,7 +230,19 @@ impl<R: Resume> Driver<R> {
                         }
                     }
                 }
+                Ok(None) if polls => {
+                    // A long poll's normal end: the next one goes on from here.
+                    self.open = None;
+                    self.state.on_poll_end();
+                }
                 Ok(None) if self.state.ends_normally() => self.open = None,
+                Ok(None) if self.state.established() && !self.state.resumes() => {
+                    return self.end(Some(Err(Error::Transport {
+                        endpoint: endpoint.url().clone().into(),
+                        delivery: Delivery::MaybeSent,
+                        source: "the member closed the stream".into(),
+                    })));
+                }
                 Ok(None) if self.state.established() => {
                     // The body never ends by itself: the member went away. Resume.
                     self.open = None;

@@ -69,6 +69,14 @@ pub(crate) fn verdict(err: &Error, idempotency: Idempotency) -> Verdict {
                 endpoint_failed: false,
             }
         }
+        // A proxy that could not get an answer from etcd (a 502, 503 or 504 page): as a
+        // connection that failed, with the proxy's word on whether the request went through.
+        Error::NotEtcd {
+            status, delivery, ..
+        } if crate::error::is_gateway_failure(*status) => Verdict {
+            retry: read || *delivery == Delivery::NotSent,
+            endpoint_failed: true,
+        },
         Error::Decode { .. } => Verdict {
             retry: false,
             endpoint_failed: true,

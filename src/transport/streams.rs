@@ -4,6 +4,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -14,9 +15,10 @@ use url::Url;
 use super::decode::{body_head, decode_response, decode_stream_message};
 use super::endpoints::Endpoint;
 use super::framing::MessageDecoder;
-use super::unary::{encode, transport_error};
+use super::stream_mode::{Carriage, DETECT_AFTER};
+use super::unary::{encode, grpc_timeout, transport_error, GRPC_TIMEOUT_HEADER};
 use super::{CallOptions, Transport};
-use crate::error::{Delivery, Error, Result};
+use crate::error::{Code, Delivery, Error, Result};
 use crate::rt;
 
 impl Transport {
@@ -42,21 +44,83 @@ impl Transport {
         &self,
         path: &'static str,
         body: Bytes,
-        options: CallOptions,
+        mut options: CallOptions,
     ) -> Result<OpenStream> {
         let limit = options
             .max_message_size
             .unwrap_or(self.inner.config.max_message_size);
+        let pollable = options.pollable;
+        if pollable {
+            // Room for a check of the endpoint and a long poll the server ends.
+            let base = options.timeout.unwrap_or_else(|| self.request_timeout());
+            options.timeout = Some(base.saturating_add(self.open_allowance()));
+        }
         let (stream, _) = self
             .with_retries(path, &options, |endpoint, _, token| {
-                self.open_attempt(endpoint, path, body.clone(), limit, token)
+                self.open_carried(endpoint, path, body.clone(), limit, token, pollable)
             })
             .await?;
         Ok(stream)
     }
 
+    /// Opens one stream request on one endpoint the way that endpoint carries streams
+    /// (`stream_mode.rs`): streamed, as a long poll, or streamed while its first answer comes
+    /// in time, and else as a long poll if the endpoint turns out to hold answers back.
+    async fn open_carried(
+        &self,
+        endpoint: Arc<Endpoint>,
+        path: &'static str,
+        body: Bytes,
+        limit: usize,
+        token: Option<Arc<str>>,
+        pollable: bool,
+    ) -> Result<OpenStream> {
+        use futures_util::future::{select, Either};
+        let poll = match self.carriage(&endpoint, pollable) {
+            Carriage::Stream => None,
+            Carriage::Poll(interval) => Some(interval),
+            Carriage::Detect => {
+                let first = async {
+                    let mut stream = self
+                        .open_attempt(
+                            endpoint.clone(),
+                            path,
+                            body.clone(),
+                            limit,
+                            token.clone(),
+                            None,
+                        )
+                        .await?;
+                    let arrived = stream.peek().await?;
+                    Ok::<_, Error>((stream, arrived))
+                };
+                let first = std::pin::pin!(first);
+                let timer = std::pin::pin!(rt::sleep(DETECT_AFTER));
+                let first = match select(first, timer).await {
+                    Either::Left((opened, _)) => {
+                        let (stream, arrived) = opened?;
+                        if arrived {
+                            self.streams_flow(&endpoint);
+                        }
+                        return Ok(stream);
+                    }
+                    Either::Right((_, first)) => first,
+                };
+                // No first answer in time: something may be holding it back, or there is none
+                // yet (an observe before the election has a leader). The check says which.
+                if !self.holds_streams_back(&endpoint, token.as_ref()).await? {
+                    return first.await.map(|(stream, _)| stream);
+                }
+                Some(self.inner.config.streams.poll_interval)
+            }
+        };
+        self.open_attempt(endpoint, path, body, limit, token, poll)
+            .await
+    }
+
     /// Opens one streaming request on one endpoint; a non-2xx answer is read (bounded) and
-    /// mapped like a unary error.
+    /// mapped like a unary error. `poll`: the request is a long poll the server ends after
+    /// this long.
     async fn open_attempt(
         &self,
         endpoint: Arc<Endpoint>,
@@ -64,9 +128,13 @@ impl Transport {
         body: Bytes,
         limit: usize,
         token: Option<Arc<str>>,
+        poll: Option<Duration>,
     ) -> Result<OpenStream> {
-        let response = self
-            .post(&endpoint, path, body, token.as_ref())
+        let mut request = self.post(&endpoint, path, body, token.as_ref());
+        if let Some(interval) = poll {
+            request = request.header(GRPC_TIMEOUT_HEADER, grpc_timeout(interval));
+        }
+        let response = request
             .send()
             .await
             .map_err(|e| transport_error(&endpoint, e))?;
@@ -76,6 +144,9 @@ impl Transport {
             decoder: MessageDecoder::new(limit),
             endpoint,
             token,
+            pending: None,
+            ended: false,
+            polls: poll.is_some(),
         };
         if (200..300).contains(&status) {
             return Ok(stream);
@@ -95,7 +166,7 @@ impl Transport {
                 }
             }
         }
-        Err(
+        let err =
             decode_response::<serde::de::IgnoredAny>(stream.endpoint.url(), path, status, &bytes)
                 .err()
                 .unwrap_or_else(|| Error::Decode {
@@ -103,9 +174,22 @@ impl Transport {
                     status,
                     reason: "a failed stream answered with a JSON body that is not an error".into(),
                     body_head: body_head(&bytes).into(),
-                }),
-        )
+                });
+        if stream.polls && poll_ended(&err) {
+            // A poll the server ended before its first answer (an observe with no leader yet):
+            // an empty poll, not a failure.
+            stream.ended = true;
+            return Ok(stream);
+        }
+        Err(err)
     }
+}
+
+/// Whether an error is the server ending a long poll at its deadline (`Grpc-Timeout`): 3.4 and
+/// 3.5 say "context deadline exceeded", 3.7 "stream terminated by RST_STREAM", all with code 4
+/// (GATEWAY.md 8).
+fn poll_ended(err: &Error) -> bool {
+    matches!(err, Error::Server(e) if e.code() == Code::DeadlineExceeded)
 }
 
 /// How much of a failed stream's body is read for its error.
@@ -118,6 +202,12 @@ pub(crate) struct OpenStream {
     decoder: MessageDecoder,
     /// The token the request carried, to tell a stale one from a fresh one.
     token: Option<Arc<str>>,
+    /// A message read ahead (the first one, while finding out how the endpoint carries streams).
+    pending: Option<Bytes>,
+    /// The body ended (or, for a poll, the server ended it at its deadline).
+    ended: bool,
+    /// A long poll: the server ends it at its deadline, and that is its normal end.
+    polls: bool,
 }
 
 impl fmt::Debug for OpenStream {
@@ -144,10 +234,29 @@ impl OpenStream {
         self.endpoint.clone()
     }
 
+    /// Whether this is a long poll, whose end is normal (`stream_mode.rs`).
+    pub(crate) fn polls(&self) -> bool {
+        self.polls
+    }
+
+    /// Reads the first message ahead; returns whether one came (not the body's end).
+    async fn peek(&mut self) -> Result<bool> {
+        if self.pending.is_none() {
+            self.pending = self.next_message().await?;
+        }
+        Ok(self.pending.is_some())
+    }
+
     /// The next whole message, `Ok(None)` when the body ended. A body that breaks is a
     /// transport error; a message past the size limit is [`Error::MessageTooLarge`].
     pub(crate) async fn next_message(&mut self) -> Result<Option<Bytes>> {
+        if let Some(message) = self.pending.take() {
+            return Ok(Some(message));
+        }
         loop {
+            if self.ended {
+                return Ok(None);
+            }
             match self.decoder.next_message() {
                 Ok(Some(message)) => return Ok(Some(message)),
                 Ok(None) => {}
@@ -167,17 +276,141 @@ impl OpenStream {
                         source: Box::new(e),
                     })
                 }
-                None => return Ok(self.decoder.finish()),
+                None => {
+                    self.ended = true;
+                    return Ok(self.decoder.finish());
+                }
             }
         }
     }
 
     /// The next message decoded: the `result` of a `{"result": ...}` message, etcd's error for
-    /// an `{"error": ...}` one. `Ok(None)` when the body ended.
+    /// an `{"error": ...}` one. `Ok(None)` when the body ended, and when a long poll ended at
+    /// its deadline.
     pub(crate) async fn next<T: DeserializeOwned>(&mut self) -> Result<Option<T>> {
         match self.next_message().await? {
-            Some(message) => decode_stream_message(self.endpoint.url(), &message).map(Some),
+            Some(message) => match decode_stream_message(self.endpoint.url(), &message) {
+                Ok(answer) => Ok(Some(answer)),
+                Err(err) if self.polls && poll_ended(&err) => {
+                    self.ended = true;
+                    Ok(None)
+                }
+                Err(err) => Err(err),
+            },
             None => Ok(None),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transport::decode::decode_response;
+    use crate::wire::{election as e, fixtures, watch as w};
+    use crate::wire::{status, Streamed};
+
+    fn url() -> Url {
+        Url::parse("http://127.0.0.1:2379").unwrap()
+    }
+
+    /// The messages of a captured stream body, split as the framing does.
+    fn messages(body: &[u8]) -> Vec<Bytes> {
+        let mut decoder = MessageDecoder::new(1 << 20);
+        decoder.push(body);
+        let mut out = Vec::new();
+        while let Ok(Some(m)) = decoder.next_message() {
+            out.push(m);
+        }
+        out.extend(decoder.finish());
+        out
+    }
+
+    #[test]
+    fn a_long_poll_s_closing_message_is_its_end_on_every_version() {
+        for (v, body) in fixtures::every_body("90-hdr-grpc-timeout-watch-2s") {
+            let all = messages(&body);
+            let (last, answers) = all.split_last().unwrap();
+            for m in answers {
+                decode_stream_message::<w::WatchResponse>(&url(), m).unwrap();
+            }
+            let end = decode_stream_message::<w::WatchResponse>(&url(), last).unwrap_err();
+            assert!(poll_ended(&end), "{v}: {end:?}");
+        }
+        for (v, body) in fixtures::every_body("90-hdr-grpc-timeout-observe") {
+            let all = messages(&body);
+            let end = decode_stream_message::<e::LeaderResponse>(&url(), all.last().unwrap());
+            assert!(poll_ended(&end.unwrap_err()), "{v}");
+        }
+        // 3.7 has also been seen to end such a stream with the gRPC stream's reset.
+        let reset = br#"{"error":{"code":4,"message":"stream terminated by RST_STREAM with error code: CANCEL"}}"#;
+        let err = decode_stream_message::<w::WatchResponse>(&url(), reset).unwrap_err();
+        assert!(poll_ended(&err));
+        assert!(status::looks_like_error(reset));
+    }
+
+    #[test]
+    fn an_observe_poll_with_nobody_elected_ends_empty_on_every_version() {
+        for (v, ex) in fixtures::every("90-hdr-grpc-timeout-observe-no-leader") {
+            let err = decode_response::<Streamed<e::LeaderResponse>>(
+                &url(),
+                "/v3/election/observe",
+                ex[0].status,
+                &ex[0].body(),
+            )
+            .unwrap_err();
+            assert_eq!(ex[0].status, 504, "{v}");
+            assert!(poll_ended(&err), "{v}: {err:?}");
+        }
+    }
+
+    #[test]
+    fn a_proxy_s_own_pages_are_not_etcd_s_answers() {
+        for (name, status, delivery) in [
+            (
+                "95-proxy-nginx-defaults-etcd-down",
+                502,
+                Delivery::MaybeSent,
+            ),
+            ("95-proxy-caddyfile-etcd-down", 502, Delivery::MaybeSent),
+            (
+                "95-proxy-haproxy-short-timeout-etcd-down",
+                503,
+                Delivery::MaybeSent,
+            ),
+            (
+                "95-proxy-nginx-short-timeout-lock-held",
+                504,
+                Delivery::MaybeSent,
+            ),
+            (
+                "95-proxy-haproxy-short-timeout-lock-held",
+                504,
+                Delivery::MaybeSent,
+            ),
+            (
+                "95-proxy-nginx-defaults-put-over-body-limit",
+                413,
+                Delivery::NotSent,
+            ),
+        ] {
+            for (v, ex) in fixtures::every(name) {
+                let err = decode_response::<Streamed<e::LeaderResponse>>(
+                    &url(),
+                    "/v3/kv/range",
+                    ex[0].status,
+                    &ex[0].body(),
+                )
+                .unwrap_err();
+                match &err {
+                    Error::NotEtcd {
+                        status: s,
+                        delivery: d,
+                        ..
+                    } => assert_eq!((*s, *d), (status, delivery), "{name} {v}"),
+                    other => panic!("{name} {v}: {other:?}"),
+                }
+                assert_eq!(err.is_transient(), status != 413, "{name}");
+            }
         }
     }
 }

@@ -23,7 +23,7 @@ use crate::wire;
 const REQUIRE_LEADER_HEADER: &str = "grpc-metadata-hasleader";
 /// The server-side deadline, for calls that block on the server: it stops waiting (a blocked
 /// lock, a campaign) when the client does (GATEWAY.md 8).
-const GRPC_TIMEOUT_HEADER: &str = "grpc-timeout";
+pub(super) const GRPC_TIMEOUT_HEADER: &str = "grpc-timeout";
 
 impl Transport {
     /// Sends one unary request with the client's default deadline.
@@ -119,10 +119,10 @@ impl Transport {
         F: FnMut(Arc<Endpoint>, Option<Duration>, Option<Arc<str>>) -> Fut,
         Fut: std::future::Future<Output = Result<T>>,
     {
-        if self.require_leader() && rt::IN_BROWSER {
+        if self.require_leader() && rt::cors_applies() {
             return Err(Error::invalid(
-                "with_require_leader is not available in a browser: etcd's CORS answer does not \
-                 allow the header that asks for it",
+                "with_require_leader is not available where fetch applies CORS (a browser): \
+                 etcd's CORS answer does not allow the header that asks for it",
             ));
         }
         let mut call = Call::new(self, path, options);
@@ -270,6 +270,7 @@ impl Transport {
             .post(endpoint.parsed_url_for(path))
             .body(body);
         request = json_content_type(request);
+        request = self.inner.headers.apply(request, token.is_some());
         if self.require_leader() {
             request = request.header(REQUIRE_LEADER_HEADER, HeaderValue::from_static("true"));
         }
@@ -295,8 +296,9 @@ impl Transport {
     ) -> Result<Resp> {
         let mut request = self.post(&endpoint, path, body, token.as_ref());
         // Not from a browser: etcd's CORS answer does not allow the header. There the server
-        // stops waiting when the fetch is aborted (the connection closes) instead.
-        if let Some(deadline) = server_deadline.filter(|_| !rt::IN_BROWSER) {
+        // stops waiting when the fetch is aborted (the connection closes) instead. Node.js,
+        // Deno and workerd send it, as a native client does.
+        if let Some(deadline) = server_deadline.filter(|_| !rt::cors_applies()) {
             request = request.header(GRPC_TIMEOUT_HEADER, grpc_timeout(deadline));
         }
         let response = request
@@ -309,10 +311,11 @@ impl Transport {
     }
 }
 
-/// Marks a request's body as JSON, except in a browser (see [`rt::IN_BROWSER`]): the gateway
-/// reads the body as JSON whatever the header says.
+/// Marks a request's body as JSON, except in a browser (see [`rt::cors_applies`]), where a
+/// request without it (and without a token) needs no CORS preflight: the gateway reads the
+/// body as JSON whatever the header says.
 pub(super) fn json_content_type(request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
-    if rt::IN_BROWSER {
+    if rt::cors_applies() {
         return request;
     }
     request.header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
@@ -359,7 +362,7 @@ pub(super) fn upgrade_delivery(err: Error, maybe_sent: bool) -> Error {
 /// The `Grpc-Timeout` value for a duration: at most 8 digits (gRPC's limit) in the finest unit
 /// that holds it (milliseconds, seconds, minutes, hours), rounded up, so that the server never
 /// stops waiting before the client does; beyond 99,999,999 hours (11,000 years) it says that.
-fn grpc_timeout(d: Duration) -> HeaderValue {
+pub(super) fn grpc_timeout(d: Duration) -> HeaderValue {
     const MOST: u128 = 99_999_999;
     let nanos = d.as_nanos();
     let text = [

@@ -2,8 +2,9 @@
 //! `tests/it`, `tests/metrics.rs`, the browser suite's driver and the command line's tests):
 //! real etcd members and clusters on free loopback ports ([`etcd`], [`free_port`]), certificates
 //! made at test time ([`certs`]), hand-written servers for faults etcd cannot produce
-//! ([`faults`]), a TCP proxy that can be cut ([`proxy`]), and [`wait_until`], which waits for
-//! a condition instead of for the machine.
+//! ([`faults`]), a TCP proxy that can be cut ([`proxy`]), real reverse proxies (nginx, HAProxy,
+//! Caddy: [`reverse_proxy`]), and [`wait_until`], which waits for a condition instead of for
+//! the machine.
 //!
 //! The etcd under test is `$ETCD_BIN` (with `$ETCDCTL_BIN` and `$ETCDUTL_BIN` of the same
 //! version); `scripts/test.sh` sets them for each etcd of its matrix. Internal: not published.
@@ -13,6 +14,7 @@ pub mod etcd;
 pub mod faults;
 mod ports;
 pub mod proxy;
+pub mod reverse_proxy;
 pub mod wait;
 
 pub use etcd::{Cluster, Etcd, EtcdBuilder, Member};

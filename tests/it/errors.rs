@@ -203,20 +203,22 @@ async fn an_http_server_that_is_not_etcd_is_reported_as_such() {
     .await;
     let client = Client::connect([web.endpoint()], None).await.unwrap();
     match client.get("k", None).await.unwrap_err() {
-        Error::Decode {
+        Error::NotEtcd {
             endpoint,
             status,
+            delivery,
             body_head,
             ..
         } => {
             assert_eq!(endpoint.port(), Some(web.addr.port()));
             assert_eq!(status, 501);
+            assert_eq!(delivery, Delivery::NotSent);
             assert!(body_head.starts_with("<html>"), "{body_head}");
         }
         other => panic!("{other:?}"),
     }
     let err = client.put("k", "v", None).await.unwrap_err();
-    assert!(err.to_string().contains("did not answer as etcd"), "{err}");
+    assert!(err.to_string().contains("not as etcd's gateway"), "{err}");
 }
 
 #[tokio::test]
@@ -244,7 +246,7 @@ async fn a_json_reply_that_is_not_etcd_is_a_decode_error() {
     let client = Client::connect([other.endpoint()], None).await.unwrap();
     assert!(matches!(
         client.get("k", None).await.unwrap_err(),
-        Error::Decode { status: 503, .. }
+        Error::NotEtcd { status: 503, .. }
     ));
 }
 

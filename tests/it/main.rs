@@ -20,6 +20,7 @@ mod lock;
 mod maintenance;
 mod mirror;
 mod namespace;
+mod proxy;
 #[cfg(feature = "schema")]
 mod schemas;
 mod stm;

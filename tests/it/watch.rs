@@ -603,6 +603,17 @@ async fn watching_from_a_compacted_revision_is_the_typed_compacted_error() {
         }
         other => panic!("{other:?}"),
     }
+
+    // Not resumed, the watch gets the server's cancel as it is, as over gRPC.
+    let options = WatchOptions::new()
+        .with_start_revision(first)
+        .with_resume(false);
+    let mut stream = client.watch("c", Some(options)).await.unwrap();
+    assert!(next(&mut stream).await.created());
+    let cancel = next(&mut stream).await;
+    assert!(cancel.canceled(), "{cancel:?}");
+    assert_eq!(cancel.compact_revision(), last);
+    assert!(cancel.header().is_some(), "{cancel:?}");
 }
 
 /// Writes `w/00000`, `w/00001`, ... one put at a time in the background until stopped,
@@ -785,6 +796,28 @@ async fn a_restarted_member_loses_no_event_and_repeats_none() {
     assert!(written > 10, "the writer made progress ({written})");
 
     check_exactly_once(&reader, &writer_client).await;
+}
+
+#[tokio::test]
+async fn without_resume_a_killed_member_ends_the_watch_with_the_transport_error() {
+    let mut etcd = Etcd::start().await;
+    let client = etcd.client().await;
+    let options = WatchOptions::new().with_prefix().with_resume(false);
+    let mut stream = client.watch("w/", Some(options)).await.unwrap();
+    assert!(next(&mut stream).await.created());
+    client.put("w/a", "1", None).await.unwrap();
+    assert_eq!(next(&mut stream).await.events().len(), 1);
+
+    etcd.member.kill();
+
+    let err = tokio::time::timeout(Duration::from_secs(10), stream.message())
+        .await
+        .expect("an answer within 10 s")
+        .expect_err("the watch ends with the error that broke it");
+    assert!(
+        matches!(err, Error::Transport { .. }) && err.is_outcome_unknown(),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]

@@ -31,7 +31,8 @@ Environment: every global flag can also be set as ETCDGW_<FLAG> (ETCDGW_ENDPOINT
 ETCDGW_USER, ETCDGW_PASSWORD, ETCDGW_COMMAND_TIMEOUT, ETCDGW_WRITE_OUT, ...) or, as etcdctl
 reads them, ETCDCTL_<FLAG> (ETCDCTL_ENDPOINTS, ETCDCTL_CACERT, ...); a flag on the command
 line wins, then ETCDGW_*, then ETCDCTL_*. `watch` also reads ETCDCTL_WATCH_KEY and
-ETCDCTL_WATCH_RANGE_END.";
+ETCDCTL_WATCH_RANGE_END. ETCDGW_HEADERS holds headers for every request, one 'Name: value'
+per line (as --header, which wins).";
 
 /// The environment variables etcdctl reads that are not global flags.
 const ETCDCTL_OTHER_VARS: [&str; 3] = [
@@ -191,6 +192,22 @@ pub(crate) struct GlobalArgs {
     /// [default: 6s, when either keepalive flag is given]
     #[arg(long, global = true, value_parser = duration, value_name = "DURATION")]
     pub(crate) keepalive_timeout: Option<Duration>,
+
+    /// A header to send with every request, as 'Name: value' (repeatable): an API key or a
+    /// token a proxy in front of etcd wants. Values are never printed. Without the flag,
+    /// ETCDGW_HEADERS is read: one 'Name: value' per line (etcdctl has no such setting)
+    #[arg(long = "header", global = true, value_name = "NAME: VALUE")]
+    pub(crate) headers: Vec<String>,
+
+    /// How watches and elect -l are carried: auto (streamed, or long polls through a proxy that
+    /// buffers responses), stream, or long-poll
+    #[arg(long, global = true, env = "ETCDGW_STREAM_MODE", default_value = "auto", value_parser = ["auto", "stream", "long-poll"])]
+    pub(crate) stream_mode: String,
+
+    /// How long each long poll lasts (an event through a buffering proxy waits about this
+    /// long)
+    #[arg(long, global = true, env = "ETCDGW_LONG_POLL_INTERVAL", default_value = "1s", value_parser = duration, value_name = "DURATION")]
+    pub(crate) long_poll_interval: Duration,
 
     /// Print byte strings as hex encoded strings
     #[arg(long, global = true, env = "ETCDGW_HEX")]

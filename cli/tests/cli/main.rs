@@ -22,6 +22,7 @@ mod kv;
 mod lease;
 mod maintenance;
 mod mirror;
+mod proxy;
 mod watch;
 
 use std::fmt;

@@ -1,6 +1,6 @@
 //! The Rust half of the live key browser (`index.html`): etcdgw compiled to wasm32, exported
 //! to the page's script as a `KeyBrowser` with `connect`, `list`, `put`, `remove` and `watch`.
-//! Build and serve it with `scripts/browser-test.sh serve`, then open the printed address.
+//! Build and serve it with `scripts/hosts-test.sh serve`, then open the printed address.
 
 use etcdgw::{Client, ConnectOptions, DeleteOptions, EventType, GetOptions, WatchOptions};
 use serde_json::json;

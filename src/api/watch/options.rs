@@ -8,7 +8,7 @@ use crate::wire::watch as w;
 pub use crate::wire::watch::WatchFilterType;
 
 /// Options for a watch. Start from [`WatchOptions::new`]; each setter returns `Self`.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 #[must_use]
 pub struct WatchOptions {
     key: Vec<u8>,
@@ -19,6 +19,13 @@ pub struct WatchOptions {
     prev_kv: bool,
     watch_id: Option<i64>,
     fragment: bool,
+    resume: bool,
+}
+
+impl Default for WatchOptions {
+    fn default() -> Self {
+        WatchOptions::new()
+    }
 }
 
 impl WatchOptions {
@@ -33,6 +40,7 @@ impl WatchOptions {
             prev_kv: false,
             watch_id: None,
             fragment: false,
+            resume: true,
         }
     }
 
@@ -79,6 +87,25 @@ impl WatchOptions {
     pub const fn with_fragment(mut self) -> Self {
         self.fragment = true;
         self
+    }
+
+    /// Whether the watch is created again, from the revision after the last one delivered, when
+    /// its stream breaks (default true: no event is lost or repeated across member restarts and
+    /// failovers). Off, the watch is a gRPC client's: a broken stream ends it with the error
+    /// that broke it (a member that closed the stream is a
+    /// [`Transport`](crate::Error::Transport) error), the server's cancel of a watch whose start
+    /// revision is compacted is delivered as the answer it is (a `canceled` answer with the
+    /// [`compact_revision`](crate::WatchResponse::compact_revision), not
+    /// [`Error::Compacted`](crate::Error::Compacted)), and the caller watches again from where
+    /// it got to.
+    pub const fn with_resume(mut self, resume: bool) -> Self {
+        self.resume = resume;
+        self
+    }
+
+    /// Whether the watch resumes (see [`with_resume`](Self::with_resume)).
+    pub(super) const fn resumes(&self) -> bool {
+        self.resume
     }
 
     /// The watch id asked for with [`with_watch_id`](Self::with_watch_id).

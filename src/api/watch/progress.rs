@@ -218,7 +218,10 @@ async fn replay(
         .open_stream(
             paths::WATCH,
             &w::WatchRequest::Create(request),
-            CallOptions::new(Idempotency::Read),
+            CallOptions {
+                pollable: true,
+                ..CallOptions::new(Idempotency::Read)
+            },
         )
         .await?;
     let endpoint = stream.endpoint_handle();

@@ -81,14 +81,15 @@ impl WatchRequestSender {
         &self,
         key: Vec<u8>,
         options: Option<WatchOptions>,
-    ) -> Result<(Option<i64>, w::WatchCreateRequest)> {
+    ) -> Result<(Option<i64>, bool, w::WatchCreateRequest)> {
         let options = options.unwrap_or_default();
         let id = options.requested_id();
+        let resumes = options.resumes();
         let mut request = options.into_request(key)?;
         if let Some(ns) = &self.namespace {
             ns.watch_request(&mut request);
         }
-        Ok((id, request))
+        Ok((id, resumes, request))
     }
 
     /// Adds a watch to the stream; its `created` answer comes on the stream.
@@ -106,7 +107,7 @@ impl WatchRequestSender {
         key: impl Into<Vec<u8>>,
         options: Option<WatchOptions>,
     ) -> Result<()> {
-        let (requested, request) = self.request(key.into(), options)?;
+        let (requested, resumes, request) = self.request(key.into(), options)?;
         let id = {
             let mut ids = lock(&self.ids);
             match requested {
@@ -133,7 +134,8 @@ impl WatchRequestSender {
             request.clone(),
             self.max_message_size,
             self.namespace.clone(),
-        );
+        )
+        .resuming(resumes);
         let cursor = task.cursor.subscribe();
         let mut rest = resume::resumable(self.transport.clone(), task);
         let first = rest.next().await;

@@ -31,6 +31,10 @@ pub(super) struct WatchTask {
     partial: Option<w::WatchResponse>,
     /// Whether a `created` arrived once: only then are failures resumed rather than reported.
     established: bool,
+    /// Whether failures are resumed at all (`WatchOptions::with_resume`).
+    resumes: bool,
+    /// The last request was a long poll that ended normally: the next one is not a resume.
+    polled: bool,
     /// Counts the watch as open while it is established and not ended.
     counted: Option<metrics::OpenWatch>,
     /// How far the watch got, for progress requests (`next_revision` and the last event).
@@ -52,9 +56,16 @@ impl WatchTask {
             namespace,
             partial: None,
             established: false,
+            resumes: true,
+            polled: false,
             counted: None,
             cursor: signal::Sender::new(Cursor::default()),
         }
+    }
+
+    /// Whether a broken stream is resumed (default) or ends the watch with its error.
+    pub(super) fn resuming(self, resumes: bool) -> Self {
+        WatchTask { resumes, ..self }
     }
 
     /// Publishes how far the watch got: called whenever the resume point moves.
@@ -93,7 +104,9 @@ impl WatchTask {
             return Flow::Yield(self.answer(answer));
         }
         if answer.canceled {
-            if answer.compact_revision.0 > 0 {
+            // A watch that is not resumed delivers the server's cancel as it is, as a gRPC
+            // client's does; one that is would resume into the same compaction: it ends.
+            if answer.compact_revision.0 > 0 && self.resumes {
                 return Flow::End(Some(Err(Error::Compacted {
                     watch_id: self.id,
                     compact_revision: answer.compact_revision.0,
@@ -144,12 +157,13 @@ impl Resume for WatchTask {
         if self.next_revision > 0 {
             request.start_revision = I64(self.next_revision);
         }
-        if self.established {
+        if self.established && !std::mem::take(&mut self.polled) {
             metrics::watch_resumed();
         }
         self.partial = None;
         let options = CallOptions {
             max_message_size: self.max_message_size,
+            pollable: true,
             ..CallOptions::new(Idempotency::Read)
         };
         match StreamRequest::new(paths::WATCH, &w::WatchRequest::Create(request), options) {
@@ -169,6 +183,14 @@ impl Resume for WatchTask {
 
     fn established(&self) -> bool {
         self.established
+    }
+
+    fn resumes(&self) -> bool {
+        self.resumes
+    }
+
+    fn on_poll_end(&mut self) {
+        self.polled = true;
     }
 }
 

@@ -102,6 +102,7 @@ fn error_kind(err: &Error) -> &'static str {
         Error::Timeout { .. } => "Timeout",
         Error::Transport { .. } => "Transport",
         Error::Decode { .. } => "Decode",
+        Error::NotEtcd { .. } => "NotEtcd",
         Error::Unsupported { .. } => "Unsupported",
         Error::StaleRevision { .. } => "StaleRevision",
         Error::ClusterMismatch { .. } => "ClusterMismatch",
@@ -114,10 +115,6 @@ fn error_kind(err: &Error) -> &'static str {
         Error::Utf8 { .. } => "Utf8",
         Error::InvalidSetting { .. } => "InvalidSetting",
         Error::BlockingInAsync { .. } => "BlockingInAsync",
-        Error::InvalidArgs(_) => "InvalidArgs",
-        Error::WatchError(_) => "WatchError",
-        Error::LeaseKeepAliveError(_) => "LeaseKeepAliveError",
-        Error::ElectError(_) => "ElectError",
     }
 }
 
