@@ -247,19 +247,13 @@ impl Error {
     pub fn is_timeout(&self) -> bool {
         match self {
             Error::Timeout { .. } => true,
-            // gRPC's code 4 is a deadline whatever the message: etcd 3.6 and 3.7 can end a
-            // call at its Grpc-Timeout with "stream terminated by RST_STREAM with error code:
-            // CANCEL", a message no kind names.
-            Error::Server(e) => {
-                e.code() == Code::DeadlineExceeded
-                    || matches!(
-                        e.kind(),
-                        ServerErrorKind::Timeout
-                            | ServerErrorKind::TimeoutDueToLeaderFail
-                            | ServerErrorKind::TimeoutDueToConnectionLost
-                            | ServerErrorKind::DeadlineExceeded
-                    )
-            }
+            Error::Server(e) => matches!(
+                e.kind(),
+                ServerErrorKind::Timeout
+                    | ServerErrorKind::TimeoutDueToLeaderFail
+                    | ServerErrorKind::TimeoutDueToConnectionLost
+                    | ServerErrorKind::DeadlineExceeded
+            ),
             _ => false,
         }
     }

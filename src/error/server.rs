@@ -170,10 +170,14 @@ macro_rules! server_error_kinds {
             }
 
             /// The one place where etcd's text becomes a kind.
-            fn from_message(_code: i32, message: &str) -> Self {
+            fn from_message(code: i32, message: &str) -> Self {
                 match message {
                     $($($message)|+ => Self::$kind,)+
                     m if m.starts_with("grpc: received message larger than max") => Self::MessageTooLarge,
+                    // gRPC's code 4 is a deadline whatever the words: etcd 3.6 and 3.7 can end a
+                    // call at its Grpc-Timeout with "stream terminated by RST_STREAM with error
+                    // code: CANCEL".
+                    _ if code == 4 => Self::DeadlineExceeded,
                     _ => Self::Other,
                 }
             }
