@@ -11,6 +11,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 
+# `cargo package` verifies the command line against the packaged library through a local
+# registry overlay named after this checkout's path, and cargo unpacks a registry's crate only
+# once: a library packaged earlier from the same path would be built in its place. Remove
+# those unpacked copies (local registries have no host, so their names start with "-").
+rm -rf "${CARGO_HOME:-$HOME/.cargo}"/registry/src/-*/etcdgw-[0-9]* \
+  "${CARGO_HOME:-$HOME/.cargo}"/registry/src/-*/etcdgw-cli-[0-9]*
 cargo package -p etcdgw -p etcdgw-cli "$@"
 version() { cargo metadata --format-version 1 --no-deps \
   | python3 -c "import json,sys; print(next(p['version'] for p in json.load(sys.stdin)['packages'] if p['name']=='$1'))"; }
