@@ -9,6 +9,10 @@ tests/fixtures/captures/NAME.TAG.txt: the exact bytes sent, and the answer as it
 by chunk with arrival times (the unit tests read these files; GATEWAY.md cites them).
 TAG names the version: v34 (3.4.23), v35 (3.5.1), v3534, v36, v37.
 
+The WebSocket scenarios (49/50/52/53-watch-websocket-*, 77-auth-websocket,
+99-watch-websocket-member-stops) use a small RFC 6455 client of their own (class WebSocket) and
+write a timeline instead: `[t= S.SSS] who: what`, one line per frame sent or received.
+
 Each scenario is a function that sets up state with plain requests and captures the exchanges
 it is about. Nothing here is a mock: every byte comes from the server.
 """
@@ -223,6 +227,224 @@ class Proxy:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+class WsLog:
+    """The timeline of one or more WebSocket sessions, in the text format of the 50/53/77 captures:
+    `[t= S.SSS] who: what`, t in seconds since the log (or the last restart) began."""
+
+    def __init__(self):
+        import threading
+        self.lines = []
+        self.lock = threading.Lock()
+        self.t0 = time.monotonic()
+
+    def restart(self, banner=None):
+        with self.lock:
+            if banner:
+                self.lines.append(banner)
+            self.t0 = time.monotonic()
+
+    def add(self, text, block=()):
+        with self.lock:
+            self.lines.append(f"[t={time.monotonic() - self.t0:6.3f}] {text}")
+            self.lines.extend("    " + line for line in block)
+
+    def note(self, text):
+        with self.lock:
+            self.lines.append(text)
+
+    def text(self):
+        with self.lock:
+            return "\n".join(self.lines) + "\n"
+
+
+def show_message(data, keep=300):
+    """A message as text, LF/CR written as \\n / \\r; a long one keeps its first and last `keep` bytes."""
+    text = data.decode("utf-8", "replace").replace("\n", "\\n").replace("\r", "\\r")
+    if len(data) > 4 * keep:
+        head = data[:keep].decode("utf-8", "replace")
+        tail = data[-keep:].decode("utf-8", "replace")
+        return f"{head}...[{len(data) - 2 * keep} bytes omitted]...{tail}"
+    return text
+
+
+class WebSocket:
+    """A minimal RFC 6455 client on a raw socket. A reader thread records every frame the server
+    sends as it arrives (messages with their frame count, continuation frames joined; PING, PONG,
+    CLOSE frames; the end of the TCP stream); pings are answered with a pong, a server CLOSE with
+    a CLOSE echoing its code."""
+
+    def __init__(self, log, port, path="/v3/watch", headers=(), wait=5.0):
+        import threading
+        self.log = log
+        self.messages = []           # (t, bytes) of every complete data message
+        self.frames = 0              # every frame received, control frames included
+        self.closed = threading.Event()
+        self.sent_close = False
+        key = b64(os.urandom(16))
+        lines = [f"GET {path} HTTP/1.1", f"Host: 127.0.0.1:{port}", "Upgrade: websocket", "Connection: Upgrade",
+                 f"Sec-WebSocket-Key: {key}", "Sec-WebSocket-Version: 13", *headers]
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=wait)
+        log.add("client: upgrade request:", lines)
+        self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        buf = b""
+        while b"\r\n\r\n" not in buf:
+            data = self.sock.recv(65536)
+            if not data:
+                break
+            buf += data
+        head, _, self.buf = buf.partition(b"\r\n\r\n")
+        head = head.decode("latin-1")
+        log.add("server: upgrade response:", head.split("\r\n") if head else ["(connection closed, no response)"])
+        self.status = int(head.split()[1]) if head else 0
+        if self.status != 101:
+            # Whatever body follows (a refused upgrade is plain HTTP).
+            self.sock.settimeout(1.0)
+            try:
+                while True:
+                    data = self.sock.recv(65536)
+                    if not data:
+                        break
+                    self.buf += data
+            except OSError:
+                pass
+            if self.buf:
+                log.add(f"server: response body: {show_message(self.buf)}")
+            self.sock.close()
+            self.closed.set()
+            return
+        self.sock.settimeout(None)
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _recv_exact(self, n):
+        while len(self.buf) < n:
+            data = self.sock.recv(1 << 20)
+            if not data:
+                raise EOFError
+            self.buf += data
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def _frame(self):
+        b0, b1 = self._recv_exact(2)
+        fin, opcode, masked, n = b0 >> 7, b0 & 0x0F, b1 >> 7, b1 & 0x7F
+        if n == 126:
+            n = int.from_bytes(self._recv_exact(2), "big")
+        elif n == 127:
+            n = int.from_bytes(self._recv_exact(8), "big")
+        mask = self._recv_exact(4) if masked else None
+        payload = self._recv_exact(n)
+        if mask:
+            payload = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+        return fin, opcode, bool(masked), payload
+
+    def _read(self):
+        parts, kind, frames = [], None, 0
+        try:
+            while True:
+                fin, opcode, masked, payload = self._frame()
+                self.frames += 1
+                note = " (MASKED by the server!)" if masked else ""
+                if opcode in (0, 1, 2):
+                    if opcode != 0:
+                        parts, kind, frames = [], opcode, 0
+                    parts.append(payload)
+                    frames += 1
+                    if not fin:
+                        continue
+                    data = b"".join(parts)
+                    self.messages.append((time.monotonic(), data))
+                    what = "message" if kind == 1 else "BINARY message"
+                    self.log.add(f"server->client: {what} ({len(data)} bytes, {frames} frame{'s' if frames > 1 else ''}){note}: "
+                                 f"{show_message(data)}")
+                elif opcode == 9:
+                    self.log.add(f"server->client: PING frame payload={payload!r}{note}")
+                    self._send(10, payload)
+                    self.log.add(f"client->server: PONG frame payload={payload!r}")
+                elif opcode == 10:
+                    self.log.add(f"server->client: PONG frame payload={payload!r}{note}")
+                elif opcode == 8:
+                    code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else None
+                    self.log.add(f"server->client: CLOSE frame code={code} reason={payload[2:]!r}{note}")
+                    if not self.sent_close:
+                        self.close(code or 1000)
+                    self.log.add(self._drain())
+                    return
+                else:
+                    self.log.add(f"server->client: frame with opcode {opcode} ({len(payload)} bytes){note}")
+        except EOFError:
+            if not self.closed.is_set():
+                self.log.add("server->client: end of the TCP stream (EOF) without a CLOSE frame")
+        except OSError as e:
+            if not self.closed.is_set():
+                self.log.add(f"server->client: connection error {e.__class__.__name__}: {e}")
+        finally:
+            self.closed.set()
+
+    def _drain(self):
+        # After the closing handshake the server closes the TCP connection.
+        self.sock.settimeout(2.0)
+        start = time.monotonic()
+        try:
+            while self.sock.recv(65536):
+                pass
+            return f"server: closed the TCP connection {time.monotonic() - start:.3f}s after the closing handshake"
+        except socket.timeout:
+            return "server: TCP connection still open 2 s after the closing handshake"
+        except OSError as e:
+            return f"server: TCP connection ended with {e.__class__.__name__}"
+
+    def _send(self, opcode, payload):
+        mask = os.urandom(4)
+        n = len(payload)
+        head = bytes([0x80 | opcode])
+        if n < 126:
+            head += bytes([0x80 | n])
+        elif n < 65536:
+            head += bytes([0x80 | 126]) + n.to_bytes(2, "big")
+        else:
+            head += bytes([0x80 | 127]) + n.to_bytes(8, "big")
+        self.sock.sendall(head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
+
+    def send(self, obj):
+        """One text message: a JSON object, or a string sent as it is."""
+        text = obj if isinstance(obj, str) else json.dumps(obj, separators=(",", ":"))
+        self.log.add(f"client->server: text message: {show_message(text.encode())}")
+        self._send(1, text.encode())
+
+    def close(self, code=1000):
+        self.sent_close = True
+        self.log.add(f"client->server: CLOSE frame code={code}")
+        try:
+            self._send(8, code.to_bytes(2, "big"))
+        except OSError as e:
+            self.log.add(f"client: could not send the CLOSE frame: {e.__class__.__name__}")
+
+    def wait_closed(self, timeout):
+        return self.closed.wait(timeout)
+
+    def drop(self):
+        """Closes the TCP connection without a CLOSE frame."""
+        self.log.add("client: closes the TCP connection without a CLOSE frame")
+        self.closed.set()
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.sock.close()
+
+
+def watch_gauges(port):
+    """The two server-side watch gauges from GET /metrics."""
+    _, _, body, _ = exchange("GET", "/metrics", None, port)
+    out = {}
+    for line in body.decode("utf-8", "replace").splitlines():
+        for name in ("etcd_debugging_mvcc_watch_stream_total", "etcd_debugging_mvcc_watcher_total"):
+            if line.startswith(name + " "):
+                out[name] = line.split()[1]
+    return out
+
+
 class Capture:
     def __init__(self, member, tag):
         self.m = member
@@ -236,6 +458,13 @@ class Capture:
 
     def write(self, name, title, records):
         text = f"# etcd {self.m.version}: {title}\n\n" + "\n".join(render(r) for r in records)
+        path = os.path.join(OUT, f"{name}.{self.tag}.txt")
+        with open(path, "w") as f:
+            f.write(text)
+        print(f"wrote {os.path.relpath(path, ROOT)}", file=sys.stderr)
+
+    def write_ws(self, name, title, log, comments=()):
+        text = f"# etcd {self.m.version}: {title}\n" + "".join(f"# {c}\n" for c in comments) + "\n" + log.text()
         path = os.path.join(OUT, f"{name}.{self.tag}.txt")
         with open(path, "w") as f:
             f.write(text)
@@ -404,6 +633,237 @@ def scenarios(c):
             finally:
                 dead.stop()
 
+    # WebSocket: GET /v3/watch with Upgrade: websocket (the gateway's grpc-websocket-proxy).
+    ws_note = ("Minimal RFC 6455 client on a raw socket (scripts/capture.py WebSocket): each request is one "
+               "text message (masked, as a client must); every frame the server sent is listed as it arrived.")
+
+    def side_put(log, k, v):
+        rev = put(k, v)["header"]["revision"]
+        log.add(f"side channel: put {k}={v} -> revision {rev}")
+
+    def ws_multiplex():
+        time.sleep(1.0)  # the server drops the watchers of an earlier socket within a second
+        before = watch_gauges(c.m.client)
+        log = WsLog()
+        ws = WebSocket(log, c.m.client)
+        ws.send({"create_request": {"key": b64("w/a")}})
+        time.sleep(1.0)
+        side_put(log, "w/a", "1")
+        time.sleep(0.5)
+        ws.send({"create_request": {"key": b64("w/b"), "prev_kv": True}})
+        time.sleep(1.0)
+        side_put(log, "w/b", "1")
+        time.sleep(0.5)
+        ws.send({"cancel_request": {"watch_id": "0"}})
+        time.sleep(0.5)
+        ws.send({"progress_request": {}})
+        time.sleep(0.5)
+        side_put(log, "w/a", "2")
+        side_put(log, "w/b", "2")
+        time.sleep(0.5)
+        ws.send(json.dumps({"create_request": {"key": b64("w/c")}}, separators=(",", ":")) + "\n"
+                + json.dumps({"create_request": {"key": b64("w/d")}}, separators=(",", ":")))
+        time.sleep(1.0)
+        side_put(log, "w/c", "1")
+        side_put(log, "w/d", "1")
+        time.sleep(0.5)
+        log.add(f"server gauges while open (GET /metrics): {watch_gauges(c.m.client)}")
+        ws.close()
+        ws.wait_closed(3.0)
+        time.sleep(1.0)
+        log.add(f"server gauges 1 s after the client's CLOSE frame: {watch_gauges(c.m.client)}")
+        side_put(log, "w/b", "3")
+        time.sleep(1.0)
+        log.add(f"server gauges after one more put on a watched key: {watch_gauges(c.m.client)}")
+        log.restart("---- second connection: one watch, then the TCP connection closed without a CLOSE frame ----")
+        ws = WebSocket(log, c.m.client)
+        ws.send({"create_request": {"key": b64("w/e")}})
+        time.sleep(0.5)
+        log.add(f"server gauges while open: {watch_gauges(c.m.client)}")
+        ws.drop()
+        time.sleep(1.0)
+        log.add(f"server gauges 1 s after the TCP close: {watch_gauges(c.m.client)}")
+        c.write_ws("50-watch-websocket-multiplex",
+                   "several watches on ONE WebSocket connection to GET /v3/watch (the gateway's built-in WebSocket proxy)",
+                   log, [ws_note, f"Before the session the server gauges were: {before}"])
+
+    def ws_explicit_ids():
+        log = WsLog()
+        ws = WebSocket(log, c.m.client)
+        for key, wid in [("e/1", "1"), ("e/2", "2"), ("e/3", "1"), ("e/4", None), ("e/5", None)]:
+            req = {"key": b64(key)}
+            if wid is not None:
+                req["watch_id"] = wid
+            ws.send({"create_request": req})
+            time.sleep(0.5)
+        for key in ["e/1", "e/2", "e/3", "e/4", "e/5"]:
+            side_put(log, key, "1")
+            time.sleep(0.3)
+        ws.send({"cancel_request": {"watch_id": "1"}})
+        time.sleep(0.5)
+        ws.send({"create_request": {"key": b64("e/3"), "watch_id": "1"}})
+        time.sleep(0.5)
+        for key in ["e/1", "e/3"]:
+            side_put(log, key, "2")
+            time.sleep(0.3)
+        ws.send({"create_request": {"key": b64("e/6"), "watch_id": "-1"}})
+        time.sleep(0.5)
+        side_put(log, "e/6", "1")
+        time.sleep(0.5)
+        ws.close()
+        ws.wait_closed(3.0)
+        c.write_ws("49-watch-websocket-explicit-ids",
+                   "explicit watch_id 1, 2, then 1 again (duplicate) on one WebSocket; two auto ids; puts to each; "
+                   "cancel of 1 and 1 reused; a create with watch_id -1",
+                   log, [ws_note])
+
+    def ws_idle():
+        log = WsLog()
+        ws = WebSocket(log, c.m.client)
+        ws.send({"create_request": {"key": b64("idle/k")}})
+        time.sleep(12.0)
+        log.add(f"frames received in all during 12 s (the created message included): {ws.frames}")
+        ws.close()
+        ws.wait_closed(3.0)
+        c.write_ws("52-watch-websocket-idle", "one watch on an idle WebSocket for 12 s: does the server send pings?",
+                   log, [ws_note])
+
+    def ws_large():
+        first = None
+        for i in range(4):
+            rev = put(f"w/fr/{i}", "z" * (600 * 1024))["header"]["revision"]
+            first = first or rev
+        for fragment, name, title in [
+                (False, "53-watch-websocket-large-message",
+                 "WebSocket: a watch replaying 4 puts of 600 KiB values (one 3.2 MB watch response)"),
+                (True, "53-watch-websocket-large-message-fragment",
+                 "WebSocket: the same replay with fragment: true")]:
+            log = WsLog()
+            ws = WebSocket(log, c.m.client)
+            req = {"key": b64("w/fr/"), "range_end": b64("w/fr0"), "start_revision": first}
+            if fragment:
+                req["fragment"] = True
+            ws.send({"create_request": req})
+            time.sleep(2.0)
+            log.add(f"messages received in all: {len(ws.messages)}; frames: {ws.frames}")
+            ws.close()
+            ws.wait_closed(3.0)
+            c.write_ws(name, title, log,
+                       [ws_note, "A message over 1200 bytes is shown by its first and last 300 bytes.",
+                        f"Setup: 4 puts of a 600 KiB value to w/fr/0..3, the first at revision {first}."])
+
+    def ws_auth():
+        for path, body in [("/v3/auth/user/add", {"name": "root", "password": "rootpw"}),
+                           ("/v3/auth/user/grant", {"user": "root", "role": "root"}),
+                           ("/v3/auth/enable", {})]:
+            exchange("POST", path, json.dumps(body), c.m.client)
+        token = c.call("/v3/auth/authenticate", {"name": "root", "password": "rootpw"})["token"]
+        hdr = [f"Authorization: {token}"]
+        log = WsLog()
+        # Controls over plain HTTP: the token works; how the server takes "Bearer <token>" (what the
+        # proxy makes of the subprotocol and of the cookie).
+        for label, path, body, headers in [
+                ("Authorization: <token>", "/v3/watch", {"create_request": {"key": b64("data/x")}}, hdr),
+                ("Authorization: <token>", "/v3/kv/range", {"key": b64("data/x")}, hdr),
+                ("Authorization: Bearer <token>", "/v3/kv/range", {"key": b64("data/x")},
+                 [f"Authorization: Bearer {token}"]),
+                ("Authorization: Bearer garbage", "/v3/kv/range", {"key": b64("data/x")},
+                 ["Authorization: Bearer garbage"])]:
+            status, _, body, _ = exchange("POST", path, json.dumps(body), c.m.client, headers, wait=1.0)
+            log.note(f"control over plain HTTP: POST {path} with {label}: {status} "
+                     f"{body.decode('utf-8', 'replace').strip()}")
+        attempts = [
+            ("Authorization: <token> on the upgrade", "/v3/watch", [f"Authorization: {token}"]),
+            ("Sec-WebSocket-Protocol: Bearer, <token>", "/v3/watch", [f"Sec-WebSocket-Protocol: Bearer, {token}"]),
+            ("Grpc-Metadata-Token: <token>", "/v3/watch", [f"Grpc-Metadata-Token: {token}"]),
+            ("Grpc-Metadata-Authorization: <token>", "/v3/watch", [f"Grpc-Metadata-Authorization: {token}"]),
+            ("Sec-WebSocket-Protocol: <token> (no Bearer)", "/v3/watch", [f"Sec-WebSocket-Protocol: {token}"]),
+            ("Cookie: token=<token>", "/v3/watch", [f"Cookie: token={token}"]),
+            ("Cookie: authorization=<token>", "/v3/watch", [f"Cookie: authorization={token}"]),
+            ("query ?token=<token>", f"/v3/watch?token={token}", []),
+            ("query ?authorization=<token>", f"/v3/watch?authorization={token}", []),
+            ("Sec-WebSocket-Protocol: Bearer, garbage", "/v3/watch", ["Sec-WebSocket-Protocol: Bearer, garbage"]),
+            ("Cookie: token=garbage", "/v3/watch", ["Cookie: token=garbage"]),
+            ("no token at all", "/v3/watch", []),
+        ]
+        for i, (label, path, headers) in enumerate(attempts, 1):
+            log.restart(f"---- attempt {i}: {label} ----")
+            ws = WebSocket(log, c.m.client, path=path, headers=headers)
+            if ws.status == 101:
+                ws.send({"create_request": {"key": b64("data/x")}})
+                time.sleep(0.5)
+                rev = c.call("/v3/kv/put", {"key": b64("data/x"), "value": b64(str(i))}, hdr)["header"]["revision"]
+                log.add(f"side channel: put data/x={i} (with the token) -> revision {rev}")
+                time.sleep(0.5)
+                ws.close()
+                ws.wait_closed(3.0)
+        exchange("POST", "/v3/auth/disable", "{}", c.m.client, hdr)
+        c.write_ws("77-auth-websocket", "WebSocket watch with auth enabled (root user, root role): every channel "
+                   "a token could ride on the upgrade", log,
+                   [ws_note, "Each attempt is a new connection (a create on data/x, then a put to it); "
+                    "t restarts at 0."])
+
+    def ws_progress():
+        for i in range(5):
+            put("wp/k", str(i))
+        rev = int(c.call("/v3/kv/range", {"key": b64("wp/k")})["header"]["revision"])
+        log = WsLog()
+        ws = WebSocket(log, c.m.client)
+        ws.send({"progress_request": {}})
+        time.sleep(1.0)
+        ws.send(json.dumps({"create_request": {"key": b64("wp/k"), "start_revision": str(rev - 4)}},
+                           separators=(",", ":")) + '\n{"progress_request":{}}')
+        time.sleep(1.0)
+        ws.send({"progress_request": {}})
+        time.sleep(1.0)
+        ws.send(json.dumps({"create_request": {"key": b64("wp/f"), "start_revision": str(rev + 2)}},
+                           separators=(",", ":")) + '\n{"progress_request":{}}')
+        time.sleep(1.0)
+        side_put(log, "wp/k", "5")
+        time.sleep(0.5)
+        ws.send({"progress_request": {}})
+        time.sleep(1.0)
+        side_put(log, "wp/f", "1")
+        time.sleep(0.5)
+        ws.send({"progress_request": {}})
+        time.sleep(1.0)
+        ws.close()
+        ws.wait_closed(3.0)
+        c.write_ws("50-watch-websocket-progress",
+                   "progress_request on one WebSocket: alone; with a watcher replaying history; after it caught up; "
+                   "with a watcher from a future revision, before and after the store reaches it",
+                   log, [ws_note, f"Setup: 5 puts to wp/k, the store at revision {rev}."])
+
+    def ws_member_stops():
+        # Each round on a member of its own (twice: the error text varies from run to run), so
+        # that the capture can also run next to 99-watch-member-stops.
+        import threading
+        log = WsLog()
+        for round in (1, 2):
+            m = Member(c.m.binary)
+            try:
+                log.restart(f"---- round {round}: a fresh member ----")
+                ws = WebSocket(log, m.client)
+                ws.send({"create_request": {"key": b64("stop/k")}})
+                time.sleep(0.5)
+
+                def reap():
+                    code = m.proc.wait()
+                    log.add(f"member: process exited with code {code}")
+                log.add("member: SIGTERM sent")
+                m.proc.send_signal(signal.SIGTERM)
+                reaper = threading.Thread(target=reap)
+                reaper.start()
+                if not ws.wait_closed(20.0):
+                    log.add("client: socket still open 20 s after the SIGTERM")
+                    ws.drop()
+                reaper.join(20.0)
+            finally:
+                m.stop()
+        c.write_ws("99-watch-websocket-member-stops",
+                   "a watch open on a WebSocket while the member is stopped (SIGTERM)", log,
+                   [ws_note, "Two rounds, each on a fresh member; t restarts at 0."])
+
     def server_stops():
         # A watch open when the member shuts down: the stream's error object, then the end.
         sock_rec = {}
@@ -427,7 +887,11 @@ def scenarios(c):
         ("34-err-invalid-json", invalid_json), ("13-path-maintenance-hashkv", hashkv),
         ("48-watch", watch_errors), ("85-watch-progress", progress), ("90-hdr-grpc-timeout-lock", deadline_lock), ("90-hdr-grpc-timeout-watch", deadline_watch),
         ("90-hdr-grpc-timeout-streams", deadline_streams), ("95-proxy", proxies),
-        ("7x-87-auth", nonadmin), ("99-watch-member-stops", server_stops),
+        ("49-watch-websocket-explicit-ids", ws_explicit_ids), ("50-watch-websocket-multiplex", ws_multiplex),
+        ("50-watch-websocket-progress", ws_progress),
+        ("52-watch-websocket-idle", ws_idle), ("53-watch-websocket-large-message", ws_large),
+        ("7x-87-auth", nonadmin), ("77-auth-websocket", ws_auth),
+        ("99-watch-websocket-member-stops", ws_member_stops), ("99-watch-member-stops", server_stops),
     ]
 
 
