@@ -19,6 +19,7 @@ pub(crate) struct HttpOptions {
     client: CustomClient,
     stream_mode: StreamMode,
     long_poll_interval: Duration,
+    websocket: bool,
 }
 
 impl HttpOptions {
@@ -29,6 +30,7 @@ impl HttpOptions {
             client: CustomClient::None,
             stream_mode: StreamMode::Auto,
             long_poll_interval: DEFAULT_LONG_POLL_INTERVAL,
+            websocket: true,
         }
     }
 
@@ -51,6 +53,7 @@ impl HttpOptions {
             StreamConfig {
                 mode: self.stream_mode,
                 poll_interval: self.long_poll_interval,
+                websocket: self.websocket,
             },
         )
     }
@@ -69,6 +72,7 @@ impl fmt::Debug for HttpOptions {
             .field("client", &self.client)
             .field("stream_mode", &self.stream_mode)
             .field("long_poll_interval", &self.long_poll_interval)
+            .field("websocket", &self.websocket)
             .finish()
     }
 }
@@ -180,6 +184,22 @@ impl ConnectOptions {
     /// cost of one request per interval per watch.
     pub const fn with_long_poll_interval(mut self, interval: Duration) -> Self {
         self.http.long_poll_interval = interval;
+        self
+    }
+
+    /// Whether the client's watches on an `http://` endpoint share one WebSocket to it (default
+    /// `true`), as a gRPC client's share one stream: a thousand watches hold one connection,
+    /// not a thousand. Creates and cancels go on the socket as they come; a broken socket
+    /// resumes each watch exactly once, as a broken HTTP watch does.
+    ///
+    /// Watches go as HTTP requests of their own, whatever this says, where a WebSocket cannot
+    /// carry them: with a user (etcd's gateway takes no token on a WebSocket), on `https://`
+    /// endpoints (HTTP/2 carries them on one connection there), with
+    /// [`StreamMode::LongPoll`], through a proxy that refuses the upgrade (found out once per
+    /// endpoint), on workerd, and in a browser, Node.js or Deno when the client has headers of
+    /// its own ([`with_header`](Self::with_header): their `WebSocket` cannot send them).
+    pub const fn with_websocket(mut self, websocket: bool) -> Self {
+        self.http.websocket = websocket;
         self
     }
 }

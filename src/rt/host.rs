@@ -91,6 +91,18 @@ pub(crate) fn cors_applies() -> bool {
     host().applies_cors()
 }
 
+/// Whether watches may share a WebSocket (`transport/websocket.rs`) here: natively always (the
+/// upgrade is an HTTP request with every header); on a host with a `WebSocket` of its own (a
+/// browser, Node.js, Deno) only when the client has no headers of its own, which that
+/// `WebSocket` cannot send; not on workerd, whose outbound WebSockets are made through fetch.
+pub(crate) fn websocket_usable(with_headers: bool) -> bool {
+    match host() {
+        Host::Native => true,
+        Host::Browser | Host::NodeJs | Host::Deno => !with_headers,
+        Host::Workerd | Host::UnknownJs => false,
+    }
+}
+
 /// Reads the globals [`classify`] needs, without calling anything the host provides: a
 /// property that is missing, or whose getter throws, counts as absent.
 #[cfg(target_arch = "wasm32")]

@@ -203,7 +203,8 @@ pub(crate) fn try_spawn<F: Future<Output = ()> + 'static>(future: F) -> bool {
 mod tls;
 
 mod host;
-pub(crate) use host::cors_applies;
+pub(crate) use host::{cors_applies, websocket_usable};
+pub(crate) mod websocket;
 
 mod http;
 pub(crate) use http::{http_client, never_connected, CustomClient, NativeHttpSettings};

@@ -18,6 +18,11 @@ impl HeaderList {
     pub(crate) const fn new() -> Self {
         HeaderList(Vec::new())
     }
+
+    /// Whether the application gave no headers.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
 }
 
 impl fmt::Debug for HeaderList {

@@ -7,6 +7,7 @@
 //! - `retry.rs`: what may be tried again;
 //! - `streams.rs`: opening a streaming call and reading its messages;
 //! - `resume.rs`: the one resumable stream (watch, observe, keep-alive) built on it;
+//! - `websocket.rs`: a client's watches on one WebSocket per `http://` endpoint;
 //! - `health.rs`: liveness checks and background probes of endpoints that failed;
 //! - `ordering.rs`: no answer from another cluster, no read older than one already seen;
 //! - `auth.rs`: the token: attached, shared, fetched again when stale;
@@ -47,6 +48,7 @@ pub(crate) mod retry;
 mod stream_mode;
 mod streams;
 mod unary;
+mod websocket;
 
 #[cfg(test)]
 mod proptests;
@@ -165,6 +167,8 @@ struct Inner {
     reads: coalesce::Coalescer,
     /// The application's headers and the User-Agent, for every request.
     headers: headers::RequestHeaders,
+    /// The WebSockets the watches share, per endpoint (`websocket.rs`).
+    sockets: websocket::Sockets,
 }
 
 /// A transport handle that lets the transport go when the last client does.
@@ -229,6 +233,7 @@ impl Transport {
                 cluster_id: AtomicU64::new(0),
                 seen: Mutex::new(0),
                 headers,
+                sockets: websocket::Sockets::default(),
             }),
             overrides: Overrides::default(),
         })

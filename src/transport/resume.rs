@@ -201,10 +201,13 @@ impl<R: Resume> Driver<R> {
             // A member that stops answering (stopped, cut off) is found by the liveness check.
             let endpoint = stream.endpoint_handle();
             let polls = stream.polls();
-            let read = self
-                .transport
-                .watched(&endpoint, stream.next::<R::Message>())
-                .await;
+            let read = if stream.supervised() {
+                stream.next::<R::Message>().await
+            } else {
+                self.transport
+                    .watched(&endpoint, stream.next::<R::Message>())
+                    .await
+            };
             match read {
                 Ok(Some(message)) => {
                     self.failures = 0;

@@ -69,6 +69,8 @@ const WHOLE_WITHIN: Duration = Duration::from_millis(200);
 pub(crate) struct StreamConfig {
     pub(crate) mode: StreamMode,
     pub(crate) poll_interval: Duration,
+    /// Whether watches on `http://` endpoints share a WebSocket (`websocket.rs`).
+    pub(crate) websocket: bool,
 }
 
 impl Default for StreamConfig {
@@ -76,6 +78,7 @@ impl Default for StreamConfig {
         StreamConfig {
             mode: StreamMode::Auto,
             poll_interval: DEFAULT_LONG_POLL_INTERVAL,
+            websocket: true,
         }
     }
 }

@@ -17,6 +17,7 @@ use super::endpoints::Endpoint;
 use super::framing::MessageDecoder;
 use super::stream_mode::{Carriage, DETECT_AFTER};
 use super::unary::{encode, grpc_timeout, transport_error, GRPC_TIMEOUT_HEADER};
+use super::websocket::{NotOpened, Subscription};
 use super::{CallOptions, Transport};
 use crate::error::{Code, Delivery, Error, Result};
 use crate::rt;
@@ -76,6 +77,25 @@ impl Transport {
         pollable: bool,
     ) -> Result<OpenStream> {
         use futures_util::future::{select, Either};
+        if self.on_socket(&endpoint, path) {
+            match self.subscribe(&endpoint, &body).await {
+                Ok((subscription, first)) => {
+                    return Ok(OpenStream {
+                        endpoint,
+                        source: Source::Socket {
+                            subscription,
+                            limit,
+                        },
+                        token: None,
+                        pending: Some(first),
+                        ended: false,
+                        polls: false,
+                    })
+                }
+                Err(NotOpened::UseHttp) => {}
+                Err(NotOpened::Failed(err)) => return Err(err),
+            }
+        }
         let poll = match self.carriage(&endpoint, pollable) {
             Carriage::Stream => None,
             Carriage::Poll(interval) => Some(interval),
@@ -139,33 +159,47 @@ impl Transport {
             .await
             .map_err(|e| transport_error(&endpoint, e))?;
         let status = response.status().as_u16();
-        let mut stream = OpenStream {
-            body: Box::pin(response.bytes_stream()),
-            decoder: MessageDecoder::new(limit),
-            endpoint,
-            token,
-            pending: None,
-            ended: false,
-            polls: poll.is_some(),
-        };
+        let mut body: rt::BoxStream<'static, reqwest::Result<Bytes>> =
+            Box::pin(response.bytes_stream());
         if (200..300).contains(&status) {
-            return Ok(stream);
+            return Ok(OpenStream {
+                source: Source::Http {
+                    body,
+                    decoder: MessageDecoder::new(limit),
+                },
+                endpoint,
+                token,
+                pending: None,
+                ended: false,
+                polls: poll.is_some(),
+            });
         }
         // An error answer is small; read at most one message's worth of it.
         let mut bytes = Vec::new();
-        while let Some(chunk) = stream.body.next().await {
+        while let Some(chunk) = body.next().await {
             match chunk {
                 Ok(chunk) if bytes.len() < ERROR_BODY_LIMIT => bytes.extend_from_slice(&chunk),
                 Ok(_) => break,
                 Err(e) => {
                     return Err(Error::Transport {
-                        endpoint: stream.endpoint.url().clone().into(),
+                        endpoint: endpoint.url().clone().into(),
                         delivery: Delivery::MaybeSent,
                         source: Box::new(e),
                     })
                 }
             }
         }
+        let mut stream = OpenStream {
+            source: Source::Http {
+                body,
+                decoder: MessageDecoder::new(limit),
+            },
+            endpoint,
+            token,
+            pending: None,
+            ended: false,
+            polls: poll.is_some(),
+        };
         let err =
             decode_response::<serde::de::IgnoredAny>(stream.endpoint.url(), path, status, &bytes)
                 .err()
@@ -198,8 +232,7 @@ const ERROR_BODY_LIMIT: usize = 64 * 1024;
 /// An open streaming answer, read message by message.
 pub(crate) struct OpenStream {
     endpoint: Arc<Endpoint>,
-    body: rt::BoxStream<'static, reqwest::Result<Bytes>>,
-    decoder: MessageDecoder,
+    source: Source,
     /// The token the request carried, to tell a stale one from a fresh one.
     token: Option<Arc<str>>,
     /// A message read ahead (the first one, while finding out how the endpoint carries streams).
@@ -208,6 +241,20 @@ pub(crate) struct OpenStream {
     ended: bool,
     /// A long poll: the server ends it at its deadline, and that is its normal end.
     polls: bool,
+}
+
+/// Where a stream's messages come from.
+enum Source {
+    /// An HTTP answer's body, split into messages.
+    Http {
+        body: rt::BoxStream<'static, reqwest::Result<Bytes>>,
+        decoder: MessageDecoder,
+    },
+    /// A watch on the endpoint's WebSocket (`websocket.rs`), each message whole.
+    Socket {
+        subscription: Subscription,
+        limit: usize,
+    },
 }
 
 impl fmt::Debug for OpenStream {
@@ -234,6 +281,12 @@ impl OpenStream {
         self.endpoint.clone()
     }
 
+    /// Whether the stream's liveness is checked for it already: a watch on a WebSocket, whose
+    /// socket checks the member (one check per socket, not one per watch).
+    pub(crate) fn supervised(&self) -> bool {
+        matches!(self.source, Source::Socket { .. })
+    }
+
     /// Whether this is a long poll, whose end is normal (`stream_mode.rs`).
     pub(crate) fn polls(&self) -> bool {
         self.polls
@@ -253,11 +306,30 @@ impl OpenStream {
         if let Some(message) = self.pending.take() {
             return Ok(Some(message));
         }
-        loop {
-            if self.ended {
-                return Ok(None);
+        if self.ended {
+            return Ok(None);
+        }
+        let (body, decoder) = match &mut self.source {
+            Source::Http { body, decoder } => (body, decoder),
+            Source::Socket {
+                subscription,
+                limit,
+            } => {
+                return match subscription.next().await? {
+                    Some(message) if message.len() > *limit => Err(Error::MessageTooLarge {
+                        endpoint: self.endpoint.url().clone().into(),
+                        limit: *limit,
+                    }),
+                    Some(message) => Ok(Some(message)),
+                    None => {
+                        self.ended = true;
+                        Ok(None)
+                    }
+                };
             }
-            match self.decoder.next_message() {
+        };
+        loop {
+            match decoder.next_message() {
                 Ok(Some(message)) => return Ok(Some(message)),
                 Ok(None) => {}
                 Err(too_large) => {
@@ -267,8 +339,8 @@ impl OpenStream {
                     })
                 }
             }
-            match self.body.next().await {
-                Some(Ok(chunk)) => self.decoder.push(&chunk),
+            match body.next().await {
+                Some(Ok(chunk)) => decoder.push(&chunk),
                 Some(Err(e)) => {
                     return Err(Error::Transport {
                         endpoint: self.endpoint.url().clone().into(),
@@ -278,7 +350,7 @@ impl OpenStream {
                 }
                 None => {
                     self.ended = true;
-                    return Ok(self.decoder.finish());
+                    return Ok(decoder.finish());
                 }
             }
         }

@@ -3,7 +3,7 @@
 //! real etcd members and clusters on free loopback ports ([`etcd`], [`free_port`]), certificates
 //! made at test time ([`certs`]), hand-written servers for faults etcd cannot produce
 //! ([`faults`]), a TCP proxy that can be cut ([`proxy`]), real reverse proxies (nginx, HAProxy,
-//! Caddy: [`reverse_proxy`]), and [`wait_until`], which waits for a condition instead of for
+//! Caddy: [`reverse_proxy`]), the connections this process holds ([`sockets`]), and [`wait_until`], which waits for a condition instead of for
 //! the machine.
 //!
 //! The etcd under test is `$ETCD_BIN` (with `$ETCDCTL_BIN` and `$ETCDUTL_BIN` of the same
@@ -15,6 +15,7 @@ pub mod faults;
 mod ports;
 pub mod proxy;
 pub mod reverse_proxy;
+pub mod sockets;
 pub mod wait;
 
 pub use etcd::{Cluster, Etcd, EtcdBuilder, Member};

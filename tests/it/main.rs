@@ -26,3 +26,4 @@ mod schemas;
 mod stm;
 mod tls;
 mod watch;
+mod websocket;
