@@ -17,10 +17,23 @@ pub(crate) enum OpenError {
     Unknown(String),
 }
 
-/// Sends `request` (a `GET` with the endpoint's headers) as a WebSocket upgrade.
-pub(crate) async fn open(request: reqwest::RequestBuilder) -> Result<WebSocket, OpenError> {
+/// Sends `request` (a `GET` with the endpoint's headers) as a WebSocket upgrade, offering
+/// `protocols` (`Sec-WebSocket-Protocol`; etcd's gateway reads `Bearer, <token>` there).
+pub(crate) async fn open(
+    request: reqwest::RequestBuilder,
+    protocols: Vec<String>,
+) -> Result<WebSocket, OpenError> {
     use reqwest_websocket::Upgrade;
-    let opened = async { request.upgrade().send().await?.into_websocket().await }.await;
+    let opened = async {
+        request
+            .upgrade()
+            .protocols(protocols)
+            .send()
+            .await?
+            .into_websocket()
+            .await
+    }
+    .await;
     opened.map_err(|err| match err {
         reqwest_websocket::Error::Reqwest(e) => OpenError::Failed(e),
         #[cfg(not(target_arch = "wasm32"))]

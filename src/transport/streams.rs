@@ -77,16 +77,16 @@ impl Transport {
         pollable: bool,
     ) -> Result<OpenStream> {
         use futures_util::future::{select, Either};
-        if self.on_socket(&endpoint, path) {
-            match self.subscribe(&endpoint, &body).await {
+        if self.on_socket(&endpoint, path, token.is_some()) {
+            match self.subscribe(&endpoint, &body, token.clone()).await {
                 Ok((subscription, first)) => {
                     return Ok(OpenStream {
+                        token: subscription.token().cloned(),
                         endpoint,
                         source: Source::Socket {
                             subscription,
                             limit,
                         },
-                        token: None,
                         pending: Some(first),
                         ended: false,
                         polls: false,

@@ -17,14 +17,21 @@
 //! The socket's task checks the member's liveness itself (one status request per idle
 //! interval, not one per watch), so a subscription is read without a watchdog of its own.
 //!
+//! With a user, the socket carries the token as `Sec-WebSocket-Protocol: Bearer, <token>`,
+//! which etcd takes from 3.5.34 on (GATEWAY.md 4.6); a socket serves the token it was opened
+//! with, and a new token opens a new socket. An older etcd refuses the socket's first create
+//! for its token: the endpoint is then remembered as one whose watches go as HTTP requests
+//! (where the token goes in `Authorization`), unless a socket there authenticated before (then
+//! the refusal is the token's, and the watch fetches a new one as over HTTP).
+//!
 //! Where a socket is not used (the resumable stream's HTTP requests carry these): an `https://`
-//! endpoint (HTTP/2 multiplexes the requests on one connection already), a client with a user
-//! (etcd's gateway cannot take a token on a WebSocket: GATEWAY.md 6), `StreamMode::LongPoll`, a
-//! JavaScript host when the client has headers of its own (a host's WebSocket sends none),
-//! outside a runtime, and an endpoint whose upgrade was refused (a proxy that does not pass
-//! WebSockets on): remembered for the endpoint.
+//! endpoint (HTTP/2 multiplexes the requests on one connection already),
+//! `StreamMode::LongPoll`, a JavaScript host when the client has headers of its own (a host's
+//! WebSocket sends none), outside a runtime, an endpoint whose upgrade was refused (a proxy
+//! that does not pass WebSockets on) and, with a user, one that cannot authenticate a socket:
+//! both remembered for the endpoint.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
@@ -33,6 +40,7 @@ use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
 use tokio::sync::mpsc;
 
+use super::auth;
 use super::endpoints::Endpoint;
 use super::unary::{transport_error, upgrade_delivery};
 use super::{Transport, WeakTransport};
@@ -49,11 +57,17 @@ pub(crate) struct Sockets {
     open: tokio::sync::Mutex<HashMap<u64, Weak<Socket>>>,
     /// Endpoints whose upgrade was answered with something else than `101`.
     refused: Mutex<HashSet<u64>>,
+    /// Endpoints whose sockets took a token (a create went through on one).
+    authenticate: Mutex<HashSet<u64>>,
+    /// Endpoints that refused a socket's token before any took one (etcd before 3.5.34).
+    no_token: Mutex<HashSet<u64>>,
 }
 
 impl Sockets {
-    fn refused(&self, endpoint: &Endpoint) -> bool {
-        lock(&self.refused).contains(&endpoint.id())
+    fn usable(&self, endpoint: &Endpoint, token: bool) -> bool {
+        let refused = lock(&self.refused).contains(&endpoint.id());
+        let no_token = token && lock(&self.no_token).contains(&endpoint.id());
+        !refused && !no_token
     }
 
     fn refuse(&self, endpoint: &Endpoint) {
@@ -69,6 +83,8 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 #[derive(Debug)]
 pub(crate) struct Socket {
     endpoint: Arc<Endpoint>,
+    /// The token the socket was opened with: its watches are the token's.
+    token: Option<Arc<str>>,
     commands: mpsc::UnboundedSender<Command>,
     /// The next watch id on this socket (etcd's ids are per stream; 0 is never used, since
     /// etcd's answers leave a zero id out).
@@ -108,6 +124,11 @@ pub(crate) struct Subscription {
 }
 
 impl Subscription {
+    /// The token the socket carries.
+    pub(crate) fn token(&self) -> Option<&Arc<str>> {
+        self.socket.token.as_ref()
+    }
+
     /// The next message of this watch; `Ok(None)` once the socket closed normally (the member
     /// went away: the watch resumes, as after a watch body's end).
     ///
@@ -148,29 +169,31 @@ pub(crate) enum NotOpened {
 }
 
 impl Transport {
-    /// Whether a watch to `endpoint` goes on its socket (see the module docs for when not).
-    pub(super) fn on_socket(&self, endpoint: &Endpoint, path: &str) -> bool {
+    /// Whether a watch to `endpoint` goes on its socket (see the module docs for when not);
+    /// `token`: whether it carries one.
+    pub(super) fn on_socket(&self, endpoint: &Endpoint, path: &str, token: bool) -> bool {
         let config = &self.inner.config;
         path == paths::WATCH
             && config.streams.websocket
             && config.streams.mode != super::StreamMode::LongPoll
             && endpoint.url().scheme() == "http"
-            && config.credentials.is_none()
             && rt::websocket_usable(!config.headers.is_empty())
-            && !self.inner.sockets.refused(endpoint)
+            && self.inner.sockets.usable(endpoint, token)
             && rt::Spawner::current("a WebSocket").is_ok()
     }
 
-    /// Puts a watch (`body`: its create request) on `endpoint`'s socket, opening the socket
-    /// if there is none, and waits for the watch's first answer.
+    /// Puts a watch (`body`: its create request) on `endpoint`'s socket for `token`, opening
+    /// the socket if there is none, and waits for the watch's first answer.
     pub(super) async fn subscribe(
         &self,
         endpoint: &Arc<Endpoint>,
         body: &Bytes,
+        token: Option<Arc<str>>,
     ) -> std::result::Result<(Subscription, Bytes), NotOpened> {
         let mut create: serde_json::Value = serde_json::from_slice(body)
             .map_err(|e| NotOpened::Failed(Error::invalid(format!("a watch request: {e}"))))?;
-        let socket = self.socket(endpoint).await?;
+        let with_token = token.is_some();
+        let socket = self.socket(endpoint, token).await?;
         let id = socket.next_id.fetch_add(1, Ordering::Relaxed);
         if let Some(request) = create.get_mut("create_request") {
             request["watch_id"] = serde_json::Value::String(id.to_string());
@@ -194,10 +217,48 @@ impl Transport {
             return Err(NotOpened::Failed(self.socket_gone(endpoint)));
         }
         match subscription.next().await {
+            Ok(Some(first)) if with_token => self.took_token(endpoint, subscription, first),
             Ok(Some(first)) => Ok((subscription, first)),
             Ok(None) => Err(NotOpened::Failed(self.socket_gone(endpoint))),
             Err(err) => Err(NotOpened::Failed(err)),
         }
+    }
+
+    /// A watch's first answer on a socket with a token: whether the socket took the token.
+    /// A refusal for the token where no socket took one yet says that this etcd does not read
+    /// a token on a socket (before 3.5.34): the watch goes as an HTTP request, and so do the
+    /// endpoint's later ones.
+    fn took_token(
+        &self,
+        endpoint: &Endpoint,
+        subscription: Subscription,
+        first: Bytes,
+    ) -> std::result::Result<(Subscription, Bytes), NotOpened> {
+        let sockets = &self.inner.sockets;
+        let answer = serde_json::from_slice::<First>(&first)
+            .ok()
+            .and_then(|f| f.result);
+        match answer {
+            Some(a) if a.created && !a.canceled => {
+                lock(&sockets.authenticate).insert(endpoint.id());
+            }
+            Some(a)
+                if a.created
+                    && a.canceled
+                    && auth::is_auth_cancel(&a.cancel_reason)
+                    && !lock(&sockets.authenticate).contains(&endpoint.id()) =>
+            {
+                event!(
+                    info,
+                    "{} takes no token on a WebSocket: its watches go as HTTP requests",
+                    endpoint.url()
+                );
+                lock(&sockets.no_token).insert(endpoint.id());
+                return Err(NotOpened::UseHttp);
+            }
+            _ => {}
+        }
+        Ok((subscription, first))
     }
 
     fn socket_gone(&self, endpoint: &Endpoint) -> Error {
@@ -208,23 +269,25 @@ impl Transport {
         }
     }
 
-    /// The endpoint's open socket, or a new one.
+    /// The endpoint's open socket for `token`, or a new one.
     async fn socket(
         &self,
         endpoint: &Arc<Endpoint>,
+        token: Option<Arc<str>>,
     ) -> std::result::Result<Arc<Socket>, NotOpened> {
         let mut open = self.inner.sockets.open.lock().await;
         if let Some(socket) = open.get(&endpoint.id()).and_then(Weak::upgrade) {
-            if !socket.closed.load(Ordering::Acquire) {
+            if !socket.closed.load(Ordering::Acquire) && socket.token == token {
                 return Ok(socket);
             }
         }
         open.retain(|_, socket| socket.strong_count() > 0);
-        let ws = self.upgrade(endpoint).await?;
+        let ws = self.upgrade(endpoint, token.as_deref()).await?;
         let (commands, receiver) = mpsc::unbounded_channel();
         let closed = Arc::new(AtomicBool::new(false));
         let socket = Arc::new(Socket {
             endpoint: endpoint.clone(),
+            token,
             commands,
             next_id: AtomicI64::new(1),
             closed: closed.clone(),
@@ -233,6 +296,7 @@ impl Transport {
             ws,
             commands: receiver,
             watches: HashMap::new(),
+            unanswered: VecDeque::new(),
             endpoint: endpoint.clone(),
             transport: self.downgrade(),
             closed,
@@ -244,12 +308,21 @@ impl Transport {
         Ok(socket)
     }
 
-    /// The upgrade itself, with the application's headers and User-Agent.
-    async fn upgrade(&self, endpoint: &Arc<Endpoint>) -> std::result::Result<WebSocket, NotOpened> {
+    /// The upgrade itself, with the application's headers and User-Agent, and the token as
+    /// etcd's gateway reads one on a socket.
+    async fn upgrade(
+        &self,
+        endpoint: &Arc<Endpoint>,
+        token: Option<&str>,
+    ) -> std::result::Result<WebSocket, NotOpened> {
         let request = self.inner.http.get(endpoint.parsed_url_for(paths::WATCH));
-        let request = self.inner.headers.apply(request, false);
+        let request = self.inner.headers.apply(request, token.is_some());
+        let protocols = match token {
+            Some(token) => vec!["Bearer".to_string(), token.to_string()],
+            None => Vec::new(),
+        };
         // The request's deadline (the caller's retry loop) covers the upgrade.
-        match rt::websocket::open(request).await {
+        match rt::websocket::open(request, protocols).await {
             Ok(ws) => Ok(ws),
             Err(OpenError::Failed(e)) => Err(NotOpened::Failed(transport_error(endpoint, e))),
             Err(OpenError::Refused(refusal)) => {
@@ -273,6 +346,23 @@ impl Transport {
     }
 }
 
+/// What [`Transport::took_token`] reads of a first answer.
+#[derive(Deserialize)]
+struct First {
+    #[serde(default)]
+    result: Option<FirstAnswer>,
+}
+
+#[derive(Deserialize)]
+struct FirstAnswer {
+    #[serde(default)]
+    created: bool,
+    #[serde(default)]
+    canceled: bool,
+    #[serde(default)]
+    cancel_reason: String,
+}
+
 /// What the socket's task reads of a message to route it: the watch id of a `result`.
 #[derive(Deserialize)]
 struct Route {
@@ -284,6 +374,8 @@ struct Route {
 struct RouteId {
     #[serde(default)]
     watch_id: I64,
+    #[serde(default)]
+    created: bool,
 }
 
 /// The task that owns a socket: sends creates and cancels, routes answers by watch id, and
@@ -292,6 +384,9 @@ struct SocketTask {
     ws: WebSocket,
     commands: mpsc::UnboundedReceiver<Command>,
     watches: HashMap<i64, mpsc::UnboundedSender<Answer>>,
+    /// The creates sent and not answered yet, oldest first: etcd answers creates in order, and
+    /// a refused one (for its token, its permission) says `watch_id` -1 (GATEWAY.md 4.6).
+    unanswered: VecDeque<i64>,
     endpoint: Arc<Endpoint>,
     transport: WeakTransport,
     closed: Arc<AtomicBool>,
@@ -340,6 +435,7 @@ impl SocketTask {
                 }
                 Wake::Command(Some(Command::Create { id, text, answers })) => {
                     self.watches.insert(id, answers);
+                    self.unanswered.push_back(id);
                     if let Err(e) = self.ws.send(Message::Text(text)).await {
                         return Some(Broken::Failed(e.to_string()));
                     }
@@ -381,15 +477,20 @@ impl SocketTask {
         }
     }
 
-    /// Hands a message to its watch: by the watch id of a `result`; etcd's `{"error": ...}`,
-    /// which ends the stream, to every watch.
+    /// Hands a message to its watch: a `created` answer to the oldest create not answered
+    /// yet, any other `result` by its watch id; etcd's `{"error": ...}`, which ends the stream,
+    /// to every watch.
     fn route(&mut self, message: Bytes) {
         match serde_json::from_slice::<Route>(&message) {
             Ok(Route {
-                result: Some(RouteId { watch_id }),
+                result: Some(RouteId { watch_id, created }),
             }) => {
+                let id = match created {
+                    true => self.unanswered.pop_front().unwrap_or(watch_id.0),
+                    false => watch_id.0,
+                };
                 // A watch canceled since (its last answers), or a progress answer (-1): no one's.
-                if let Some(watch) = self.watches.get(&watch_id.0) {
+                if let Some(watch) = self.watches.get(&id) {
                     let _ = watch.send(Ok(message));
                 }
             }

@@ -138,6 +138,24 @@ pub async fn cancelled_and_dropped_watches_close_their_fetches(kind: Kind) {
     host.close().await;
 }
 
+pub async fn twenty_watches_and_gets_on_one_client_all_answer(kind: Kind) {
+    let etcd = Etcd::start().await;
+    let mut host = Host::open(kind).await;
+    let run = host
+        .start("many_watches", json!([etcd.endpoint(), "h/many/", 20]))
+        .await;
+    host.step(&run, "watching").await;
+    until_watchers(&etcd, 20).await;
+    for i in 0..20 {
+        etcd.etcdctl(&["put", &format!("h/many/{i:02}"), &format!("v{i}")]);
+    }
+    let got = host.result(&run).await;
+    assert_eq!(got["gets"], json!(20));
+    let want: Vec<String> = (0..20).map(|i| format!("v{i}")).collect();
+    assert_eq!(got["values"], json!(want));
+    host.close().await;
+}
+
 pub async fn a_managed_lease_stays_alive_across_several_ttls(kind: Kind) {
     let etcd = Etcd::start().await;
     let mut host = Host::open(kind).await;

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use etcdgw::{Client, ConnectOptions, WatchResponse, WatchResponseStream, WatchStream};
+use etcdgw_test_support::etcd::etcd_release;
 use etcdgw_test_support::proxy::Proxy;
 use etcdgw_test_support::sockets::connections_to;
 use etcdgw_test_support::{wait_until, Etcd};
@@ -208,4 +209,50 @@ async fn with_websocket_off_each_watch_holds_a_connection_of_its_own() {
         held >= 5,
         "{held} connections for 5 watches as HTTP requests"
     );
+}
+
+/// Turns auth on with a root user; returns a client of that user.
+async fn root_client(etcd: &Etcd) -> Client {
+    etcd.etcdctl(&["user", "add", "root:ws-root-pw"]);
+    etcd.etcdctl(&["role", "add", "root"]);
+    etcd.etcdctl(&["user", "grant-role", "root", "root"]);
+    etcd.etcdctl(&["auth", "enable"]);
+    etcd.client_with(ConnectOptions::new().with_user("root", "ws-root-pw"))
+        .await
+}
+
+#[tokio::test]
+async fn with_auth_on_watches_share_a_socket_where_etcd_takes_a_token_on_one() {
+    const WATCHES: usize = 20;
+    let etcd = Etcd::start().await;
+    let client = root_client(&etcd).await;
+    let mut streams = Vec::new();
+    for i in 0..WATCHES {
+        let mut stream = client.watch(format!("auth/{i:02}"), None).await.unwrap();
+        let created = next(&mut stream).await;
+        assert!(created.created() && !created.canceled(), "{created:?}");
+        streams.push(stream);
+    }
+    // 3.5.34 and later take the token on a socket (GATEWAY.md 4.6): one socket; before, each
+    // watch is an HTTP request with the token in `Authorization`.
+    let held = connections_to(&etcd.endpoint());
+    if etcd_release() >= (3, 5, 34) {
+        assert!(held <= 2, "{held} connections for {WATCHES} watches");
+    } else {
+        assert!(held > WATCHES, "{held} connections for {WATCHES} watches");
+    }
+    // Every token the member gave out goes with auth off and on again: a watch added now is
+    // refused for its token, fetches a new one, and goes on (a new socket for the new token).
+    etcd.etcdctl(&["--user", "root:ws-root-pw", "auth", "disable"]);
+    etcd.etcdctl(&["auth", "enable"]);
+    let mut late = client.watch("auth/late", None).await.unwrap();
+    let created = next(&mut late).await;
+    assert!(created.created() && !created.canceled(), "{created:?}");
+    for i in 0..WATCHES {
+        client.put(format!("auth/{i:02}"), "v", None).await.unwrap();
+    }
+    client.put("auth/late", "v", None).await.unwrap();
+    for (i, stream) in streams.iter_mut().chain([&mut late]).enumerate() {
+        assert_eq!(values(stream, 1).await[0].0, "v", "watch {i}");
+    }
 }

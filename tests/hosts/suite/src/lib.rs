@@ -191,6 +191,61 @@ pub async fn watch(
     Ok(json!({ "events": events, "revisions": revisions }).to_string())
 }
 
+/// Opens `count` watches on one client (keys `<prefix>00`, `<prefix>01`, ...), reports
+/// `watching`, runs a get of each key while they are open, and waits for one event on each (the
+/// native half writes every key). Over `http://` a browser allows six connections per host: a
+/// client whose watches each held one would leave none for the gets and the later watches.
+/// Returns how many gets answered and each watch's value.
+#[wasm_bindgen]
+pub async fn many_watches(
+    endpoint: String,
+    prefix: String,
+    count: u32,
+    progress: js_sys::Function,
+) -> Outcome {
+    let client = connect(&endpoint, None).await?;
+    let mut streams = Vec::new();
+    for i in 0..count {
+        let mut stream = client
+            .watch(format!("{prefix}{i:02}"), None)
+            .await
+            .map_err(|e| failed("watch", e))?;
+        let created = stream
+            .message()
+            .await
+            .map_err(|e| failed("created", e))?
+            .ok_or_else(|| JsError::new("a watch ended before it was created"))?;
+        if !created.created() {
+            return Err(JsError::new("a watch's first answer is not `created`"));
+        }
+        streams.push(stream);
+    }
+    report(&progress, "watching");
+    let mut gets = 0;
+    for i in 0..count {
+        client
+            .get(format!("{prefix}{i:02}"), None)
+            .await
+            .map_err(|e| failed("get", e))?;
+        gets += 1;
+    }
+    let mut values = Vec::new();
+    for stream in &mut streams {
+        loop {
+            let resp = stream
+                .message()
+                .await
+                .map_err(|e| failed("watch message", e))?
+                .ok_or_else(|| JsError::new("a watch ended"))?;
+            if let Some(kv) = resp.events().first().and_then(|e| e.kv()) {
+                values.push(text(kv.value()));
+                break;
+            }
+        }
+    }
+    Ok(json!({ "gets": gets, "values": values }).to_string())
+}
+
 /// Keeps a lease alive in the background with a key attached, reporting `attached`, until
 /// the native half, having checked the key with etcdctl after several TTLs, writes
 /// `<key>/ack` (not for a fixed time: a loaded machine's etcdctl may answer after it); then
