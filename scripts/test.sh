@@ -66,10 +66,24 @@ fi
 for v in $ETCDGW_MATRIX; do
   bin_var=ETCD${v}_BIN ctl_var=ETCDCTL${v}_BIN
   case "$proxy_matrix" in *" $v "*) skip_proxies= ;; *) skip_proxies=1 ;; esac
-  echo "== integration tests on $(${!bin_var} --version | head -1)" >&2
-  ETCD_BIN=${!bin_var} ETCDCTL_BIN=${!ctl_var} ETCDUTL_BIN=${ETCDUTL35_BIN} run_it "$@"
-  echo "== command line tests on $(${!bin_var} --version | head -1)" >&2
-  ETCD_BIN=${!bin_var} ETCDCTL_BIN=${!ctl_var} ETCDUTL_BIN=${ETCDUTL35_BIN} run_cli "$@"
+  version=$(${!bin_var} --version | head -1)
+  # The command line's suite runs beside the integration suite: its longest test is etcdctl's
+  # 60 s `check perf` load, which mostly waits. Its output follows the integration suite's.
+  cli_log=target/test-cli-$v.log
+  ETCD_BIN=${!bin_var} ETCDCTL_BIN=${!ctl_var} ETCDUTL_BIN=${ETCDUTL35_BIN} run_cli "$@" \
+    > "$cli_log" 2>&1 &
+  cli_pid=$!
+  echo "== integration tests on $version" >&2
+  it_status=0
+  ETCD_BIN=${!bin_var} ETCDCTL_BIN=${!ctl_var} ETCDUTL_BIN=${ETCDUTL35_BIN} run_it "$@" || it_status=$?
+  cli_status=0
+  wait "$cli_pid" || cli_status=$?
+  echo "== command line tests on $version" >&2
+  cat "$cli_log" >&2
+  if [ "$it_status" -ne 0 ] || [ "$cli_status" -ne 0 ]; then
+    echo "test.sh: failures on $version (integration: exit $it_status, command line: exit $cli_status)" >&2
+    exit 1
+  fi
   echo "== etcdgw-compat's corpus on $(${!bin_var} --version | head -1)" >&2
   ETCD_BIN=${!bin_var} ETCDCTL_BIN=${!ctl_var} run_corpus "$@"
 done

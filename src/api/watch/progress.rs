@@ -2,11 +2,13 @@
 //!
 //! Over gRPC a progress request travels on the watch stream itself, and since etcd issue
 //! 15220 the server answers it only once every watcher of that stream has caught up: the
-//! answer then means "every event up to this revision has been delivered". Here each watch is
-//! its own HTTP request whose body was sent whole, so nothing can be added to it later
-//! (GATEWAY.md 4.2), and a progress request on a fresh request is answered only when its own
-//! watcher is in sync *at once*, which only a watch "from now" is (GATEWAY.md 4.5). So each
-//! watch of the stream is confirmed from the outside instead:
+//! answer then means "every event up to this revision has been delivered". Here a watch is
+//! either its own HTTP request whose body was sent whole, so nothing can be added to it later
+//! (GATEWAY.md 4.2), or one of the client's watches on a shared WebSocket, where etcd from
+//! 3.5.34 drops a progress request for good while any watcher of the socket (any stream's)
+//! replays history (GATEWAY.md 4.6); and a progress request on a fresh request is answered
+//! only when its own watcher is in sync *at once*, which only a watch "from now" is
+//! (GATEWAY.md 4.5). So each watch of the stream is confirmed from the outside instead:
 //!
 //! 1. A side watch on the same keys replays history from an *anchor*: a revision at or before
 //!    the watch's resume point at which an event on those keys is known to exist (the last

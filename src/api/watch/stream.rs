@@ -1,5 +1,6 @@
-//! A watch stream: several watches, each its own HTTP request, merged into one stream of
-//! answers as on one gRPC stream, with the sending half that adds, cancels and queries them.
+//! A watch stream: several watches (each on the endpoint's WebSocket, or its own HTTP request:
+//! `transport/websocket.rs`), merged into one stream of answers as on one gRPC stream, with
+//! the sending half that adds, cancels and queries them.
 
 use std::collections::{BTreeSet, VecDeque};
 use std::fmt;
@@ -186,7 +187,8 @@ impl WatchRequestSender {
 
 /// The stream of answers of one or more watches: `created`, events, progress, cancels.
 ///
-/// Each watch is its own HTTP request; their answers are merged as they come, none starving
+/// Each watch is resumed on its own (on the endpoint's shared WebSocket where there is one,
+/// else as an HTTP request of its own); their answers are merged as they come, none starving
 /// the others. A watch's first answer (`created`, or the error that kept it from starting)
 /// goes out in the order the watches were added, before anything else of that watch, as on one
 /// gRPC stream.
