@@ -161,18 +161,19 @@ impl Transport {
         let status = response.status().as_u16();
         let mut body: rt::BoxStream<'static, reqwest::Result<Bytes>> =
             Box::pin(response.bytes_stream());
+        let http = |body, endpoint, token| OpenStream {
+            source: Source::Http {
+                body,
+                decoder: MessageDecoder::new(limit),
+            },
+            endpoint,
+            token,
+            pending: None,
+            ended: false,
+            polls: poll.is_some(),
+        };
         if (200..300).contains(&status) {
-            return Ok(OpenStream {
-                source: Source::Http {
-                    body,
-                    decoder: MessageDecoder::new(limit),
-                },
-                endpoint,
-                token,
-                pending: None,
-                ended: false,
-                polls: poll.is_some(),
-            });
+            return Ok(http(body, endpoint, token));
         }
         // An error answer is small; read at most one message's worth of it.
         let mut bytes = Vec::new();
@@ -189,17 +190,7 @@ impl Transport {
                 }
             }
         }
-        let mut stream = OpenStream {
-            source: Source::Http {
-                body,
-                decoder: MessageDecoder::new(limit),
-            },
-            endpoint,
-            token,
-            pending: None,
-            ended: false,
-            polls: poll.is_some(),
-        };
+        let mut stream = http(body, endpoint, token);
         let err =
             decode_response::<serde::de::IgnoredAny>(stream.endpoint.url(), path, status, &bytes)
                 .err()

@@ -80,7 +80,6 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 /// One open socket: the way to its task.
-#[derive(Debug)]
 pub(crate) struct Socket {
     endpoint: Arc<Endpoint>,
     /// The token the socket was opened with: its watches are the token's.
@@ -91,6 +90,17 @@ pub(crate) struct Socket {
     next_id: AtomicI64,
     /// Set by the task when the socket ended: a new watch opens a new socket.
     closed: Arc<AtomicBool>,
+}
+
+impl std::fmt::Debug for Socket {
+    /// Without the token.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Socket")
+            .field("endpoint", self.endpoint.url())
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("closed", &self.closed.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug)]
