@@ -67,7 +67,9 @@ fi
 for v in $ETCDGW_MATRIX; do
   bin_var=ETCD${v}_BIN ctl_var=ETCDCTL${v}_BIN
   case "$proxy_matrix" in *" $v "*) skip_proxies= ;; *) skip_proxies=1 ;; esac
-  version=$(${!bin_var} --version | head -1)
+  # (sed reads to the end: `head` would close the pipe under etcd, whose SIGPIPE, with
+  # pipefail, would end this script.)
+  version=$(${!bin_var} --version | sed -n 1p)
   # The command line's suite runs beside the integration suite: its longest test is etcdctl's
   # 60 s `check perf` load, which mostly waits. Its output follows the integration suite's.
   cli_log=target/test-cli-$v.log
@@ -85,7 +87,7 @@ for v in $ETCDGW_MATRIX; do
     echo "test.sh: failures on $version (integration: exit $it_status, command line: exit $cli_status)" >&2
     exit 1
   fi
-  echo "== etcdgw-compat's corpus on $(${!bin_var} --version | head -1)" >&2
+  echo "== etcdgw-compat's corpus on $version" >&2
   ETCD_BIN=${!bin_var} ETCDCTL_BIN=${!ctl_var} run_corpus "$@"
 done
 # The whole-history check under faults (tests/whole_history.rs, RELIABILITY.md): once, for 60 s,
@@ -93,7 +95,7 @@ done
 history_version=36
 case " $ETCDGW_MATRIX " in *" 36 "*) ;; *) history_version=${ETCDGW_MATRIX##* } ;; esac
 bin_var=ETCD${history_version}_BIN
-history_title="== whole-history check under faults on $(${!bin_var} --version | head -1)"
+history_title="== whole-history check under faults on $(${!bin_var} --version | sed -n 1p)"
 # It runs beside etcd-client's suite and the differential test below (its minute is mostly the
 # faults' timers; they build in a target directory of their own); its output follows theirs.
 history_log=target/test-history.log
