@@ -33,6 +33,11 @@ pub(crate) struct Endpoint {
     paths: Mutex<HashMap<&'static str, Url>>,
     /// Whether its streams arrive as they are written or are held back (`stream_mode.rs`).
     learned: Learned,
+    /// Held while the endpoint is checked before its first request, so that calls arriving
+    /// together wait for one check instead of each opening a connection for its own.
+    pub(super) first_check: tokio::sync::Mutex<()>,
+    /// How many of those checks failed: a call that waited for one sees whether it failed.
+    pub(super) failed_checks: AtomicU64,
 }
 
 impl Endpoint {
@@ -75,6 +80,8 @@ impl Endpoint {
             base,
             paths: Mutex::new(HashMap::new()),
             learned: Learned::default(),
+            first_check: tokio::sync::Mutex::new(()),
+            failed_checks: AtomicU64::new(0),
         })
     }
 

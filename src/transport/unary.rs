@@ -2,6 +2,7 @@
 //! endpoint, send with the call's deadline, read the answer, and on failure ask
 //! [`retry::verdict`] whether and where to try again, within the same deadline.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -152,11 +153,28 @@ impl Transport {
         if call.options.endpoint.is_some() || self.inner.endpoints.verified(endpoint) {
             return Ok(Ok(()));
         }
+        // Calls arriving together (a thousand watches opened at once) wait for one check.
+        let failed_before = endpoint.failed_checks.load(Ordering::Acquire);
+        let Ok(_checking) = rt::timeout(call.remaining(), endpoint.first_check.lock()).await else {
+            return Err(call.timed_out(call.timeout, call.sent_delivery()));
+        };
+        if self.inner.endpoints.verified(endpoint) {
+            return Ok(Ok(()));
+        }
+        if endpoint.failed_checks.load(Ordering::Acquire) != failed_before {
+            // The check this call waited for failed: on to the next endpoint, as after its own.
+            return Ok(Err(Error::Transport {
+                endpoint: endpoint.url().clone().into(),
+                delivery: Delivery::NotSent,
+                source: "the endpoint failed the check before its first request".into(),
+            }));
+        }
         let (_, probe_timeout) = self.inner.config.liveness;
         match rt::timeout(call.remaining(), self.probe(endpoint, probe_timeout)).await {
             Err(rt::Elapsed) => Err(call.timed_out(call.timeout, call.sent_delivery())),
             Ok(Ok(())) => Ok(Ok(())),
             Ok(Err(err)) => {
+                endpoint.failed_checks.fetch_add(1, Ordering::AcqRel);
                 self.endpoint_failed(endpoint, &err);
                 Ok(Err(err))
             }

@@ -256,3 +256,29 @@ async fn with_auth_on_watches_share_a_socket_where_etcd_takes_a_token_on_one() {
         assert_eq!(values(stream, 1).await[0].0, "v", "watch {i}");
     }
 }
+
+#[tokio::test]
+async fn watches_opened_together_on_a_new_client_share_its_first_check_and_one_socket() {
+    // Each call checks a never-answered endpoint before its first request; calls made together
+    // wait for one check (each of its own would leave a connection in the pool).
+    let etcd = Etcd::start().await;
+    let client = etcd.client_with(ConnectOptions::new()).await;
+    let opens = (0..200).map(|i| {
+        let client = client.clone();
+        async move {
+            let mut stream = client
+                .watch(format!("together/{i:03}"), None)
+                .await
+                .unwrap();
+            assert!(next(&mut stream).await.created());
+            stream
+        }
+    });
+    let streams = futures_util::future::join_all(opens).await;
+    let held = connections_to(&etcd.endpoint());
+    assert!(
+        held <= 2,
+        "{held} connections for {} watches",
+        streams.len()
+    );
+}
