@@ -142,7 +142,7 @@ pub use reqwest;
 #[cfg(feature = "__tls")]
 #[cfg_attr(docsrs, doc(cfg(any(feature = "tls", feature = "tls-ring"))))]
 pub use tls::{Certificate, Identity, TlsOptions};
-pub use transport::{StreamMode, DEFAULT_LONG_POLL_INTERVAL};
+pub use transport::{StreamMode, DEFAULT_LONG_POLL_INTERVAL, DEFAULT_STREAMS_PER_ENDPOINT};
 
 // The README's examples are doc tests; the first is the blocking script.
 #[cfg(all(doctest, feature = "blocking"))]

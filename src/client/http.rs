@@ -9,7 +9,9 @@ use std::time::Duration;
 use super::ConnectOptions;
 use crate::error::{Error, Result};
 use crate::rt::{CustomClient, NativeHttpSettings};
-use crate::transport::{HeaderList, StreamConfig, StreamMode, DEFAULT_LONG_POLL_INTERVAL};
+use crate::transport::{
+    HeaderList, StreamConfig, StreamMode, DEFAULT_LONG_POLL_INTERVAL, DEFAULT_STREAMS_PER_ENDPOINT,
+};
 
 /// The HTTP settings of a [`ConnectOptions`] (one field there, so that they stay together).
 #[derive(Clone)]
@@ -20,6 +22,7 @@ pub(crate) struct HttpOptions {
     stream_mode: StreamMode,
     long_poll_interval: Duration,
     websocket: bool,
+    streams_per_endpoint: usize,
 }
 
 impl HttpOptions {
@@ -31,6 +34,7 @@ impl HttpOptions {
             stream_mode: StreamMode::Auto,
             long_poll_interval: DEFAULT_LONG_POLL_INTERVAL,
             websocket: true,
+            streams_per_endpoint: DEFAULT_STREAMS_PER_ENDPOINT,
         }
     }
 
@@ -40,6 +44,11 @@ impl HttpOptions {
         if self.long_poll_interval < Duration::from_millis(100) {
             return Err(Error::invalid(
                 "with_long_poll_interval: at least 100 ms (each poll is a request)",
+            ));
+        }
+        if self.streams_per_endpoint == 0 {
+            return Err(Error::invalid(
+                "with_streams_per_endpoint: at least 1 (the watches need a request to go on)",
             ));
         }
         Ok(())
@@ -54,6 +63,7 @@ impl HttpOptions {
                 mode: self.stream_mode,
                 poll_interval: self.long_poll_interval,
                 websocket: self.websocket,
+                per_endpoint: self.streams_per_endpoint,
             },
         )
     }
@@ -73,6 +83,7 @@ impl fmt::Debug for HttpOptions {
             .field("stream_mode", &self.stream_mode)
             .field("long_poll_interval", &self.long_poll_interval)
             .field("websocket", &self.websocket)
+            .field("streams_per_endpoint", &self.streams_per_endpoint)
             .finish()
     }
 }
@@ -192,14 +203,35 @@ impl ConnectOptions {
     /// not a thousand. Creates and cancels go on the socket as they come; a broken socket
     /// resumes each watch exactly once, as a broken HTTP watch does.
     ///
-    /// Watches go as HTTP requests of their own, whatever this says, where a WebSocket cannot
-    /// carry them: with a user (etcd's gateway takes no token on a WebSocket), on `https://`
-    /// endpoints (HTTP/2 carries them on one connection there), with
-    /// [`StreamMode::LongPoll`], through a proxy that refuses the upgrade (found out once per
-    /// endpoint), on workerd, and in a browser, Node.js or Deno when the client has headers of
-    /// its own ([`with_header`](Self::with_header): their `WebSocket` cannot send them).
+    /// Where a WebSocket cannot carry them, the watches share a few HTTP requests instead
+    /// ([`with_streams_per_endpoint`](Self::with_streams_per_endpoint)): with a user on etcd
+    /// before 3.5.34 (which takes no token on a socket), through a proxy that refuses the
+    /// upgrade (found out once per endpoint), on workerd, in a browser, Node.js or Deno when the
+    /// client has headers of its own ([`with_header`](Self::with_header): their `WebSocket`
+    /// cannot send them), and with this set to `false`. On `https://` endpoints each watch is
+    /// a request of its own, and HTTP/2 carries them all on one connection; with
+    /// [`StreamMode::LongPoll`] each is a long poll.
     pub const fn with_websocket(mut self, websocket: bool) -> Self {
         self.http.websocket = websocket;
+        self
+    }
+
+    /// How many watch requests the client holds per `http://` endpoint when no WebSocket
+    /// carries its watches (default 4, at least 1; see [`with_websocket`](Self::with_websocket)
+    /// for when). The first watches get a request each; later ones join the request with the
+    /// fewest: one request body carries many creates, and adding a watch to a request opens a
+    /// new one carrying all of them, each from the revision after its last event, while the
+    /// old one is read until the new one answers (every event still arrives once, in order).
+    /// A bound of 1 holds one connection for any number of watches, at the cost of reopening
+    /// it for each watch added.
+    ///
+    /// Not counted: a watch asking for fragments (a request of its own), election observes,
+    /// and waiting locks and campaigns (each a request of its own); in
+    /// [`StreamMode::Auto`] the first watch to an endpoint, which finds out whether the
+    /// endpoint streams; after a token refresh, the old token's requests until their watches
+    /// have moved.
+    pub const fn with_streams_per_endpoint(mut self, streams: usize) -> Self {
+        self.http.streams_per_endpoint = streams;
         self
     }
 }

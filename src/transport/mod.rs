@@ -7,7 +7,9 @@
 //! - `retry.rs`: what may be tried again;
 //! - `streams.rs`: opening a streaming call and reading its messages;
 //! - `resume.rs`: the one resumable stream (watch, observe, keep-alive) built on it;
-//! - `websocket.rs`: a client's watches on one WebSocket per `http://` endpoint;
+//! - `shared.rs`: watches sharing a carrier: `websocket.rs`, a client's watches on one
+//!   WebSocket per `http://` endpoint, or `bundle.rs`, where no socket can be used, a few watch
+//!   requests per endpoint whose bodies carry many creates;
 //! - `health.rs`: liveness checks and background probes of endpoints that failed;
 //! - `ordering.rs`: no answer from another cluster, no read older than one already seen;
 //! - `auth.rs`: the token: attached, shared, fetched again when stale;
@@ -32,6 +34,7 @@ macro_rules! event {
 }
 
 pub(crate) mod auth;
+mod bundle;
 // Read coalescing (issue 16): point gets waiting behind those in flight go as one request.
 mod coalesce;
 mod decode;
@@ -45,6 +48,7 @@ mod ordering;
 mod range;
 pub(crate) mod resume;
 pub(crate) mod retry;
+mod shared;
 mod stream_mode;
 mod streams;
 mod unary;
@@ -64,6 +68,7 @@ use url::Url;
 use crate::error::{Error, Result};
 use crate::rt;
 use auth::{Auth, Credentials};
+pub use bundle::DEFAULT_STREAMS_PER_ENDPOINT;
 use endpoints::{Endpoint, Endpoints};
 pub(crate) use headers::HeaderList;
 pub(crate) use retry::Idempotency;
@@ -169,6 +174,8 @@ struct Inner {
     headers: headers::RequestHeaders,
     /// The WebSockets the watches share, per endpoint (`websocket.rs`).
     sockets: websocket::Sockets,
+    /// The watch requests the watches share where no socket is used (`bundle.rs`).
+    bundles: bundle::Bundles,
 }
 
 /// A transport handle that lets the transport go when the last client does.
@@ -234,6 +241,7 @@ impl Transport {
                 seen: Mutex::new(0),
                 headers,
                 sockets: websocket::Sockets::default(),
+                bundles: bundle::Bundles::default(),
             }),
             overrides: Overrides::default(),
         })

@@ -71,6 +71,8 @@ pub(crate) struct StreamConfig {
     pub(crate) poll_interval: Duration,
     /// Whether watches on `http://` endpoints share a WebSocket (`websocket.rs`).
     pub(crate) websocket: bool,
+    /// How many shared watch requests a client holds per endpoint (`bundle.rs`).
+    pub(crate) per_endpoint: usize,
 }
 
 impl Default for StreamConfig {
@@ -78,6 +80,7 @@ impl Default for StreamConfig {
         StreamConfig {
             mode: StreamMode::Auto,
             poll_interval: DEFAULT_LONG_POLL_INTERVAL,
+            per_endpoint: super::bundle::DEFAULT_STREAMS_PER_ENDPOINT,
             websocket: true,
         }
     }

@@ -15,9 +15,9 @@ use url::Url;
 use super::decode::{body_head, decode_response, decode_stream_message};
 use super::endpoints::Endpoint;
 use super::framing::MessageDecoder;
+use super::shared::{NotOpened, Subscription};
 use super::stream_mode::{Carriage, DETECT_AFTER};
 use super::unary::{encode, grpc_timeout, transport_error, GRPC_TIMEOUT_HEADER};
-use super::websocket::{NotOpened, Subscription};
 use super::{CallOptions, Transport};
 use crate::error::{Code, Delivery, Error, Result};
 use crate::rt;
@@ -80,17 +80,16 @@ impl Transport {
         if self.on_socket(&endpoint, path, token.is_some()) {
             match self.subscribe(&endpoint, &body, token.clone()).await {
                 Ok((subscription, first)) => {
-                    return Ok(OpenStream {
-                        token: subscription.token().cloned(),
-                        endpoint,
-                        source: Source::Socket {
-                            subscription,
-                            limit,
-                        },
-                        pending: Some(first),
-                        ended: false,
-                        polls: false,
-                    })
+                    return Ok(OpenStream::shared(endpoint, subscription, first, limit))
+                }
+                Err(NotOpened::UseHttp) => {}
+                Err(NotOpened::Failed(err)) => return Err(err),
+            }
+        }
+        if self.in_bundle(&endpoint, path, pollable) {
+            match self.bundle_subscribe(&endpoint, &body, token.clone()).await {
+                Ok((subscription, first)) => {
+                    return Ok(OpenStream::shared(endpoint, subscription, first, limit))
                 }
                 Err(NotOpened::UseHttp) => {}
                 Err(NotOpened::Failed(err)) => return Err(err),
@@ -141,7 +140,7 @@ impl Transport {
     /// Opens one streaming request on one endpoint; a non-2xx answer is read (bounded) and
     /// mapped like a unary error. `poll`: the request is a long poll the server ends after
     /// this long.
-    async fn open_attempt(
+    pub(super) async fn open_attempt(
         &self,
         endpoint: Arc<Endpoint>,
         path: &'static str,
@@ -241,8 +240,9 @@ enum Source {
         body: rt::BoxStream<'static, reqwest::Result<Bytes>>,
         decoder: MessageDecoder,
     },
-    /// A watch on the endpoint's WebSocket (`websocket.rs`), each message whole.
-    Socket {
+    /// A watch on a shared carrier (`shared.rs`: a WebSocket, or a request carrying many
+    /// watches), each message whole.
+    Shared {
         subscription: Subscription,
         limit: usize,
     },
@@ -257,6 +257,26 @@ impl fmt::Debug for OpenStream {
 }
 
 impl OpenStream {
+    /// A watch on a shared carrier, with its first answer.
+    fn shared(
+        endpoint: Arc<Endpoint>,
+        subscription: Subscription,
+        first: Bytes,
+        limit: usize,
+    ) -> OpenStream {
+        OpenStream {
+            token: subscription.token().cloned(),
+            endpoint,
+            source: Source::Shared {
+                subscription,
+                limit,
+            },
+            pending: Some(first),
+            ended: false,
+            polls: false,
+        }
+    }
+
     /// The endpoint this stream came from.
     pub(crate) fn endpoint(&self) -> &Url {
         self.endpoint.url()
@@ -272,10 +292,10 @@ impl OpenStream {
         self.endpoint.clone()
     }
 
-    /// Whether the stream's liveness is checked for it already: a watch on a WebSocket, whose
-    /// socket checks the member (one check per socket, not one per watch).
+    /// Whether the stream's liveness is checked for it already: a watch on a shared carrier,
+    /// which checks the member (one check per carrier, not one per watch).
     pub(crate) fn supervised(&self) -> bool {
-        matches!(self.source, Source::Socket { .. })
+        matches!(self.source, Source::Shared { .. })
     }
 
     /// Whether this is a long poll, whose end is normal (`stream_mode.rs`).
@@ -302,7 +322,7 @@ impl OpenStream {
         }
         let (body, decoder) = match &mut self.source {
             Source::Http { body, decoder } => (body, decoder),
-            Source::Socket {
+            Source::Shared {
                 subscription,
                 limit,
             } => {

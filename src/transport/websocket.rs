@@ -1,21 +1,10 @@
-//! Watches multiplexed on one WebSocket per endpoint.
+//! Watches multiplexed on one WebSocket per endpoint (the shared carrier is `shared.rs`).
 //!
 //! Over plain HTTP/1.1 an open watch request holds a connection of its own, and cannot carry
 //! a second message (GATEWAY.md 4.2); etcd's gateway also answers `GET /v3/watch` with
 //! `Upgrade: websocket`, and one socket then carries creates and cancels both ways, as a gRPC
-//! stream does. Here the client's watches on an `http://` endpoint share one socket: each is a
-//! [`Subscription`], its create sent on the socket with an id the socket numbers, the answers
-//! with that id routed to it by the socket's task, a cancel sent when it is dropped. The
-//! socket closes when its last subscription goes.
-//!
-//! What a subscription reads is what an HTTP watch body carries (`{"result": ...}` messages,
-//! etcd's `{"error": ...}`), so the resumable stream (`resume.rs`) and the watch's state
-//! (`api/watch/task.rs`) read it the same way. When the socket breaks every subscription gets
-//! the failure and resumes as a broken HTTP stream does: from the revision after the last one
-//! delivered, on a new socket (the first to reopen opens it, the others join).
-//!
-//! The socket's task checks the member's liveness itself (one status request per idle
-//! interval, not one per watch), so a subscription is read without a watchdog of its own.
+//! stream does. Here the client's watches on an `http://` endpoint share one socket: each
+//! create is sent on it as it comes, a cancel when its subscription is dropped.
 //!
 //! With a user, the socket carries the token as `Sec-WebSocket-Protocol: Bearer, <token>`,
 //! which etcd takes from 3.5.34 on (GATEWAY.md 4.6); a socket serves the token it was opened
@@ -24,15 +13,15 @@
 //! (where the token goes in `Authorization`), unless a socket there authenticated before (then
 //! the refusal is the token's, and the watch fetches a new one as over HTTP).
 //!
-//! Where a socket is not used (the resumable stream's HTTP requests carry these): an `https://`
-//! endpoint (HTTP/2 multiplexes the requests on one connection already),
-//! `StreamMode::LongPoll`, a JavaScript host when the client has headers of its own (a host's
-//! WebSocket sends none), outside a runtime, an endpoint whose upgrade was refused (a proxy
-//! that does not pass WebSockets on) and, with a user, one that cannot authenticate a socket:
-//! both remembered for the endpoint.
+//! Where a socket is not used (the watches go as shared HTTP requests, `bundle.rs`, or as
+//! requests of their own): an `https://` endpoint (HTTP/2 multiplexes the requests on one
+//! connection already), `StreamMode::LongPoll`, a JavaScript host when the client has headers
+//! of its own (a host's WebSocket sends none), outside a runtime, an endpoint whose upgrade was
+//! refused (a proxy that does not pass WebSockets on) and, with a user, one that cannot
+//! authenticate a socket: both remembered for the endpoint.
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use bytes::Bytes;
@@ -42,19 +31,21 @@ use tokio::sync::mpsc;
 
 use super::auth;
 use super::endpoints::Endpoint;
-use super::unary::{transport_error, upgrade_delivery};
+use super::shared::{
+    check_quiet, parse_create, Answer, Broken, Carrier, Command, Kind, Liveness, NotOpened, Route,
+    RouteAnswer, Subscription,
+};
+use super::unary::transport_error;
 use super::{Transport, WeakTransport};
-use crate::error::{Delivery, Error, Result};
 use crate::rt;
 use crate::rt::websocket::{Message, OpenError, WebSocket};
-use crate::wire::codec::I64;
 use crate::wire::paths;
 
 /// The sockets of one transport, per endpoint, and the endpoints that refused one.
 #[derive(Debug, Default)]
 pub(crate) struct Sockets {
     /// Held while a socket is looked up or opened, so that watches opening together share one.
-    open: tokio::sync::Mutex<HashMap<u64, Weak<Socket>>>,
+    open: tokio::sync::Mutex<HashMap<u64, Weak<Carrier>>>,
     /// Endpoints whose upgrade was answered with something else than `101`.
     refused: Mutex<HashSet<u64>>,
     /// Endpoints whose sockets took a token (a create went through on one).
@@ -79,105 +70,6 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// One open socket: the way to its task.
-pub(crate) struct Socket {
-    endpoint: Arc<Endpoint>,
-    /// The token the socket was opened with: its watches are the token's.
-    token: Option<Arc<str>>,
-    commands: mpsc::UnboundedSender<Command>,
-    /// The next watch id on this socket (etcd's ids are per stream; 0 is never used, since
-    /// etcd's answers leave a zero id out).
-    next_id: AtomicI64,
-    /// Set by the task when the socket ended: a new watch opens a new socket.
-    closed: Arc<AtomicBool>,
-}
-
-impl std::fmt::Debug for Socket {
-    /// Without the token.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Socket")
-            .field("endpoint", self.endpoint.url())
-            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
-            .field("closed", &self.closed.load(Ordering::Relaxed))
-            .finish_non_exhaustive()
-    }
-}
-
-#[derive(Debug)]
-enum Command {
-    Create {
-        id: i64,
-        text: String,
-        answers: mpsc::UnboundedSender<Answer>,
-    },
-    Cancel(i64),
-}
-
-/// What the task hands a subscription: a message, or why the socket broke.
-type Answer = std::result::Result<Bytes, Broken>;
-
-/// Why a socket broke, for each subscription's own error.
-#[derive(Debug, Clone)]
-enum Broken {
-    /// The connection failed or closed abnormally.
-    Failed(String),
-    /// The member did not answer a liveness check.
-    Dead(String),
-}
-
-/// One watch on a socket: its answers in order; dropping it cancels the watch.
-#[derive(Debug)]
-pub(crate) struct Subscription {
-    socket: Arc<Socket>,
-    id: i64,
-    answers: mpsc::UnboundedReceiver<Answer>,
-}
-
-impl Subscription {
-    /// The token the socket carries.
-    pub(crate) fn token(&self) -> Option<&Arc<str>> {
-        self.socket.token.as_ref()
-    }
-
-    /// The next message of this watch; `Ok(None)` once the socket closed normally (the member
-    /// went away: the watch resumes, as after a watch body's end).
-    ///
-    /// # Errors
-    /// [`Error::Transport`] (may have been sent) when the socket broke or its member stopped
-    /// answering.
-    pub(crate) async fn next(&mut self) -> Result<Option<Bytes>> {
-        match self.answers.recv().await {
-            Some(Ok(message)) => Ok(Some(message)),
-            Some(Err(broken)) => Err(Error::Transport {
-                endpoint: self.socket.endpoint.url().clone().into(),
-                delivery: Delivery::MaybeSent,
-                source: match broken {
-                    Broken::Failed(reason) => format!("the WebSocket broke: {reason}"),
-                    Broken::Dead(reason) => reason,
-                }
-                .into(),
-            }),
-            None => Ok(None),
-        }
-    }
-}
-
-impl Drop for Subscription {
-    fn drop(&mut self) {
-        // The task may be gone already (the socket ended): nothing to cancel then.
-        let _ = self.socket.commands.send(Command::Cancel(self.id));
-    }
-}
-
-/// Why a watch could not be put on a socket.
-pub(crate) enum NotOpened {
-    /// Not on a socket: send it as an HTTP request (the upgrade was refused, or a JavaScript
-    /// host's WebSocket failed without saying why).
-    UseHttp,
-    /// The endpoint did not answer: the request's failure.
-    Failed(Error),
-}
-
 impl Transport {
     /// Whether a watch to `endpoint` goes on its socket (see the module docs for when not);
     /// `token`: whether it carries one.
@@ -200,37 +92,14 @@ impl Transport {
         body: &Bytes,
         token: Option<Arc<str>>,
     ) -> std::result::Result<(Subscription, Bytes), NotOpened> {
-        let mut create: serde_json::Value = serde_json::from_slice(body)
-            .map_err(|e| NotOpened::Failed(Error::invalid(format!("a watch request: {e}"))))?;
+        let create = parse_create(body)?;
         let with_token = token.is_some();
         let socket = self.socket(endpoint, token).await?;
-        let id = socket.next_id.fetch_add(1, Ordering::Relaxed);
-        if let Some(request) = create.get_mut("create_request") {
-            request["watch_id"] = serde_json::Value::String(id.to_string());
-        }
-        let (tx, answers) = mpsc::unbounded_channel();
-        let mut subscription = Subscription {
-            socket: socket.clone(),
-            id,
-            answers,
-        };
-        let text = create.to_string();
-        if socket
-            .commands
-            .send(Command::Create {
-                id,
-                text,
-                answers: tx,
-            })
-            .is_err()
-        {
-            return Err(NotOpened::Failed(self.socket_gone(endpoint)));
-        }
-        match subscription.next().await {
-            Ok(Some(first)) if with_token => self.took_token(endpoint, subscription, first),
-            Ok(Some(first)) => Ok((subscription, first)),
-            Ok(None) => Err(NotOpened::Failed(self.socket_gone(endpoint))),
-            Err(err) => Err(NotOpened::Failed(err)),
+        socket.load.fetch_add(1, Ordering::Relaxed);
+        let (subscription, first) = self.subscribe_on(socket, create).await?;
+        match with_token {
+            true => self.took_token(endpoint, subscription, first),
+            false => Ok((subscription, first)),
         }
     }
 
@@ -271,47 +140,31 @@ impl Transport {
         Ok((subscription, first))
     }
 
-    fn socket_gone(&self, endpoint: &Endpoint) -> Error {
-        Error::Transport {
-            endpoint: endpoint.url().clone().into(),
-            delivery: Delivery::MaybeSent,
-            source: "the WebSocket closed before the watch's first answer".into(),
-        }
-    }
-
     /// The endpoint's open socket for `token`, or a new one.
     async fn socket(
         &self,
         endpoint: &Arc<Endpoint>,
         token: Option<Arc<str>>,
-    ) -> std::result::Result<Arc<Socket>, NotOpened> {
+    ) -> std::result::Result<Arc<Carrier>, NotOpened> {
         let mut open = self.inner.sockets.open.lock().await;
         if let Some(socket) = open.get(&endpoint.id()).and_then(Weak::upgrade) {
-            if !socket.closed.load(Ordering::Acquire) && socket.token == token {
+            if socket.open_for(&token) {
                 return Ok(socket);
             }
         }
         open.retain(|_, socket| socket.strong_count() > 0);
         let ws = self.upgrade(endpoint, token.as_deref()).await?;
-        let (commands, receiver) = mpsc::unbounded_channel();
-        let closed = Arc::new(AtomicBool::new(false));
-        let socket = Arc::new(Socket {
-            endpoint: endpoint.clone(),
-            token,
-            commands,
-            next_id: AtomicI64::new(1),
-            closed: closed.clone(),
-        });
+        let spawner = rt::Spawner::current("a WebSocket").map_err(|_| NotOpened::UseHttp)?;
+        let (socket, commands) = Carrier::new(Kind::WebSocket, endpoint.clone(), token);
         let task = SocketTask {
             ws,
-            commands: receiver,
+            commands,
             watches: HashMap::new(),
             unanswered: VecDeque::new(),
             endpoint: endpoint.clone(),
             transport: self.downgrade(),
-            closed,
+            closed: socket.closed.clone(),
         };
-        let spawner = rt::Spawner::current("a WebSocket").map_err(|_| NotOpened::UseHttp)?;
         spawner.spawn(task.run());
         open.insert(endpoint.id(), Arc::downgrade(&socket));
         event!(debug, "watches on {} share a WebSocket", endpoint.url());
@@ -373,21 +226,6 @@ struct FirstAnswer {
     cancel_reason: String,
 }
 
-/// What the socket's task reads of a message to route it: the watch id of a `result`.
-#[derive(Deserialize)]
-struct Route {
-    #[serde(default)]
-    result: Option<RouteId>,
-}
-
-#[derive(Deserialize)]
-struct RouteId {
-    #[serde(default)]
-    watch_id: I64,
-    #[serde(default)]
-    created: bool,
-}
-
 /// The task that owns a socket: sends creates and cancels, routes answers by watch id, and
 /// checks the member when the socket has been quiet for a liveness interval.
 struct SocketTask {
@@ -425,7 +263,7 @@ impl SocketTask {
     /// no watch is left), else why it broke.
     async fn serve(&mut self) -> Option<Broken> {
         use futures_util::future::{select, Either};
-        let (interval, timeout) = self.transport.upgrade()?.inner.config.liveness;
+        let (interval, _) = self.transport.upgrade()?.inner.config.liveness;
         loop {
             let wake = {
                 let command = std::pin::pin!(self.commands.recv());
@@ -443,10 +281,14 @@ impl SocketTask {
                     let _ = SinkExt::close(&mut self.ws).await;
                     return None;
                 }
-                Wake::Command(Some(Command::Create { id, text, answers })) => {
+                Wake::Command(Some(Command::Create {
+                    id,
+                    request,
+                    answers,
+                })) => {
                     self.watches.insert(id, answers);
                     self.unanswered.push_back(id);
-                    if let Err(e) = self.ws.send(Message::Text(text)).await {
+                    if let Err(e) = self.ws.send(Message::Text(request.to_string())).await {
                         return Some(Broken::Failed(e.to_string()));
                     }
                 }
@@ -463,26 +305,11 @@ impl SocketTask {
                 Wake::Frame(Some(Ok(Message::Close { .. }))) | Wake::Frame(None) => return None,
                 Wake::Frame(Some(Ok(_))) => {} // ping, pong
                 Wake::Frame(Some(Err(e))) => return Some(Broken::Failed(e.to_string())),
-                Wake::Quiet => {
-                    let transport = self.transport.upgrade()?;
-                    if transport
-                        .inner
-                        .endpoints
-                        .answered_within(&self.endpoint, interval)
-                    {
-                        continue;
-                    }
-                    if let Err(err) = transport.probe(&self.endpoint, timeout).await {
-                        event!(
-                            warn,
-                            "endpoint {} does not answer a liveness check: {}",
-                            self.endpoint.url(),
-                            err
-                        );
-                        let err = upgrade_delivery(err, true);
-                        return Some(Broken::Dead(err.to_string()));
-                    }
-                }
+                Wake::Quiet => match check_quiet(&self.transport, &self.endpoint).await {
+                    Liveness::Alive => {}
+                    Liveness::ClientGone => return None,
+                    Liveness::Dead(broken) => return Some(broken),
+                },
             }
         }
     }
@@ -493,7 +320,10 @@ impl SocketTask {
     fn route(&mut self, message: Bytes) {
         match serde_json::from_slice::<Route>(&message) {
             Ok(Route {
-                result: Some(RouteId { watch_id, created }),
+                result:
+                    Some(RouteAnswer {
+                        watch_id, created, ..
+                    }),
             }) => {
                 let id = match created {
                     true => self.unanswered.pop_front().unwrap_or(watch_id.0),

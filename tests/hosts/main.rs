@@ -29,6 +29,7 @@ macro_rules! every_scenario {
             watch_delivers_etcdctl_writes_across_a_member_restart,
             cancelled_and_dropped_watches_close_their_fetches,
             twenty_watches_and_gets_on_one_client_all_answer,
+            twenty_watches_on_shared_requests_and_gets_all_answer,
             a_managed_lease_stays_alive_across_several_ttls,
             auth_token_fetched_then_refreshed_refusals_typed,
             errors_are_typed,

@@ -139,10 +139,23 @@ pub async fn cancelled_and_dropped_watches_close_their_fetches(kind: Kind) {
 }
 
 pub async fn twenty_watches_and_gets_on_one_client_all_answer(kind: Kind) {
+    twenty_watches(kind, true).await;
+}
+
+/// The same without a WebSocket: the watches share the default four watch requests
+/// (`src/transport/bundle.rs`), so the gets still find a connection.
+pub async fn twenty_watches_on_shared_requests_and_gets_all_answer(kind: Kind) {
+    twenty_watches(kind, false).await;
+}
+
+async fn twenty_watches(kind: Kind, websocket: bool) {
     let etcd = Etcd::start().await;
     let mut host = Host::open(kind).await;
     let run = host
-        .start("many_watches", json!([etcd.endpoint(), "h/many/", 20]))
+        .start(
+            "many_watches",
+            json!([etcd.endpoint(), "h/many/", 20, websocket]),
+        )
         .await;
     host.step(&run, "watching").await;
     until_watchers(&etcd, 20).await;

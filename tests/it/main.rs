@@ -5,6 +5,7 @@
 mod auth;
 #[cfg(feature = "blocking")]
 mod blocking;
+mod bundle;
 mod cache;
 mod cluster;
 mod coalesce;

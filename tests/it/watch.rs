@@ -878,14 +878,14 @@ async fn a_stream_cut_mid_message_is_resumed_after_the_last_whole_event() {
     };
     let event = |rev: i64| {
         format!(
-            r#"{{"result":{{"header":{},"events":[{{"kv":{{"key":"aw==","create_revision":"11","mod_revision":"{rev}","version":"{}","value":"dg=="}}}}]}}}}"#,
+            r#"{{"result":{{"header":{},"watch_id":"1","events":[{{"kv":{{"key":"aw==","create_revision":"11","mod_revision":"{rev}","version":"{}","value":"dg=="}}}}]}}}}"#,
             header(rev),
             rev - 10
         )
     };
     let created = |rev: i64| {
         format!(
-            r#"{{"result":{{"header":{},"created":true}}}}"#,
+            r#"{{"result":{{"header":{},"watch_id":"1","created":true}}}}"#,
             header(rev)
         )
     };
@@ -909,7 +909,8 @@ async fn a_stream_cut_mid_message_is_resumed_after_the_last_whole_event() {
         ),
     ])
     .await;
-    // The fault server speaks HTTP watch bodies only: the watch goes as an HTTP request.
+    // The fault server speaks HTTP watch bodies only: the watch goes as an HTTP request (the
+    // first one its own, the resumed one on a shared request, whose first id is 1).
     let client = Client::connect(
         [server.endpoint()],
         Some(ConnectOptions::new().with_websocket(false)),

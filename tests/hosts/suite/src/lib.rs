@@ -195,15 +195,18 @@ pub async fn watch(
 /// `watching`, runs a get of each key while they are open, and waits for one event on each (the
 /// native half writes every key). Over `http://` a browser allows six connections per host: a
 /// client whose watches each held one would leave none for the gets and the later watches.
-/// Returns how many gets answered and each watch's value.
+/// `websocket`: whether the watches may share a WebSocket; without, they share the default
+/// four watch requests. Returns how many gets answered and each watch's value.
 #[wasm_bindgen]
 pub async fn many_watches(
     endpoint: String,
     prefix: String,
     count: u32,
+    websocket: bool,
     progress: js_sys::Function,
 ) -> Outcome {
-    let client = connect(&endpoint, None).await?;
+    let options = ConnectOptions::new().with_websocket(websocket);
+    let client = connect(&endpoint, Some(options)).await?;
     let mut streams = Vec::new();
     for i in 0..count {
         let mut stream = client
