@@ -24,9 +24,11 @@ use futures_util::StreamExt;
 const VALUE: [u8; 100] = [b'v'; 100];
 
 /// Every workload; a `t` at the end runs the workload of that name over TLS (server-only TLS
-/// on the same member, HTTP/2).
-const WORKLOADS: [&str; 13] = [
-    "W1", "W2", "W3", "W3s", "W4", "W4d", "W4ds", "W5", "W6", "W1t", "W2t", "W4t", "W5t",
+/// on the same member, HTTP/2). W7 (a thousand watches on one client) has its own variants:
+/// W7a with etcd's auth on, W7t over TLS, W7h without the WebSocket (etcdgw only).
+const WORKLOADS: [&str; 17] = [
+    "W1", "W2", "W3", "W3s", "W4", "W4d", "W4ds", "W5", "W6", "W1t", "W2t", "W4t", "W5t", "W7",
+    "W7a", "W7t", "W7h",
 ];
 
 /// Counts heap bytes, so each workload reports its own peak (RSS keeps freed memory).
@@ -472,6 +474,152 @@ async fn run_w6(side: &Side, writer: &Client, tag: &str, round: usize, pid: Opti
     );
 }
 
+/// W7 (issue 23): a thousand watches on distinct keys on one client of its own, then 20,000
+/// puts over them from the shared writer (`bench/common.rs`). W7a runs with etcd's auth on
+/// (switched off again, keys deleted, also when the workload fails); W7t watches over https;
+/// W7h without the WebSocket (a watch per HTTP connection).
+async fn run_w7(args: &Args, name: &str, round: usize) {
+    let prefix = format!("bench/etcdgw/{round}/{name}/");
+    let admin = common::Gateway::new(&args.endpoint, false);
+    let auth = name == "W7a";
+    if auth {
+        admin.enable_auth().await;
+    }
+    let result = tokio::spawn(w7_etcdgw(
+        args.clone(),
+        name.to_string(),
+        round,
+        prefix.clone(),
+    ))
+    .await;
+    admin.clean_up(&prefix, auth).await;
+    if let Err(e) = result {
+        match e.try_into_panic() {
+            Ok(panic) => std::panic::resume_unwind(panic),
+            Err(e) => panic!("W7: {e}"),
+        }
+    }
+}
+
+async fn w7_etcdgw(args: Args, name: String, round: usize, prefix: String) {
+    let options = ConnectOptions::new().with_timeout(Duration::from_secs(30));
+    let (endpoint, options) = match name.as_str() {
+        "W7" => (args.endpoint.clone(), options),
+        "W7a" => (
+            args.endpoint.clone(),
+            options.with_user("root", common::W7_PASSWORD),
+        ),
+        "W7h" => (args.endpoint.clone(), options.with_websocket(false)),
+        "W7t" => {
+            let (Some(endpoint), Some(ca_file)) = (&args.tls_endpoint, &args.ca_file) else {
+                eprintln!("W7t: no --tls-endpoint/--ca-file, skipped");
+                return;
+            };
+            let pem = std::fs::read(ca_file).expect("the CA file");
+            let tls = etcdgw::TlsOptions::new().ca_certificate(etcdgw::Certificate::from_pem(&pem));
+            (endpoint.clone(), options.with_tls(tls))
+        }
+        other => {
+            eprintln!("unknown workload {other}");
+            return;
+        }
+    };
+    let mut writer = common::Gateway::new(&args.endpoint, true);
+    if name == "W7a" {
+        writer = writer
+            .authenticated()
+            .await
+            .expect("W7a: the writer's token");
+    }
+    let keys: Vec<String> = (0..common::W7_KEYS)
+        .map(|i| common::w7_key(&prefix, i))
+        .collect();
+
+    let mut m = common::w7_start(&endpoint, args.etcd_pid);
+    let client = Client::connect([endpoint.as_str()], Some(options))
+        .await
+        .expect("W7: connect");
+    // ETCDGW_BENCH_W7_WARM=1: one request answered before the watches (its connection still
+    // counted, the clock started after it), so that the first watches do not each check the
+    // endpoint first: a fresh client checks an endpoint that never answered before each
+    // request it sends there until one is answered, each check on a connection of its own.
+    if std::env::var_os("ETCDGW_BENCH_W7_WARM").is_some() {
+        client.status().await.expect("W7: a first request");
+        m.restart_clock();
+    }
+    // Every watch confirmed: `watch` returns after the created answer, the stream's first.
+    let streams: Vec<etcdgw::WatchStream> = futures_util::stream::iter(keys.clone())
+        .map(|key| {
+            let client = client.clone();
+            async move {
+                let mut stream = client.watch(key, None).await.expect("W7: watch");
+                let first = stream
+                    .message()
+                    .await
+                    .expect("W7: the created answer")
+                    .expect("W7: a watch stream open");
+                assert!(
+                    first.created() && !first.canceled(),
+                    "W7: the first answer says created"
+                );
+                stream
+            }
+        })
+        .buffered(common::W7_IN_FLIGHT)
+        .collect()
+        .await;
+    m.established();
+
+    let count = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let receivers: Vec<_> = streams
+        .into_iter()
+        .zip(keys)
+        .map(|(mut stream, key)| {
+            let count = count.clone();
+            tokio::spawn(async move {
+                let key = key.into_bytes();
+                let mut got = common::W7Received::default();
+                while got.events.len() + got.wrong < common::W7_PER_KEY {
+                    let resp = stream
+                        .message()
+                        .await
+                        .expect("W7: a watch failed")
+                        .expect("W7: a watch stream ended");
+                    assert!(
+                        !resp.canceled(),
+                        "W7: a watch canceled: {}",
+                        resp.cancel_reason()
+                    );
+                    for e in resp.events() {
+                        let kv = e.kv().expect("W7: an event's kv");
+                        got.take(&key, kv.key(), kv.value(), kv.mod_revision());
+                        count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                }
+                (stream, got)
+            })
+        })
+        .collect();
+    let deadline = tokio::time::Instant::now() + common::W7_TIMEOUT;
+    let written = writer.write(&prefix).await;
+    let done = tokio::time::timeout_at(deadline, futures_util::future::join_all(receivers))
+        .await
+        .unwrap_or_else(|_| {
+            panic!(
+                "W7 {name}: {} of {} events within {:?}",
+                count.load(std::sync::atomic::Ordering::Relaxed),
+                common::W7_KEYS * common::W7_PER_KEY,
+                common::W7_TIMEOUT
+            )
+        });
+    let (streams, received): (Vec<_>, Vec<_>) = done
+        .into_iter()
+        .map(|r| r.expect("W7: a receiving task"))
+        .unzip();
+    m.report("etcdgw", round, &name, &written, &received);
+    drop(streams);
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
     if v.is_empty() {
@@ -508,7 +656,7 @@ fn print_report(path: &str) {
     };
     println!("| workload | side | ops/s | p50 µs | p99 µs | max µs | client CPU ms/10k | peak RSS MB | server CPU ms/10k | rounds |");
     println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
-    for w in WORKLOADS {
+    for w in WORKLOADS.into_iter().filter(|w| !w.starts_with("W7")) {
         for side in ["etcdgw", "etcdgw-before", "raw", "grpc"] {
             let Some(rows) = by.get(&(w.to_string(), side.to_string())) else {
                 continue;
@@ -536,7 +684,7 @@ fn print_report(path: &str) {
         (Some(a), Some(b)) if b > 0.0 => format!("{:.2}", a / b),
         _ => "-".into(),
     };
-    for w in WORKLOADS {
+    for w in WORKLOADS.into_iter().filter(|w| !w.starts_with("W7")) {
         if !by.contains_key(&(w.to_string(), "etcdgw".to_string())) {
             continue;
         }
@@ -610,6 +758,69 @@ fn print_report(path: &str) {
                 med(w, "etcdgw-before", "p50_us")
             ),
         );
+    }
+    print_w7_report(&by);
+}
+
+/// The W7 table (a thousand watches on one client): medians over rounds per workload and side.
+fn print_w7_report(by: &BTreeMap<(String, String), Vec<serde_json::Value>>) {
+    let rows: Vec<_> = by
+        .iter()
+        .filter(|((w, _), _)| w.starts_with("W7"))
+        .collect();
+    if rows.is_empty() {
+        return;
+    }
+    println!();
+    println!("| workload | side | connections | establish ms | client RSS MB +established / +end | peak heap MB | etcd RSS MB +established / end | etcd CPU s | events/s | p50 ms | p99 ms | exactly once, in order | rounds |");
+    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|");
+    for w in WORKLOADS.into_iter().filter(|w| w.starts_with("W7")) {
+        for side in ["etcdgw", "grpc"] {
+            let Some(rows) = by.get(&(w.to_string(), side.to_string())) else {
+                continue;
+            };
+            let med = |field: &str| {
+                median(
+                    rows.iter()
+                        .filter_map(|r| r["extra"][field].as_f64().or_else(|| r[field].as_f64()))
+                        .collect(),
+                )
+            };
+            let mb = |field: &str| med(field) / 1024.0;
+            let label = match w {
+                "W7a" => "W7 auth",
+                "W7t" => "W7 TLS",
+                "W7h" => "W7 no WebSocket",
+                _ => "W7",
+            };
+            let exact = rows
+                .iter()
+                .filter(|r| r["extra"]["exactly_once_in_order"].as_bool() == Some(true))
+                .count();
+            println!(
+                "| {label} | {side} | {:.0} | {:.0} | {:.1} / {:.1} | {:.1} | {:.1} / {:.1} | {:.2} | {:.0} | {:.1} | {:.1} | {} | {} |",
+                med("connections"),
+                med("establish_ms"),
+                mb("rss_established_growth_kb"),
+                mb("rss_end_growth_kb"),
+                mb("peak_heap_growth_kb"),
+                median(
+                    rows.iter()
+                        .filter_map(|r| Some(
+                            r["extra"]["etcd_rss_established_kb"].as_f64()?
+                                - r["extra"]["etcd_rss_before_kb"].as_f64()?
+                        ))
+                        .collect()
+                ) / 1024.0,
+                mb("etcd_rss_end_kb"),
+                med("etcd_cpu_s"),
+                med("ops_per_sec"),
+                med("p50_ms"),
+                med("p99_ms"),
+                if exact == rows.len() { "yes, every round".to_string() } else { format!("{exact} of {} rounds", rows.len()) },
+                rows.len()
+            );
+        }
     }
 }
 
@@ -686,6 +897,14 @@ fn main() {
         for round in rounds {
             // Alternate which side goes first, so neither always runs on a warmer server.
             for workload in &args.workloads {
+                // W7 makes its own client (etcdgw only: raw has no watches to share).
+                if workload.starts_with("W7") {
+                    if args.sides.iter().any(|s| s == "etcdgw") {
+                        eprintln!("round {round} {workload} etcdgw");
+                        run_w7(&args, workload, round).await;
+                    }
+                    continue;
+                }
                 let tls = workload.ends_with('t');
                 let mut order: Vec<&Side> =
                     if tls { &tls_sides } else { &plain_sides }.iter().collect();
