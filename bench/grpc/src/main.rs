@@ -8,14 +8,18 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures_util::StreamExt;
+
 use common::{concurrent, report, start_measure};
 use etcd_client::{Client, GetOptions, WatchOptions};
 
 const VALUE: [u8; 100] = [b'v'; 100];
 
-/// The workloads of `examples/bench.rs`; a `t` at the end runs one over TLS.
-const WORKLOADS: [&str; 13] = [
-    "W1", "W2", "W3", "W3s", "W4", "W4d", "W4ds", "W5", "W6", "W1t", "W2t", "W4t", "W5t",
+/// The workloads of `examples/bench.rs`; a `t` at the end runs one over TLS. W7h (etcdgw
+/// without its WebSocket) has no gRPC counterpart and is skipped.
+const WORKLOADS: [&str; 17] = [
+    "W1", "W2", "W3", "W3s", "W4", "W4d", "W4ds", "W5", "W6", "W1t", "W2t", "W4t", "W5t", "W7",
+    "W7a", "W7t", "W7h",
 ];
 
 /// Counts heap bytes, so each workload reports its own peak (RSS keeps freed memory).
@@ -45,6 +49,12 @@ async fn main() {
             other => panic!("unknown flag {other}"),
         }
     }
+    let w7 = W7Args {
+        endpoint: endpoint.clone(),
+        tls_endpoint: tls_endpoint.clone(),
+        ca_file: ca_file.clone(),
+        pid,
+    };
     let client = Client::connect([endpoint.as_str()], None)
         .await
         .expect("connect");
@@ -69,6 +79,16 @@ async fn main() {
     };
     for round in rounds {
         for w in &workloads {
+            // W7 makes its own client.
+            if w.starts_with("W7") {
+                if w == "W7h" {
+                    eprintln!("W7h: etcdgw only (no WebSocket to turn off), skipped");
+                } else {
+                    eprintln!("round {round} {w} grpc");
+                    run_w7(&w7, w, round).await;
+                }
+                continue;
+            }
             let client = match w.strip_suffix('t') {
                 None => &client,
                 Some(_) => match &tls_client {
@@ -83,6 +103,155 @@ async fn main() {
             run(client, w, round, pid).await;
         }
     }
+}
+
+/// What W7 needs of the command line.
+#[derive(Clone)]
+struct W7Args {
+    endpoint: String,
+    tls_endpoint: Option<String>,
+    ca_file: Option<String>,
+    pid: Option<u32>,
+}
+
+/// W7 (issue 23) through etcd-client: a thousand watches (each its own gRPC stream on the
+/// client's one channel), then the shared writer's 20,000 puts (`bench/common.rs`). W7a with
+/// etcd's auth on (off again and keys deleted, also when the workload fails), W7t over TLS.
+async fn run_w7(args: &W7Args, name: &str, round: usize) {
+    let prefix = format!("bench/grpc/{round}/{name}/");
+    let admin = common::Gateway::new(&args.endpoint, false);
+    let auth = name == "W7a";
+    if auth {
+        admin.enable_auth().await;
+    }
+    let result = tokio::spawn(w7_grpc(
+        args.clone(),
+        name.to_string(),
+        round,
+        prefix.clone(),
+    ))
+    .await;
+    admin.clean_up(&prefix, auth).await;
+    if let Err(e) = result {
+        match e.try_into_panic() {
+            Ok(panic) => std::panic::resume_unwind(panic),
+            Err(e) => panic!("W7: {e}"),
+        }
+    }
+}
+
+async fn w7_grpc(args: W7Args, name: String, round: usize, prefix: String) {
+    let (endpoint, options) = match name.as_str() {
+        "W7" => (args.endpoint.clone(), None),
+        "W7a" => (
+            args.endpoint.clone(),
+            Some(etcd_client::ConnectOptions::new().with_user("root", common::W7_PASSWORD)),
+        ),
+        "W7t" => {
+            let (Some(endpoint), Some(ca_file)) = (&args.tls_endpoint, &args.ca_file) else {
+                eprintln!("W7t: no --tls-endpoint/--ca-file, skipped");
+                return;
+            };
+            let pem = std::fs::read(ca_file).expect("the CA file");
+            let tls = etcd_client::TlsOptions::new()
+                .ca_certificate(etcd_client::Certificate::from_pem(pem));
+            (
+                endpoint.clone(),
+                Some(etcd_client::ConnectOptions::new().with_tls(tls)),
+            )
+        }
+        other => {
+            eprintln!("unknown workload {other}");
+            return;
+        }
+    };
+    let mut writer = common::Gateway::new(&args.endpoint, true);
+    if name == "W7a" {
+        writer = writer
+            .authenticated()
+            .await
+            .expect("W7a: the writer's token");
+    }
+    let keys: Vec<String> = (0..common::W7_KEYS)
+        .map(|i| common::w7_key(&prefix, i))
+        .collect();
+
+    let mut m = common::w7_start(&endpoint, args.pid);
+    let client = Client::connect([endpoint.as_str()], options)
+        .await
+        .expect("W7: connect");
+    // Every watch confirmed: `watch` returns with the stream open; its first answer is the
+    // created one.
+    let streams: Vec<etcd_client::WatchStream> = futures_util::stream::iter(keys.clone())
+        .map(|key| {
+            let mut client = client.clone();
+            async move {
+                let mut stream = client.watch(key, None).await.expect("W7: watch");
+                let first = stream
+                    .message()
+                    .await
+                    .expect("W7: the created answer")
+                    .expect("W7: a watch stream open");
+                assert!(
+                    first.created() && !first.canceled(),
+                    "W7: the first answer says created"
+                );
+                stream
+            }
+        })
+        .buffered(common::W7_IN_FLIGHT)
+        .collect()
+        .await;
+    m.established();
+
+    let count = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let receivers: Vec<_> = streams
+        .into_iter()
+        .zip(keys)
+        .map(|(mut stream, key)| {
+            let count = count.clone();
+            tokio::spawn(async move {
+                let key = key.into_bytes();
+                let mut got = common::W7Received::default();
+                while got.events.len() + got.wrong < common::W7_PER_KEY {
+                    let resp = stream
+                        .message()
+                        .await
+                        .expect("W7: a watch failed")
+                        .expect("W7: a watch stream ended");
+                    assert!(
+                        !resp.canceled(),
+                        "W7: a watch canceled: {}",
+                        resp.cancel_reason()
+                    );
+                    for e in resp.events() {
+                        let kv = e.kv().expect("W7: an event's kv");
+                        got.take(&key, kv.key(), kv.value(), kv.mod_revision());
+                        count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                }
+                (stream, got)
+            })
+        })
+        .collect();
+    let deadline = tokio::time::Instant::now() + common::W7_TIMEOUT;
+    let written = writer.write(&prefix).await;
+    let done = tokio::time::timeout_at(deadline, futures_util::future::join_all(receivers))
+        .await
+        .unwrap_or_else(|_| {
+            panic!(
+                "W7 {name}: {} of {} events within {:?}",
+                count.load(std::sync::atomic::Ordering::Relaxed),
+                common::W7_KEYS * common::W7_PER_KEY,
+                common::W7_TIMEOUT
+            )
+        });
+    let (streams, received): (Vec<_>, Vec<_>) = done
+        .into_iter()
+        .map(|r| r.expect("W7: a receiving task"))
+        .unzip();
+    m.report("grpc", round, &name, &written, &received);
+    drop(streams);
 }
 
 async fn run(client: &Client, workload: &str, round: usize, pid: Option<u32>) {
