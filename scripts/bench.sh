@@ -4,12 +4,24 @@
 # of etcdgw + the raw HTTP baseline (examples/bench.rs) with rounds of etcd-client over gRPC
 # (bench/grpc), and prints the medians and ratios. Results go to target/bench/results.jsonl.
 # Usage: scripts/bench.sh [rounds] [workloads]     e.g. scripts/bench.sh 3 W1,W4,W4t
+# The W7 workloads (a thousand watches on one client) run one per process, etcdgw's and
+# etcd-client's alternately first, so that each process's RSS is that workload's.
 # ETCDGW_BENCH_BEFORE=path/to/an/older/bench binary adds its etcdgw rounds as "etcdgw-before".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/etcd-env.sh
 rounds=${1:-3}
-workloads=${2:-W1,W2,W3,W3s,W4,W4d,W4ds,W5,W6,W1t,W2t,W4t,W5t}
+workloads=${2:-W1,W2,W3,W3s,W4,W4d,W4ds,W5,W6,W1t,W2t,W4t,W5t,W7,W7a,W7t,W7h}
+IFS=, read -ra _all <<<"$workloads"
+rest=() w7=()
+for w in "${_all[@]}"; do
+  case $w in W7*) w7+=("$w") ;; *) rest+=("$w") ;; esac
+done
+rest_list=$(IFS=,; echo "${rest[*]}")
+# W7h holds a connection per watch (1,000): raise the soft limit on open files if it is low.
+if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt 4096 ]; then
+  ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+fi
 
 # etcd-client builds its protos with protoc.
 if ! command -v protoc >/dev/null 2>&1; then
@@ -36,16 +48,30 @@ etcdgw_start_local "${ETCD_BIN:-$ETCD36_BIN}" "$certs/server.pem" "$certs/server
 mkdir -p target/bench
 results=target/bench/results.jsonl
 : > "$results"
-common=(--endpoint "$ETCDGW_ENDPOINT" --etcd-pid "$ETCDGW_LOCAL_PID" --workloads "$workloads")
+member=(--endpoint "$ETCDGW_ENDPOINT" --etcd-pid "$ETCDGW_LOCAL_PID")
+common=("${member[@]}" --workloads "$rest_list")
 tls=(--tls-endpoint "$ETCDGW_TLS_ENDPOINT" --ca-file "$certs/ca.pem")
 for round in $(seq 1 "$rounds"); do
   echo "bench: round $round of $rounds; load: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
-  target/release/examples/bench "${common[@]}" "${tls[@]}" --round "$round" >> "$results"
-  bench/grpc/target/release/etcdgw-bench-grpc "${common[@]}" "${tls[@]}" --round "$round" >> "$results"
-  if [ -n "${ETCDGW_BENCH_BEFORE:-}" ]; then
-    "$ETCDGW_BENCH_BEFORE" "${common[@]}" --sides etcdgw --round "$round" \
-      | sed 's/"side":"etcdgw"/"side":"etcdgw-before"/' >> "$results"
+  if [ ${#rest[@]} -gt 0 ]; then
+    target/release/examples/bench "${common[@]}" "${tls[@]}" --round "$round" >> "$results"
+    bench/grpc/target/release/etcdgw-bench-grpc "${common[@]}" "${tls[@]}" --round "$round" >> "$results"
+    if [ -n "${ETCDGW_BENCH_BEFORE:-}" ]; then
+      "$ETCDGW_BENCH_BEFORE" "${common[@]}" --sides etcdgw --round "$round" \
+        | sed 's/"side":"etcdgw"/"side":"etcdgw-before"/' >> "$results"
+    fi
   fi
+  for w in "${w7[@]}"; do
+    etcdgw_w7=(target/release/examples/bench "${member[@]}" "${tls[@]}" --workloads "$w" --sides etcdgw --round "$round")
+    grpc_w7=(bench/grpc/target/release/etcdgw-bench-grpc "${member[@]}" "${tls[@]}" --workloads "$w" --round "$round")
+    if [ $((round % 2)) = 1 ]; then
+      "${etcdgw_w7[@]}" >> "$results"
+      "${grpc_w7[@]}" >> "$results"
+    else
+      "${grpc_w7[@]}" >> "$results"
+      "${etcdgw_w7[@]}" >> "$results"
+    fi
+  done
 done
 rm -rf "$certs"
 target/release/examples/bench --report "$results"
