@@ -281,7 +281,7 @@ impl Gateway {
 
     /// The writer: `W7_PER_KEY` puts to each of the `W7_KEYS` keys (put `n` to key `n % keys`),
     /// `W7_IN_FLIGHT` at a time, each value the time it was sent. Returns each key's revisions,
-    /// in the order written.
+    /// in increasing order.
     pub async fn write(&self, prefix: &str) -> Vec<Vec<i64>> {
         let total = W7_KEYS * W7_PER_KEY;
         let keys: Arc<Vec<String>> = Arc::new(
@@ -328,6 +328,11 @@ impl Gateway {
             .collect();
         for (_, i, revision) in all {
             per_key[i].push(revision);
+        }
+        // Commit order: a put can overtake an earlier one to the same key that is still in
+        // flight, and a watch delivers in revision order.
+        for revisions in &mut per_key {
+            revisions.sort_unstable();
         }
         per_key
     }
