@@ -27,7 +27,7 @@ use tokio::sync::mpsc;
 use super::endpoints::Endpoint;
 use super::shared::{
     check_quiet, parse_create, Answer, Broken, Carrier, Command, Kind, Liveness, NotOpened, Route,
-    Subscription,
+    RouteAnswer, Subscription,
 };
 use super::stream_mode::Carriage;
 use super::{OpenStream, Transport, WeakTransport};
@@ -395,7 +395,7 @@ impl BundleTask {
         };
         let Ok(Route {
             result: Some(answer),
-        }) = serde_json::from_slice::<Route>(&message)
+        }) = serde_json::from_slice::<Route<RouteAnswer>>(&message)
         else {
             for watch in self.watches.values() {
                 let _ = watch.answers.send(Ok(message.clone()));

@@ -254,13 +254,27 @@ pub(super) async fn check_quiet(transport: &WeakTransport, endpoint: &Endpoint) 
     }
 }
 
-/// What a carrier's task reads of a message to route it.
+/// What a carrier's task reads of a message to route it (`A`: how much of the answer).
 #[derive(Deserialize)]
-pub(super) struct Route {
-    #[serde(default)]
-    pub(super) result: Option<RouteAnswer>,
+pub(super) struct Route<A> {
+    #[serde(default = "none")]
+    pub(super) result: Option<A>,
 }
 
+fn none<A>() -> Option<A> {
+    None
+}
+
+/// A socket's routing: the watch id, and whether it is a `created` answer.
+#[derive(Deserialize)]
+pub(super) struct RouteId {
+    #[serde(default)]
+    pub(super) watch_id: I64,
+    #[serde(default)]
+    pub(super) created: bool,
+}
+
+/// A shared request's routing: also what the watch has delivered (`bundle.rs`).
 #[derive(Deserialize)]
 pub(super) struct RouteAnswer {
     #[serde(default)]

@@ -33,7 +33,7 @@ use super::auth;
 use super::endpoints::Endpoint;
 use super::shared::{
     check_quiet, parse_create, Answer, Broken, Carrier, Command, Kind, Liveness, NotOpened, Route,
-    RouteAnswer, Subscription,
+    RouteId, Subscription,
 };
 use super::unary::transport_error;
 use super::{Transport, WeakTransport};
@@ -318,12 +318,11 @@ impl SocketTask {
     /// yet, any other `result` by its watch id; etcd's `{"error": ...}`, which ends the stream,
     /// to every watch.
     fn route(&mut self, message: Bytes) {
-        match serde_json::from_slice::<Route>(&message) {
+        match serde_json::from_slice::<Route<RouteId>>(&message) {
             Ok(Route {
-                result:
-                    Some(RouteAnswer {
-                        watch_id, created, ..
-                    }),
+                result: Some(RouteId {
+                    watch_id, created, ..
+                }),
             }) => {
                 let id = match created {
                     true => self.unanswered.pop_front().unwrap_or(watch_id.0),
