@@ -178,8 +178,9 @@ def render(record):
     if chunked:
         out.append("[chunked body as received: one block per HTTP chunk; t = seconds since the request was sent;")
         out.append(" chunk data shown verbatim except that LF/CR bytes are written as the two characters \\n / \\r]")
-        for t, size_line, data in chunks:
-            out.append(f"-- chunk at t={t:.3f}, {len(data)} bytes (chunk-size line '{size_line}') --")
+        for t, size_line, data, *note in chunks:  # a note: chunks left out before this one
+            out.append(f"-- chunk at t={t:.3f}, {len(data)} bytes (chunk-size line '{size_line}') --"
+                       + "".join(f" {n}" for n in note))
             out.append(data.decode("utf-8", "replace").replace("\n", "\\n").replace("\r", "\\r"))
     else:
         out.append(body.decode("utf-8", "replace"))
@@ -456,8 +457,9 @@ class Capture:
             raise RuntimeError(f"{path}: {status} {data!r}")
         return json.loads(data) if data else {}
 
-    def write(self, name, title, records):
-        text = f"# etcd {self.m.version}: {title}\n\n" + "\n".join(render(r) for r in records)
+    def write(self, name, title, records, comments=()):
+        text = (f"# etcd {self.m.version}: {title}\n" + "".join(f"# {c}\n" for c in comments) + "\n"
+                + "\n".join(render(r) for r in records))
         path = os.path.join(OUT, f"{name}.{self.tag}.txt")
         with open(path, "w") as f:
             f.write(text)
@@ -864,6 +866,98 @@ def scenarios(c):
                    "a watch open on a WebSocket while the member is stopped (SIGTERM)", log,
                    [ws_note, "Two rounds, each on a fresh member; t restarts at 0."])
 
+    def many_creates(variants):
+        # GATEWAY.md 4.2, "Many creates in one HTTP/1.1 body": N creates with explicit watch ids
+        # 1..N in one body sent whole (Content-Length). Go's server discards the unread rest of a
+        # body (< 256 KiB) when the handler writes the response head; padding the body with more
+        # than 256 KiB of spaces keeps it. Each variant runs CAPTURE_RUNS times (10 by default; it
+        # is a race), each on a new connection; the file holds a line per run and one run (the
+        # one with the fewest creates answered, preferring one answered `Connection: close`),
+        # abridged: the middle creates of the request and the middle `created` chunks left out.
+        import threading
+        runs = int(os.environ.get("CAPTURE_RUNS", "10"))
+        pad = 256 * 1024 + 1
+        for name, n, padding, title in variants:
+            padding = pad if padding else 0
+            keys = [f"mc/{i:03d}" for i in range(1, n + 1)]
+            lines = [json.dumps({"create_request": {"key": b64(k), "watch_id": str(i)}}, separators=(",", ":"))
+                     for i, k in enumerate(keys, 1)]
+            body = "\n".join(lines) + " " * padding
+            summary, shown_run = [], None
+            for run in range(1, runs + 1):
+                time.sleep(1.0)  # the watchers of the previous run's connection are gone by then
+                side = {}
+
+                def later():
+                    side["gauges"] = watch_gauges(c.m.client)
+                    side["puts"] = [(k, put(k, str(run))["header"]["revision"]) for k in (keys[0], keys[-1])]
+                timer = threading.Timer(2.0, later)
+                timer.start()
+                _, head, data, record = exchange("POST", "/v3/watch", body, c.m.client, (), wait=3.5)
+                timer.join()
+                created, events, other = [], {}, 0
+                for line in data.decode("utf-8", "replace").splitlines():
+                    if line.strip():
+                        result = json.loads(line).get("result", {})
+                        wid = int(result.get("watch_id", "0"))
+                        if result.get("created"):
+                            created.append(wid)
+                        elif result.get("events"):
+                            for ev in result["events"]:
+                                events[base64.b64decode(ev["kv"]["key"]).decode()] = wid
+                        else:
+                            other += 1
+                last_at = None
+                for t, _, chunk in record[4]:
+                    if b'"created":true' in chunk:
+                        last_at = t
+                conn = next((l.split(":", 1)[1].strip() for l in (head or "").split("\r\n")
+                             if l.lower().startswith("connection:")), "absent")
+                ids = sorted(created)
+                spans, start = [], None
+                for i, w in enumerate(ids):
+                    if start is None:
+                        start = w
+                    if i + 1 == len(ids) or ids[i + 1] != w + 1:
+                        spans.append(f"{start}" if start == w else f"{start}-{w}")
+                        start = None
+                puts = "; ".join(f"put {k} (rev {rev}) -> "
+                                 + (f"event with watch_id {events[k]}" if k in events else "no event")
+                                 for k, rev in side.get("puts", []))
+                line = (f"run {run}: {len(created)} of {n} created (watch_id {','.join(spans) or 'none'}"
+                        f"{'' if created == ids else ', NOT in order'}), last at t={last_at or 0:.3f}; "
+                        f"Connection: {conn}; watchers on the server at t=2.0 s: "
+                        f"{side.get('gauges', {}).get('etcd_debugging_mvcc_watcher_total', '?')}; {puts}"
+                        f"{f'; {other} other messages' if other else ''}")
+                print(f"{name}.{c.tag}: {line}", file=sys.stderr)
+                summary.append(line)
+                rank = (len(created), conn != "close", run)
+                if shown_run is None or rank < shown_run[0]:
+                    shown_run = (rank, record)
+            # The request as sent, abridged: the first and last creates, the padding described.
+            request, head_at, head, chunked, chunks, data, end = shown_run[1]
+            head_bytes = request[:request.index(b"\r\n\r\n") + 4]
+            made = [i for i, (_, _, chunk) in enumerate(chunks) if chunk.count(b'"created":true') == 1]
+            cut = ""
+            if len(made) > 10:
+                gone = made[5:-5]
+                wids = [json.loads(chunks[i][2])["result"]["watch_id"] for i in gone]
+                order = "in order" if wids == [str(w) for w in range(int(wids[0]), int(wids[0]) + len(wids))] else "NOT in order"
+                note = (f"[{len(gone)} chunks before this one left out, each one `created` message: watch_id "
+                        f"{wids[0]}..{wids[-1]} {order}, t={chunks[gone[0]][0]:.3f}..{chunks[gone[-1]][0]:.3f}]")
+                chunks = [ch if i != made[-5] else (*ch, note) for i, ch in enumerate(chunks) if i not in set(gone)]
+                cut = " (the middle `created` chunks left out)"
+            shown = lines if n <= 6 else lines[:3] + [
+                f"...[{n - 6} lines omitted: the same create for mc/004..mc/{n - 3:03d}, watch_id 4..{n - 3}]..."] + lines[-3:]
+            text = "\n".join(shown) + (f"\n...[then {padding} spaces (0x20), omitted here]..." if padding else "")
+            comments = [f"Body: {len(body)} bytes ({len(body) - padding} of creates, newline-separated"
+                        f"{f', then {padding} spaces' if padding else ''}), sent whole with one sendall; the "
+                        "request below is abridged. At t=2.0 s a side connection reads the watcher gauge "
+                        f"(GET /metrics) and puts {keys[0]} and {keys[-1]}.",
+                        f"{runs} runs, each on a new connection, the member kept; run {shown_run[0][2]} "
+                        f"is shown below{cut}:"] + summary
+            c.write(name, title, [(head_bytes + text.encode(), head_at, head, chunked, chunks, data, end)], comments)
+
     def server_stops():
         # A watch open when the member shuts down: the stream's error object, then the end.
         sock_rec = {}
@@ -885,7 +979,18 @@ def scenarios(c):
         ("31-err-txn-too-many-ops", too_many_ops), ("33-err-lease", lease_not_found),
         ("33-err-lease-grant-duplicate-id", duplicate_lease), ("34-err-wrong-path", wrong_path),
         ("34-err-invalid-json", invalid_json), ("13-path-maintenance-hashkv", hashkv),
-        ("48-watch", watch_errors), ("85-watch-progress", progress), ("90-hdr-grpc-timeout-lock", deadline_lock), ("90-hdr-grpc-timeout-watch", deadline_watch),
+        ("48-watch", watch_errors),
+        ("44-watch-many-creates-one-body", lambda: many_creates([
+            ("44-watch-many-creates-one-body", 250, False,
+             "250 creates (explicit watch_id 1..250) in one HTTP/1.1 body sent whole, no padding"),
+            ("44-watch-many-creates-one-body-padded", 250, True,
+             "the same 250 creates followed by 256 KiB + 1 spaces (262145 bytes of 0x20)"),
+            ("44-watch-many-creates-small-body", 3, False,
+             "3 creates (explicit watch_id 1..3) in one HTTP/1.1 body, no padding")])),
+        ("44-watch-many-creates-1000", lambda: many_creates([
+            ("44-watch-many-creates-1000", 1000, False,
+             "1000 creates (explicit watch_id 1..1000) in one HTTP/1.1 body sent whole, no padding")])),
+        ("85-watch-progress", progress), ("90-hdr-grpc-timeout-lock", deadline_lock), ("90-hdr-grpc-timeout-watch", deadline_watch),
         ("90-hdr-grpc-timeout-streams", deadline_streams), ("95-proxy", proxies),
         ("49-watch-websocket-explicit-ids", ws_explicit_ids), ("50-watch-websocket-multiplex", ws_multiplex),
         ("50-watch-websocket-progress", ws_progress),
