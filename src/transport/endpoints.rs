@@ -38,6 +38,9 @@ pub(crate) struct Endpoint {
     pub(super) first_check: tokio::sync::Mutex<()>,
     /// How many of those checks failed: a call that waited for one sees whether it failed.
     pub(super) failed_checks: AtomicU64,
+    /// Held by the watch that finds out how the endpoint carries streams (`stream_mode.rs`), so
+    /// that watches opened together wait for what it learns instead of each finding out alone.
+    pub(super) detecting: tokio::sync::Mutex<()>,
 }
 
 impl Endpoint {
@@ -82,6 +85,7 @@ impl Endpoint {
             learned: Learned::default(),
             first_check: tokio::sync::Mutex::new(()),
             failed_checks: AtomicU64::new(0),
+            detecting: tokio::sync::Mutex::new(()),
         })
     }
 

@@ -21,6 +21,7 @@ use super::unary::{encode, grpc_timeout, transport_error, GRPC_TIMEOUT_HEADER};
 use super::{CallOptions, Transport};
 use crate::error::{Code, Delivery, Error, Result};
 use crate::rt;
+use crate::wire::paths;
 
 impl Transport {
     /// Opens a streaming call (watch, keep-alive, observe, snapshot) and waits for the
@@ -86,6 +87,17 @@ impl Transport {
                 Err(NotOpened::Failed(err)) => return Err(err),
             }
         }
+        // Watches opened together on an endpoint not found out yet wait for the first to find
+        // out, then share requests (or go as long polls) as it learned, instead of each taking
+        // a connection of its own to find out.
+        let detector = endpoint.clone();
+        let _detecting = match path == paths::WATCH
+            && endpoint.url().scheme() == "http"
+            && self.carriage(&endpoint, pollable) == Carriage::Detect
+        {
+            true => Some(detector.detecting.lock().await),
+            false => None,
+        };
         if self.in_bundle(&endpoint, path, pollable) {
             match self.bundle_subscribe(&endpoint, &body, token.clone()).await {
                 Ok((subscription, first)) => {

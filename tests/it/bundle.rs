@@ -252,3 +252,23 @@ async fn with_auth_on_the_shared_requests_carry_the_token_and_move_to_a_new_one(
         WATCHES + 1
     );
 }
+
+#[tokio::test]
+async fn watches_opened_together_on_a_new_client_wait_for_the_first_to_find_out_how_it_streams() {
+    // In `StreamMode::Auto` the first watch to an endpoint finds out whether it streams (a
+    // request of its own); the others, opened at the same moment, wait for it and then share
+    // the bounded requests instead of each finding out on a connection of its own.
+    let etcd = Etcd::start().await;
+    let client = etcd
+        .client_with(ConnectOptions::new().with_websocket(false))
+        .await;
+    let streams = watch_all(&client, (0..300).map(|i| format!("auto/{i:03}"))).await;
+    until_watchers(&etcd, 300).await;
+    // The finding-out watch, the default four shared requests, the first check's connection.
+    let held = connections_to(&etcd.endpoint());
+    assert!(
+        held <= etcdgw::DEFAULT_STREAMS_PER_ENDPOINT + 2,
+        "{held} connections for {} watches",
+        streams.len()
+    );
+}
