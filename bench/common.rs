@@ -174,6 +174,13 @@ pub const W7_KEYS: usize = 1_000;
 pub const W7_PER_KEY: usize = 20;
 /// The writer's puts in flight, and the watches opened at a time.
 pub const W7_IN_FLIGHT: usize = 64;
+/// W7p's pace: puts per second, well below what either side takes on this machine.
+pub const W7P_RATE: u32 = 2_000;
+
+/// The writer's pace for a W7 workload: W7p's, or as fast as the puts go.
+pub fn w7_rate(workload: &str) -> Option<u32> {
+    (workload == "W7p").then_some(W7P_RATE)
+}
 /// How long every event may take to arrive, from the first put: past it the workload fails.
 pub const W7_TIMEOUT: Duration = Duration::from_secs(180);
 /// The password of the user `root` that W7a creates (a throwaway member's).
@@ -280,9 +287,10 @@ impl Gateway {
     }
 
     /// The writer: `W7_PER_KEY` puts to each of the `W7_KEYS` keys (put `n` to key `n % keys`),
-    /// `W7_IN_FLIGHT` at a time, each value the time it was sent. Returns each key's revisions,
-    /// in increasing order.
-    pub async fn write(&self, prefix: &str) -> Vec<Vec<i64>> {
+    /// `W7_IN_FLIGHT` at a time, each value the time it was sent; with a `rate`, put `n` starts
+    /// no sooner than `n / rate` seconds after the first (W7p: latency without a queue).
+    /// Returns each key's revisions, in increasing order.
+    pub async fn write(&self, prefix: &str, rate: Option<u32>) -> Vec<Vec<i64>> {
         let total = W7_KEYS * W7_PER_KEY;
         let keys: Arc<Vec<String>> = Arc::new(
             (0..W7_KEYS)
@@ -290,6 +298,7 @@ impl Gateway {
                 .collect(),
         );
         let next = Arc::new(AtomicUsize::new(0));
+        let start = tokio::time::Instant::now();
         let mut workers = Vec::new();
         for _ in 0..W7_IN_FLIGHT {
             let (this, keys, next) = (self.clone(), keys.clone(), next.clone());
@@ -299,6 +308,10 @@ impl Gateway {
                     let n = next.fetch_add(1, Ordering::Relaxed);
                     if n >= total {
                         return written;
+                    }
+                    if let Some(rate) = rate {
+                        let due = Duration::from_secs_f64(n as f64 / f64::from(rate.max(1)));
+                        tokio::time::sleep_until(start + due).await;
                     }
                     let i = n % W7_KEYS;
                     let body = format!(

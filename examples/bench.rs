@@ -26,9 +26,9 @@ const VALUE: [u8; 100] = [b'v'; 100];
 /// Every workload; a `t` at the end runs the workload of that name over TLS (server-only TLS
 /// on the same member, HTTP/2). W7 (a thousand watches on one client) has its own variants:
 /// W7a with etcd's auth on, W7t over TLS, W7h without the WebSocket (etcdgw only).
-const WORKLOADS: [&str; 17] = [
+const WORKLOADS: [&str; 18] = [
     "W1", "W2", "W3", "W3s", "W4", "W4d", "W4ds", "W5", "W6", "W1t", "W2t", "W4t", "W5t", "W7",
-    "W7a", "W7t", "W7h",
+    "W7p", "W7a", "W7t", "W7h",
 ];
 
 /// Counts heap bytes, so each workload reports its own peak (RSS keeps freed memory).
@@ -504,7 +504,7 @@ async fn run_w7(args: &Args, name: &str, round: usize) {
 async fn w7_etcdgw(args: Args, name: String, round: usize, prefix: String) {
     let options = ConnectOptions::new().with_timeout(Duration::from_secs(30));
     let (endpoint, options) = match name.as_str() {
-        "W7" => (args.endpoint.clone(), options),
+        "W7" | "W7p" => (args.endpoint.clone(), options),
         "W7a" => (
             args.endpoint.clone(),
             options.with_user("root", common::W7_PASSWORD),
@@ -601,7 +601,7 @@ async fn w7_etcdgw(args: Args, name: String, round: usize, prefix: String) {
         })
         .collect();
     let deadline = tokio::time::Instant::now() + common::W7_TIMEOUT;
-    let written = writer.write(&prefix).await;
+    let written = writer.write(&prefix, common::w7_rate(&name)).await;
     let done = tokio::time::timeout_at(deadline, futures_util::future::join_all(receivers))
         .await
         .unwrap_or_else(|_| {
@@ -792,6 +792,7 @@ fn print_w7_report(by: &BTreeMap<(String, String), Vec<serde_json::Value>>) {
             };
             let mb = |field: &str| med(field) / 1024.0;
             let label = match w {
+                "W7p" => "W7 paced, 2,000 puts/s",
                 "W7a" => "W7 auth",
                 "W7t" => "W7 TLS",
                 "W7h" => "W7 no WebSocket",

@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/etcd-env.sh
 rounds=${1:-3}
-workloads=${2:-W1,W2,W3,W3s,W4,W4d,W4ds,W5,W6,W1t,W2t,W4t,W5t,W7,W7a,W7t,W7h}
+workloads=${2:-W1,W2,W3,W3s,W4,W4d,W4ds,W5,W6,W1t,W2t,W4t,W5t,W7,W7p,W7a,W7t,W7h}
 IFS=, read -ra _all <<<"$workloads"
 rest=() w7=()
 for w in "${_all[@]}"; do

@@ -17,9 +17,9 @@ const VALUE: [u8; 100] = [b'v'; 100];
 
 /// The workloads of `examples/bench.rs`; a `t` at the end runs one over TLS. W7h (etcdgw
 /// without its WebSocket) has no gRPC counterpart and is skipped.
-const WORKLOADS: [&str; 17] = [
+const WORKLOADS: [&str; 18] = [
     "W1", "W2", "W3", "W3s", "W4", "W4d", "W4ds", "W5", "W6", "W1t", "W2t", "W4t", "W5t", "W7",
-    "W7a", "W7t", "W7h",
+    "W7p", "W7a", "W7t", "W7h",
 ];
 
 /// Counts heap bytes, so each workload reports its own peak (RSS keeps freed memory).
@@ -142,7 +142,7 @@ async fn run_w7(args: &W7Args, name: &str, round: usize) {
 
 async fn w7_grpc(args: W7Args, name: String, round: usize, prefix: String) {
     let (endpoint, options) = match name.as_str() {
-        "W7" => (args.endpoint.clone(), None),
+        "W7" | "W7p" => (args.endpoint.clone(), None),
         "W7a" => (
             args.endpoint.clone(),
             Some(etcd_client::ConnectOptions::new().with_user("root", common::W7_PASSWORD)),
@@ -235,7 +235,7 @@ async fn w7_grpc(args: W7Args, name: String, round: usize, prefix: String) {
         })
         .collect();
     let deadline = tokio::time::Instant::now() + common::W7_TIMEOUT;
-    let written = writer.write(&prefix).await;
+    let written = writer.write(&prefix, common::w7_rate(&name)).await;
     let done = tokio::time::timeout_at(deadline, futures_util::future::join_all(receivers))
         .await
         .unwrap_or_else(|_| {
