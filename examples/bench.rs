@@ -620,6 +620,127 @@ async fn w7_etcdgw(args: Args, name: String, round: usize, prefix: String) {
     drop(streams);
 }
 
+/// W7 and W7p through the gateway with nothing but a WebSocket: the thousand creates sent on
+/// one socket (ids 1..1000), each answer read with the fields the check needs, no state kept
+/// per watch beyond that. The floor of any client of etcd's gateway on this machine.
+async fn w7_raw(args: &Args, name: &str, round: usize) {
+    use futures_util::SinkExt;
+    use reqwest_websocket::{Message, Upgrade};
+
+    #[derive(serde::Deserialize)]
+    struct Answer {
+        result: Option<Result>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Result {
+        #[serde(default)]
+        watch_id: String,
+        #[serde(default)]
+        created: bool,
+        #[serde(default)]
+        events: Vec<Event>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Event {
+        kv: Kv,
+    }
+    #[derive(serde::Deserialize)]
+    struct Kv {
+        key: String,
+        value: String,
+        mod_revision: String,
+    }
+    let unb64 = |text: &str| {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .expect("W7 raw: base64 from etcd")
+    };
+
+    let prefix = format!("bench/raw/{round}/{name}/");
+    let keys: Vec<Vec<u8>> = (0..common::W7_KEYS)
+        .map(|i| common::w7_key(&prefix, i).into_bytes())
+        .collect();
+    let writer = common::Gateway::new(&args.endpoint, true);
+    let mut m = common::w7_start(&args.endpoint, args.etcd_pid);
+    let url = format!("{}/v3/watch", args.endpoint.trim_end_matches('/'));
+    let mut ws = reqwest::Client::new()
+        .get(url)
+        .upgrade()
+        .send()
+        .await
+        .expect("W7 raw: the upgrade")
+        .into_websocket()
+        .await
+        .expect("W7 raw: a WebSocket");
+    for (i, key) in keys.iter().enumerate() {
+        let create = format!(
+            r#"{{"create_request":{{"key":"{}","watch_id":"{}"}}}}"#,
+            b64(key),
+            i + 1
+        );
+        ws.send(Message::Text(create))
+            .await
+            .expect("W7 raw: a create sent");
+    }
+    let mut created = 0;
+    while created < common::W7_KEYS {
+        if let Some(Ok(Message::Text(text))) = ws.next().await {
+            let answer: Answer = serde_json::from_str(&text).expect("W7 raw: an answer");
+            created += usize::from(answer.result.is_some_and(|r| r.created));
+        } else {
+            panic!("W7 raw: the socket ended before every create was answered");
+        }
+    }
+    m.established();
+    let total = common::W7_KEYS * common::W7_PER_KEY;
+    let reader = tokio::spawn(async move {
+        let mut received: Vec<common::W7Received> = (0..common::W7_KEYS)
+            .map(|_| common::W7Received::default())
+            .collect();
+        let mut count = 0;
+        while count < total {
+            let Some(Ok(Message::Text(text))) = ws.next().await else {
+                panic!("W7 raw: the socket ended after {count} events");
+            };
+            let answer: Answer = serde_json::from_str(&text).expect("W7 raw: an answer");
+            let Some(result) = answer.result else {
+                continue;
+            };
+            let Some(i) = result
+                .watch_id
+                .parse::<usize>()
+                .ok()
+                .and_then(|id| id.checked_sub(1))
+                .filter(|&i| i < keys.len())
+            else {
+                continue;
+            };
+            for event in result.events {
+                let revision = event.kv.mod_revision.parse().expect("W7 raw: a revision");
+                received[i].take(
+                    &keys[i],
+                    &unb64(&event.kv.key),
+                    &unb64(&event.kv.value),
+                    revision,
+                );
+                count += 1;
+            }
+        }
+        (ws, received)
+    });
+    let written = writer.write(&prefix, common::w7_rate(name)).await;
+    let (ws, received) = tokio::time::timeout(common::W7_TIMEOUT, reader)
+        .await
+        .expect("W7 raw: every event in time")
+        .expect("W7 raw: the reader");
+    m.report("raw", round, name, &written, &received);
+    drop(ws);
+    let _ = common::Gateway::new(&args.endpoint, false)
+        .delete_prefix(&prefix)
+        .await;
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
     if v.is_empty() {
@@ -779,7 +900,7 @@ fn print_w7_report(by: &BTreeMap<(String, String), Vec<serde_json::Value>>) {
     println!("| workload | side | connections | establish ms | client RSS MB +established / +end | peak heap MB | etcd RSS MB established / end | etcd CPU s | events/s | p50 ms | p99 ms | exactly once, in order | rounds |");
     println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|");
     for w in WORKLOADS.into_iter().filter(|w| w.starts_with("W7")) {
-        for side in ["etcdgw", "grpc"] {
+        for side in ["etcdgw", "raw", "grpc"] {
             let Some(rows) = by.get(&(w.to_string(), side.to_string())) else {
                 continue;
             };
@@ -895,11 +1016,17 @@ fn main() {
         for round in rounds {
             // Alternate which side goes first, so neither always runs on a warmer server.
             for workload in &args.workloads {
-                // W7 makes its own client (etcdgw only: raw has no watches to share).
+                // W7 makes its own client; raw is one WebSocket of its own, for W7 and W7p.
                 if workload.starts_with("W7") {
                     if args.sides.iter().any(|s| s == "etcdgw") {
                         eprintln!("round {round} {workload} etcdgw");
                         run_w7(&args, workload, round).await;
+                    }
+                    if args.sides.iter().any(|s| s == "raw")
+                        && matches!(workload.as_str(), "W7" | "W7p")
+                    {
+                        eprintln!("round {round} {workload} raw");
+                        w7_raw(&args, workload, round).await;
                     }
                     continue;
                 }

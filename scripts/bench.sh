@@ -63,12 +63,15 @@ for round in $(seq 1 "$rounds"); do
   fi
   for w in "${w7[@]}"; do
     etcdgw_w7=(target/release/examples/bench "${member[@]}" "${tls[@]}" --workloads "$w" --sides etcdgw --round "$round")
+    raw_w7=(target/release/examples/bench "${member[@]}" --workloads "$w" --sides raw --round "$round")
     grpc_w7=(bench/grpc/target/release/etcdgw-bench-grpc "${member[@]}" "${tls[@]}" --workloads "$w" --round "$round")
     if [ $((round % 2)) = 1 ]; then
       "${etcdgw_w7[@]}" >> "$results"
+      "${raw_w7[@]}" >> "$results"
       "${grpc_w7[@]}" >> "$results"
     else
       "${grpc_w7[@]}" >> "$results"
+      "${raw_w7[@]}" >> "$results"
       "${etcdgw_w7[@]}" >> "$results"
     fi
   done
