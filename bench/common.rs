@@ -410,13 +410,16 @@ impl Gateway {
             eprintln!("W7 cleanup: deleting {prefix}: {e}");
         }
         if auth {
+            if let Err(e) = writer.call("/v3/auth/disable", "{}".into()).await {
+                eprintln!("W7a cleanup: {e}");
+            }
+            // Without a token: auth is off, and etcd 3.4 refuses one it gave out before.
             let steps = [
-                ("/v3/auth/disable", "{}"),
                 ("/v3/auth/user/delete", r#"{"name":"root"}"#),
                 ("/v3/auth/role/delete", r#"{"role":"root"}"#),
             ];
             for (path, body) in steps {
-                if let Err(e) = writer.call(path, body.into()).await {
+                if let Err(e) = self.call(path, body.into()).await {
                     eprintln!("W7a cleanup: {e}");
                 }
             }
