@@ -10,30 +10,7 @@ use etcdgw_test_support::sockets::connections_to;
 use etcdgw_test_support::{wait_until, Etcd};
 use futures_util::future::join_all;
 
-const WITHIN: Duration = Duration::from_secs(30);
-
-async fn next(stream: &mut WatchStream) -> etcdgw::WatchResponse {
-    tokio::time::timeout(WITHIN, stream.message())
-        .await
-        .expect("a watch answer within 30 s")
-        .expect("no watch error")
-        .expect("the stream is open")
-}
-
-/// The values of the next `count` events of a stream, with their revisions.
-async fn values(stream: &mut WatchStream, count: usize) -> Vec<(String, i64)> {
-    let mut out = Vec::new();
-    while out.len() < count {
-        for event in next(stream).await.events() {
-            let kv = event.kv().expect("a put event");
-            out.push((
-                kv.value_str().expect("UTF-8").to_string(),
-                kv.mod_revision(),
-            ));
-        }
-    }
-    out
-}
+use crate::websocket::{next, values};
 
 /// Waits until etcd holds exactly `count` watchers (a replaced request's go within a second
 /// of its close, GATEWAY.md 4.3).

@@ -13,7 +13,8 @@ use etcdgw_test_support::{wait_until, Etcd};
 
 const WITHIN: Duration = Duration::from_secs(30);
 
-async fn next(stream: &mut WatchStream) -> WatchResponse {
+/// The next answer of a stream, within 30 s (shared with `bundle.rs`).
+pub(crate) async fn next(stream: &mut WatchStream) -> WatchResponse {
     tokio::time::timeout(WITHIN, stream.message())
         .await
         .expect("a watch answer within 30 s")
@@ -30,7 +31,7 @@ async fn next_answer(stream: &mut WatchResponseStream) -> WatchResponse {
 }
 
 /// The values of the next `count` events of a stream, with their revisions.
-async fn values(stream: &mut WatchStream, count: usize) -> Vec<(String, i64)> {
+pub(crate) async fn values(stream: &mut WatchStream, count: usize) -> Vec<(String, i64)> {
     let mut out = Vec::new();
     while out.len() < count {
         for event in next(stream).await.events() {
