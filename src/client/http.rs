@@ -208,9 +208,9 @@ impl ConnectOptions {
     /// before 3.5.34 (which takes no token on a socket), through a proxy that refuses the
     /// upgrade (found out once per endpoint), on workerd, in a browser, Node.js or Deno when the
     /// client has headers of its own ([`with_header`](Self::with_header): their `WebSocket`
-    /// cannot send them), and with this set to `false`. On `https://` endpoints each watch is
-    /// a request of its own, and HTTP/2 carries them all on one connection; with
-    /// [`StreamMode::LongPoll`] each is a long poll.
+    /// cannot send them), with [`StreamMode::LongPoll`], and with this set to `false`. On
+    /// `https://` endpoints each watch is a request of its own, and HTTP/2 carries them all on
+    /// one connection.
     pub const fn with_websocket(mut self, websocket: bool) -> Self {
         self.http.websocket = websocket;
         self
@@ -223,7 +223,8 @@ impl ConnectOptions {
     /// new one carrying all of them, each from the revision after its last event, while the
     /// old one is read until the new one answers (every event still arrives once, in order).
     /// A bound of 1 holds one connection for any number of watches, at the cost of reopening
-    /// it for each watch added.
+    /// it for each watch added. Through a proxy that holds streamed answers back, each shared
+    /// request is a long poll ([`StreamMode`]), the next one carrying the watches on.
     ///
     /// Not counted: a watch asking for fragments (a request of its own), election observes,
     /// and waiting locks and campaigns (each a request of its own); in

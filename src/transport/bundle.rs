@@ -12,6 +12,10 @@
 //! state drops the repeats of one that straddles (`api/watch/task.rs`); the new request's
 //! `created` answers are not news. Watches added while a new request opens wait for the next.
 //!
+//! Through an endpoint that holds streamed answers back (a buffering proxy, `stream_mode.rs`)
+//! each request is a long poll: the server ends it after the poll interval, and the next one
+//! carries every watch on from where it got, so the watches still share the bounded requests.
+//!
 //! [`ConnectOptions::with_streams_per_endpoint`](crate::ConnectOptions::with_streams_per_endpoint)
 //! bounds the requests: the first watches get a request each, later ones join the request with
 //! the fewest. A watch asking for fragments goes alone (its answer's pieces are sorted out by
@@ -24,12 +28,14 @@ use std::sync::{Arc, Weak};
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
+use super::decode::decode_stream_message;
 use super::endpoints::Endpoint;
 use super::shared::{
     check_quiet, parse_create, Answer, Broken, Carrier, Command, Kind, Liveness, NotOpened, Route,
     RouteAnswer, Subscription,
 };
 use super::stream_mode::Carriage;
+use super::streams::poll_ended;
 use super::{OpenStream, Transport, WeakTransport};
 use crate::error::Result;
 use crate::rt;
@@ -54,11 +60,11 @@ pub(crate) struct Bundles {
 
 impl Transport {
     /// Whether a watch request to `endpoint` goes on a shared request: a watch, on `http://`,
-    /// to an endpoint known to stream (not one being found out, nor one of long polls).
+    /// to an endpoint known to stream or to hold answers back (not one being found out).
     pub(super) fn in_bundle(&self, endpoint: &Endpoint, path: &str, pollable: bool) -> bool {
         path == paths::WATCH
             && endpoint.url().scheme() == "http"
-            && self.carriage(endpoint, pollable) == Carriage::Stream
+            && self.carriage(endpoint, pollable) != Carriage::Detect
             && rt::Spawner::current("shared watch requests").is_ok()
     }
 
@@ -152,10 +158,21 @@ struct Carried {
 /// One open request and what it carries.
 struct Body {
     stream: OpenStream,
+    /// A long poll: the server ends it after the poll interval, and that is its normal end.
+    polls: bool,
+    /// Whether it delivered anything (a poll always delivers its creates' answers).
+    answered: bool,
     carries: HashSet<i64>,
     /// Its creates not answered yet, in order: etcd answers creates in order, and a refused one
     /// says `watch_id` -1 (GATEWAY.md 4.6).
     unanswered: VecDeque<i64>,
+}
+
+impl Body {
+    /// Whether it was a long poll that answered before it ended.
+    fn polled(&self) -> bool {
+        self.polls && self.answered
+    }
 }
 
 /// The task that owns a carrier of requests.
@@ -182,6 +199,13 @@ enum Wake {
     Current(Result<Option<Bytes>>),
     Renewal(Result<Option<Bytes>>),
     Quiet,
+}
+
+/// Whether `message` is the server ending a long poll at its deadline (GATEWAY.md 8).
+fn poll_end(endpoint: &Endpoint, message: &[u8]) -> bool {
+    decode_stream_message::<serde::de::IgnoredAny>(endpoint.url(), message)
+        .err()
+        .is_some_and(|err| poll_ended(&err))
 }
 
 /// The next message of a request, if there is one (else never).
@@ -257,6 +281,16 @@ impl BundleTask {
                     }
                 }
                 // The member ended a request: every watch resumes, as after an HTTP watch's end.
+                // A long poll's end: the next one carries the watches on from where they got.
+                // (One that ended without answering anything failed: the watches resume, after
+                // the resumes' backoff, rather than polling again at once.)
+                Wake::Current(Ok(None)) if self.current.as_ref().is_some_and(Body::polled) => {
+                    self.current = None;
+                }
+                Wake::Renewal(Ok(None)) if self.renewal.as_ref().is_some_and(Body::polled) => {
+                    self.renewal = None;
+                    self.added = true;
+                }
                 Wake::Current(Ok(None)) | Wake::Renewal(Ok(None)) => return None,
                 Wake::Current(Err(e)) | Wake::Renewal(Err(e)) => {
                     return Some(Broken::Failed(e.to_string()))
@@ -352,18 +386,27 @@ impl BundleTask {
             text.extend(std::iter::repeat_n(' ', UNREAD_BODY_DISCARDED));
         }
         let limit = transport.inner.config.max_message_size;
-        let deadline = transport.request_timeout();
+        let poll = match transport.carriage(&self.endpoint, true) {
+            Carriage::Poll(interval) => Some(interval),
+            Carriage::Stream | Carriage::Detect => None,
+        };
+        // A poll's answers may all come at its end: room for it.
+        let deadline = transport
+            .request_timeout()
+            .saturating_add(poll.unwrap_or_default());
         let open = transport.open_attempt(
             self.endpoint.clone(),
             paths::WATCH,
             Bytes::from(text),
             limit,
             self.token.clone(),
-            None,
+            poll,
         );
         match rt::timeout(deadline, open).await {
             Ok(Ok(stream)) => Ok(Body {
                 stream,
+                polls: poll.is_some(),
+                answered: false,
                 carries,
                 unanswered,
             }),
@@ -389,14 +432,21 @@ impl BundleTask {
     /// the oldest create of its request not answered yet, any other `result` by its watch id;
     /// etcd's `{"error": ...}`, which ends the request, to every watch.
     fn route(&mut self, message: Bytes, from_renewal: bool) {
-        let body = match from_renewal {
+        let mut body = match from_renewal {
             true => self.renewal.as_mut(),
             false => self.current.as_mut(),
         };
+        if let Some(body) = body.as_mut() {
+            body.answered = true;
+        }
+        let polls = body.as_ref().is_some_and(|b| b.polls);
         let Ok(Route {
             result: Some(answer),
         }) = serde_json::from_slice::<Route<RouteAnswer>>(&message)
         else {
+            if polls && poll_end(&self.endpoint, &message) {
+                return; // the server ending the poll: the body's end comes next
+            }
             for watch in self.watches.values() {
                 let _ = watch.answers.send(Ok(message.clone()));
             }

@@ -91,13 +91,17 @@ impl Transport {
         // out, then share requests (or go as long polls) as it learned, instead of each taking
         // a connection of its own to find out.
         let detector = endpoint.clone();
-        let _detecting = match path == paths::WATCH
+        let mut _detecting = None;
+        if path == paths::WATCH
             && endpoint.url().scheme() == "http"
             && self.carriage(&endpoint, pollable) == Carriage::Detect
         {
-            true => Some(detector.detecting.lock().await),
-            false => None,
-        };
+            let guard = detector.detecting.lock().await;
+            // Held on only by the watch that finds out; the others go on as it learned.
+            if self.carriage(&endpoint, pollable) == Carriage::Detect {
+                _detecting = Some(guard);
+            }
+        }
         if self.in_bundle(&endpoint, path, pollable) {
             match self.bundle_subscribe(&endpoint, &body, token.clone()).await {
                 Ok((subscription, first)) => {
@@ -224,7 +228,7 @@ impl Transport {
 /// Whether an error is the server ending a long poll at its deadline (`Grpc-Timeout`): 3.4 and
 /// 3.5 say "context deadline exceeded", 3.7 "stream terminated by RST_STREAM", all with code 4
 /// (GATEWAY.md 8).
-fn poll_ended(err: &Error) -> bool {
+pub(super) fn poll_ended(err: &Error) -> bool {
     matches!(err, Error::Server(e) if e.code() == Code::DeadlineExceeded)
 }
 

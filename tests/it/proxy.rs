@@ -580,3 +580,47 @@ async fn settings_that_cannot_work_are_refused_at_connect_without_showing_values
         assert!(!text.contains("s3cr3t"), "{text}");
     }
 }
+
+#[tokio::test]
+async fn watches_through_a_buffering_proxy_share_the_bounded_long_polls() {
+    // nginx at its defaults buffers answers and does not pass WebSockets on: the watches go as
+    // long polls, each poll one request carrying many of them (`src/transport/bundle.rs`),
+    // at most the bound of them, every event once.
+    const WATCHES: usize = 40;
+    let (etcd, proxy, client) = through_with(Kind::NginxDefaults, |o| {
+        o.with_long_poll_interval(Duration::from_millis(500))
+    })
+    .await;
+    let key = |i: usize| format!("poll/{i:02}");
+    let streams = (0..WATCHES).map(|i| {
+        let client = client.clone();
+        async move {
+            let mut stream = client.watch(key(i), None).await.unwrap();
+            assert!(stream.message().await.unwrap().unwrap().created());
+            stream
+        }
+    });
+    let mut streams = futures_util::future::join_all(streams).await;
+    // The shared polls (a new one can overlap its predecessor for a moment), the watch that
+    // found the proxy out, and the pooled connection of the client's other calls.
+    let held = etcdgw_test_support::sockets::connections_to(&proxy.endpoint());
+    assert!(
+        held <= 2 * etcdgw::DEFAULT_STREAMS_PER_ENDPOINT + 2,
+        "{held} connections for {WATCHES} watches"
+    );
+    let writer = etcd.client().await;
+    for round in ["a", "b"] {
+        for i in 0..WATCHES {
+            writer.put(key(i), round, None).await.unwrap();
+        }
+    }
+    let reads = streams.iter_mut().map(|stream| events(stream, 2, &proxy));
+    for (i, got) in futures_util::future::join_all(reads)
+        .await
+        .into_iter()
+        .enumerate()
+    {
+        let values: Vec<&str> = got.iter().map(|(_, v, _)| v.as_str()).collect();
+        assert_eq!(values, ["a", "b"], "watch {i}");
+    }
+}
