@@ -110,6 +110,10 @@ impl Worker {
                 // Someone waits for a revision: ask the watch how far it got.
                 None => stream.request_progress().await?,
                 Some(None) => return Err(Error::StreamClosed),
+                // The watch resumes such failures itself and never hands them out: this is a
+                // progress confirmation that failed (a member restarting under it). The watch
+                // goes on, and whoever waits asks again; reading the prefix again would be waste.
+                Some(Some(Err(err))) if err.is_transient() => self.shared.report(err),
                 Some(Some(Err(err))) => return Err(err),
                 Some(Some(Ok(resp))) => {
                     if let Some(err) = resp.cancel_error() {
