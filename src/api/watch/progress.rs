@@ -234,7 +234,13 @@ async fn replay(
             .watched(&endpoint, stream.next::<w::WatchResponse>())
             .await?
         else {
-            return Err(Error::StreamClosed);
+            // The member ended the stream (it stopped, or a shared socket closed): as any
+            // failure to reach it, one the caller may try again.
+            return Err(Error::Transport {
+                endpoint: endpoint.url().clone().into(),
+                delivery: Delivery::MaybeSent,
+                source: "the member closed the stream before its catch-up answer".into(),
+            });
         };
         if message.canceled {
             return Ok(Replay::Refused);
